@@ -1,0 +1,1 @@
+"""The beat schedule: beat enqueues work and holds no endpoint state."""

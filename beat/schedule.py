@@ -1,0 +1,24 @@
+"""What beat enqueues and how often. Entries expire so a stopped worker never finds a backlog."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared.settings import Settings
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    tick = settings.tick_interval_s
+    return {
+        "tick": {
+            "task": "cronicorn.tick",
+            "schedule": timedelta(seconds=tick),
+            # A tick nobody ran in time is worthless: the next one claims the same work.
+            "options": {"queue": "scheduler", "expires": max(2.0, tick * 3)},
+        },
+        "sweep": {
+            "task": "cronicorn.sweep",
+            "schedule": timedelta(seconds=settings.sweep_interval_s),
+            "options": {"queue": "scheduler", "expires": settings.sweep_interval_s},
+        },
+    }

@@ -1,0 +1,1 @@
+"""Cronicorn: an adaptive HTTP job scheduler. This package never imports Celery."""

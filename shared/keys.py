@@ -1,0 +1,12 @@
+"""Every Redis key the system uses, built here with one prefix."""
+from __future__ import annotations
+
+PREFIX = "cronicorn:"
+
+
+def endpoint_lock(endpoint_id: str) -> str:
+    return f"{PREFIX}lock:endpoint:{endpoint_id}"
+
+
+def last_tick() -> str:
+    return f"{PREFIX}tick:last"

@@ -1,0 +1,62 @@
+"""Domain vocabulary shared by every role: statuses, plan sources, limits."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobStatus(str, Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # the worker died or lost its lease mid-attempt
+    CANCELED = "canceled"
+
+
+class PlanSource(str, Enum):
+    """Why the governor chose a time; stored on every run ("why it ran")."""
+
+    PAUSED = "paused"
+    MANUAL = "manual"
+    AI_ONESHOT = "ai-oneshot"
+    AI_INTERVAL = "ai-interval"
+    BASELINE_CRON = "baseline-cron"
+    BASELINE_INTERVAL = "baseline-interval"
+    CLAMPED_MIN = "clamped-min"
+    CLAMPED_MAX = "clamped-max"
+
+
+class PausedBy(str, Enum):
+    USER = "user"
+    AI = "ai"
+
+
+class ErrorKind(str, Enum):
+    """Classification of a failed HTTP call (retryable kinds first)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    DNS = "dns"
+    TLS = "tls"
+    HTTP_STATUS = "http_status"
+    BLOCKED = "blocked"  # refused by the SSRF guard
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    INVALID_URL = "invalid_url"
+    ABANDONED = "abandoned"
+
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+MIN_BASELINE_INTERVAL_MS = 1_000
+MIN_TIMEOUT_MS = 1_000
+DEFAULT_TIMEOUT_MS = 30_000
+DEFAULT_MAX_EXECUTION_TIME_MS = 60_000
+MAX_EXECUTION_TIME_MS = 1_800_000
+DEFAULT_MAX_RESPONSE_SIZE_KB = 100
+MAX_FAILURE_EXPONENT = 5  # backoff is interval x 2^min(failures, 5): at most 32x

@@ -1,0 +1,58 @@
+"""Fixtures: real SQLite and PostgreSQL (migrated to head), real Redis flushed before and after."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from shared.db import make_engine
+from shared.migrate import upgrade
+from tests.services import postgres_engine, redis_client, reset_schema, truncate_all
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[Engine]:
+    engine = postgres_engine()
+    reset_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cronicorn.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(_pg_engine: Engine) -> Iterator[Engine]:
+    truncate_all(_pg_engine)
+    yield _pg_engine
+    truncate_all(_pg_engine)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Every store test runs on both engines."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redis_conn() -> Iterator[redis.Redis]:
+    client = redis_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)

@@ -1,0 +1,57 @@
+"""The Celery app: queues by role, late acks, prefetch 1, events on for Flower, no ETAs."""
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from beat.schedule import beat_schedule
+from shared.settings import Settings
+from workers.checks import check_worker_start
+from workers.runtime import reset_runtime
+
+settings = Settings.from_env()
+
+app = Celery("cronicorn", broker=settings.effective_broker_url, include=["workers.tasks"])
+app.conf.update(
+    task_ignore_result=True,
+    result_backend=None,
+    # A message is acknowledged only after its task ran; a worker lost mid-task hands the
+    # message back. Fencing makes the redelivery a no-op when the attempt already happened.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_routes={
+        "cronicorn.tick": {"queue": "scheduler"},
+        "cronicorn.sweep": {"queue": "scheduler"},
+        "cronicorn.execute": {"queue": "execute"},
+        "cronicorn.analyze": {"queue": "analysis"},
+        "cronicorn.plan_analyses": {"queue": "scheduler"},
+    },
+    task_default_queue="scheduler",
+    task_create_missing_queues=True,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    task_track_started=True,
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    broker_connection_retry_on_startup=True,
+    # Beat state is a fixed set of short intervals: nothing worth persisting, and two beats
+    # must never fight over one schedule file.
+    beat_scheduler="celery.beat:Scheduler",
+    beat_schedule=beat_schedule(settings),
+    worker_hijack_root_logger=False,
+    worker_log_format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s",
+)
+
+logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@worker_init.connect
+def _check_on_start(**_: object) -> None:
+    check_worker_start(settings)
+
+
+@worker_process_init.connect
+def _fresh_resources_after_fork(**_: object) -> None:
+    reset_runtime()

@@ -1,0 +1,78 @@
+"""Per-process resources for tasks: one engine, Redis client and HTTP session per worker process.
+
+Built lazily on first use, after any fork, and shared by every thread or greenlet of the
+process (a per-thread client opens a connection per task under gevent and halves throughput).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+
+import redis
+from sqlalchemy import Engine
+
+from shared.db import make_engine
+from shared.httpcall import HttpCaller
+from shared.installation import signing_key
+from shared.runner import Runner
+from shared.settings import Settings
+from shared.ssrf import AddressGuard
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.effective_redis_url, health_check_interval=30)
+
+    @cached_property
+    def runner(self) -> Runner:
+        key = signing_key(self.engine, self.settings.signing_key, utcnow())
+        http = HttpCaller(
+            guard=AddressGuard(self.settings.ssrf_allow),
+            signing_key=key,
+            max_redirects=self.settings.max_redirects,
+        )
+        return Runner(
+            engine=self.engine,
+            redis=self.redis,
+            http=http,
+            clock=utcnow,
+            grace_ms=self.settings.lease_grace_ms,
+            max_attempts=self.settings.max_attempts,
+        )
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(Settings.from_env())
+            # Build the runner up front, under the lock, so threads never race to build two.
+            _runtime.runner
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget per-process resources (after a fork, the parent's connections must not be shared)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None and "engine" in _runtime.__dict__:
+            _runtime.engine.dispose(close=False)
+        _runtime = None
