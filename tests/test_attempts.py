@@ -1,0 +1,125 @@
+"""The fenced start and finish of an attempt, on both engines."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from shared.attempts import RunResult, begin_attempt, finish_attempt
+from shared.claims import claim_due
+from shared.model import RunStatus
+from shared.sweep import sweep_abandoned
+from tests.factories import endpoint_row, make_endpoint, run_rows
+
+GRACE = 30_000
+
+
+def ok(at: datetime) -> RunResult:
+    return RunResult(status=RunStatus.SUCCESS, finished_at=at, duration_ms=12, status_code=200, response_body={"ok": True})
+
+
+def failed(at: datetime) -> RunResult:
+    return RunResult(status=RunStatus.FAILED, finished_at=at, status_code=503, error_kind="http_status", error_message="HTTP 503")
+
+
+def test_a_current_claim_starts_one_running_run(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now)
+    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
+    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    assert attempt is not None and attempt.slot == now and attempt.attempt == 1
+    [run] = run_rows(engine, ep)
+    assert run.status == "running" and run.fence == claim.fence and run.source == "baseline-interval"
+
+
+def test_a_stale_fence_starts_nothing(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
+    [old] = claim_due(engine, now, limit=1, grace_ms=0)
+    claim_due(engine, now + timedelta(seconds=2), limit=1, grace_ms=0)  # lease ran out: reclaimed
+    assert begin_attempt(engine, ep, old.fence, now + timedelta(seconds=2), grace_ms=0) is None
+    assert run_rows(engine, ep) == []
+
+
+def test_the_same_message_twice_starts_one_run(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now)
+    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
+    assert begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE) is not None
+    assert begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE) is None
+    assert len(run_rows(engine, ep)) == 1
+
+
+def test_finishing_stores_the_result_releases_the_claim_and_plans_the_next_run(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, baseline_interval_ms=60_000)
+    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
+    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    assert attempt is not None
+    done = now + timedelta(seconds=2)
+    assert finish_attempt(engine, attempt, ok(done))
+    row = endpoint_row(engine, ep)
+    assert row.claimed_slot is None and row.lease_until is None
+    assert row.next_run_at == done + timedelta(seconds=60) and row.next_run_source == "baseline-interval"
+    assert row.last_run_at == now and row.failure_count == 0
+    [run] = run_rows(engine, ep)
+    assert run.status == "success" and run.response_body == {"ok": True} and not run.superseded
+
+
+def test_a_failure_counts_and_backs_off(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, baseline_interval_ms=60_000, failure_count=2)
+    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
+    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    assert attempt is not None
+    finish_attempt(engine, attempt, failed(now))
+    row = endpoint_row(engine, ep)
+    assert row.failure_count == 3 and row.next_run_at == now + timedelta(minutes=8)
+
+
+def test_a_finish_after_the_claim_moved_on_is_stored_but_plans_nothing(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
+    [claim] = claim_due(engine, now, limit=1, grace_ms=0)
+    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=0)
+    assert attempt is not None
+    later = now + timedelta(seconds=5)
+    [newer] = claim_due(engine, later, limit=1, grace_ms=0)
+    assert not finish_attempt(engine, attempt, ok(later))
+    row = endpoint_row(engine, ep)
+    assert row.fence == newer.fence and row.claimed_slot == now  # the newer claim still owns it
+    [run] = run_rows(engine, ep)
+    assert run.status == "success" and run.superseded
+
+
+def test_a_new_attempt_marks_the_lost_one_abandoned(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
+    [first] = claim_due(engine, now, limit=1, grace_ms=0)
+    assert begin_attempt(engine, ep, first.fence, now, grace_ms=0) is not None
+    later = now + timedelta(seconds=5)
+    [second] = claim_due(engine, later, limit=1, grace_ms=0)
+    assert second.attempt == 2
+    assert begin_attempt(engine, ep, second.fence, later, grace_ms=0) is not None
+    lost, current = run_rows(engine, ep)
+    assert lost.status == "abandoned" and "lease expired" in lost.error_message
+    assert current.status == "running" and current.attempt == 2 and current.scheduled_at == lost.scheduled_at
+
+
+def test_the_sweep_abandons_runs_past_their_lease_only(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
+    keep = make_endpoint(engine, now, timeout_ms=30_000, max_execution_time_ms=60_000)
+    claims = claim_due(engine, now, limit=5, grace_ms=0)
+    for c in claims:
+        assert begin_attempt(engine, c.endpoint_id, c.fence, now, grace_ms=0) is not None
+    assert sweep_abandoned(engine, now + timedelta(seconds=5)) == 1
+    assert run_rows(engine, ep)[0].status == "abandoned"
+    assert run_rows(engine, keep)[0].status == "running"
+    assert endpoint_row(engine, ep).next_run_at <= now + timedelta(seconds=5)  # due again
+
+
+def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) -> None:
+    ep = make_endpoint(
+        engine, now, baseline_interval_ms=3_600_000, ai_hint_next_run_at=now,
+        ai_hint_expires_at=now + timedelta(minutes=30), ai_hint_reason="recovery", next_run_source="ai-oneshot",
+    )
+    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
+    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    assert attempt is not None
+    finish_attempt(engine, attempt, ok(now + timedelta(seconds=1)))
+    row = endpoint_row(engine, ep)
+    assert row.ai_hint_next_run_at is None and row.ai_hint_expires_at is None and row.ai_hint_reason is None
+    assert row.next_run_at == now + timedelta(seconds=1, hours=1)

@@ -1,0 +1,201 @@
+"""End to end: real `celery worker` and `celery beat` processes, real Redis, real databases.
+
+Each test is a promise of DESIGN.md seen from outside: the target server counts what it
+received, and the database shows what was recorded.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from sqlalchemy import Engine, select
+
+from shared.claims import claim_due
+from shared.client import Cronicorn
+from shared.tables import runs
+from tests.cluster import Cluster, wait_for
+from tests.services import REDIS_URL, POSTGRES_URL
+from tests.targets import TargetServer
+
+pytestmark = pytest.mark.e2e
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def e2e_engine(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Engine, str]:
+    if request.param == "sqlite":
+        engine = request.getfixturevalue("sqlite_engine")
+        return engine, engine.url.render_as_string(hide_password=False)
+    return request.getfixturevalue("pg_engine"), POSTGRES_URL
+
+
+@pytest.fixture
+def target() -> Iterator[TargetServer]:
+    server = TargetServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(e2e_engine: tuple[Engine, str], redis_conn: redis.Redis, tmp_path: Path) -> Iterator[Cluster]:
+    _engine, url = e2e_engine
+    c = Cluster(database_url=url, redis_url=REDIS_URL, log_dir=tmp_path)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def client(e2e_engine: tuple[Engine, str]) -> Cronicorn:
+    return Cronicorn(e2e_engine[0])
+
+
+def run_list(engine: Engine, endpoint_id: str) -> list:  # type: ignore[type-arg]
+    with engine.connect() as conn:
+        return list(conn.execute(select(runs).where(runs.c.endpoint_id == endpoint_id).order_by(runs.c.started_at)))
+
+
+def finished(engine: Engine, endpoint_id: str, n: int) -> object:
+    rows = [r for r in run_list(engine, endpoint_id) if r.status != "running"]
+    return rows if len(rows) >= n else None
+
+
+def test_endpoints_run_on_schedule_on_workers_and_every_run_is_stored(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    job = client.create_job(name="e2e")
+    fast = client.add_endpoint(job.id, name="fast", url=target.url("/ok"), baseline_interval_ms=1000)
+    post = client.add_endpoint(
+        job.id, name="post", url=target.url("/echo"), method="POST", body={"n": 1}, baseline_interval_ms=1000
+    )
+    failing = client.add_endpoint(job.id, name="failing", url=target.url("/status/503"), baseline_interval_ms=1000)
+    cluster.start_all()
+    try:
+        wait_for(lambda: finished(engine, fast.id, 3), 40, "three runs of the fast endpoint")
+        wait_for(lambda: finished(engine, post.id, 2), 20, "two runs of the POST endpoint")
+        wait_for(lambda: finished(engine, failing.id, 2), 30, "two runs of the failing endpoint")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    ok_runs = finished(engine, fast.id, 3)
+    assert all(r.status == "success" and r.status_code == 200 for r in ok_runs)  # type: ignore[attr-defined]
+    assert all(r.response_body is not None and r.source for r in ok_runs)  # type: ignore[attr-defined]
+    post_run = finished(engine, post.id, 1)[0]  # type: ignore[index]
+    assert post_run.response_body["body"] == {"n": 1}
+    bad = finished(engine, failing.id, 2)
+    assert all(r.status == "failed" and r.error_kind == "http_status" for r in bad)  # type: ignore[attr-defined]
+    # The failing endpoint backs off: failures counted, next run pushed out by 2^failures.
+    assert client.get_endpoint(failing.id).failure_count >= 2
+    # Runs of one endpoint start at least an interval apart (the governor planned each one).
+    starts = [r.started_at for r in finished(engine, fast.id, 3)]  # type: ignore[attr-defined]
+    assert all((b - a).total_seconds() >= 0.9 for a, b in zip(starts, starts[1:]))
+
+
+def test_two_beats_and_two_scheduler_workers_never_call_one_slot_twice(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    job = client.create_job(name="dupes")
+    eps = [client.add_endpoint(job.id, name=f"ep{i}", url=target.url("/ok"), baseline_interval_ms=1000) for i in range(10)]
+    cluster.start_worker("scheduler", name="scheduler-a")
+    cluster.start_worker("scheduler", name="scheduler-b")
+    cluster.start_worker("execute", name="execute-a", concurrency=8)
+    cluster.start_worker("execute", name="execute-b", concurrency=8)
+    cluster.start_beat("beat-a")
+    cluster.start_beat("beat-b")
+    try:
+        for ep in eps:
+            wait_for(lambda ep=ep: finished(engine, ep.id, 3), 60, f"three runs of {ep.name}")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    keys = Counter(target.idempotency_keys())
+    assert keys and max(keys.values()) == 1, keys.most_common(3)
+    assert target.max_concurrency_per_path() <= len(eps)
+    assert all(target.max_in_flight(key_prefix=ep.id) <= 1 for ep in eps)
+
+
+def test_a_duplicated_execute_message_makes_one_http_call(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    job = client.create_job(name="dup-message")
+    ep = client.add_endpoint(job.id, name="slow", url=target.url("/slow?ms=1500"), baseline_interval_ms=3_600_000)
+    # Claim it here, as a tick would, then deliver its execute message three times.
+    [claim] = claim_due(engine, utcnow(), limit=10, grace_ms=30_000)
+    app = Celery(broker=REDIS_URL)
+    for _ in range(3):
+        app.send_task("cronicorn.execute", kwargs={"endpoint_id": ep.id, "fence": claim.fence}, queue="execute")
+    cluster.start_worker("execute", concurrency=8)
+    try:
+        wait_for(lambda: finished(engine, ep.id, 1), 30, "the run to finish")
+        time.sleep(2)  # let any duplicate have its chance
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    assert len(target.requests_to("/slow")) == 1
+    assert len(run_list(engine, ep.id)) == 1
+
+
+def test_a_worker_killed_mid_call_leaves_an_abandoned_attempt_and_the_endpoint_runs_again(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    cluster.extra_env["CRONICORN_LEASE_GRACE_MS"] = "1000"
+    job = client.create_job(name="crash")
+    ep = client.add_endpoint(
+        job.id, name="slow", url=target.url("/slow?ms=3000"), baseline_interval_ms=3_600_000,
+        timeout_ms=4000, max_execution_time_ms=4000,
+    )
+    cluster.start_worker("scheduler")
+    cluster.start_worker("execute", concurrency=4)
+    cluster.start_beat()
+    try:
+        wait_for(lambda: target.requests_to("/slow"), 30, "the first call to reach the target")
+        cluster.kill("execute")  # kill -9 mid-call
+        cluster.start_worker("execute", name="execute-2", concurrency=4)
+        rows = wait_for(
+            lambda: [r for r in run_list(engine, ep.id) if r.status == "success"], 40, "a successful retry"
+        )
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    all_runs = run_list(engine, ep.id)
+    first, retry = all_runs[0], rows[0]  # type: ignore[index]
+    assert first.status == "abandoned" and first.attempt == 1 and "abandoned" in first.error_message
+    assert retry.attempt == 2 and retry.scheduled_at == first.scheduled_at
+    # Both attempts carried the slot's Idempotency-Key, so the receiver can tell them apart from new work.
+    keys = {r.headers.get("Idempotency-Key") for r in target.requests_to("/slow")}
+    assert len(keys) == 1
+
+
+def test_run_now_and_an_interval_edit_move_the_next_run_at_once(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    job = client.create_job(name="changes")
+    ep = client.add_endpoint(job.id, name="hourly", url=target.url("/ok"), baseline_interval_ms=3_600_000)
+    cluster.start_all()
+    try:
+        wait_for(lambda: finished(engine, ep.id, 1), 40, "the first run")
+        time.sleep(1)
+        assert len(finished(engine, ep.id, 1)) == 1  # type: ignore[arg-type]  # next one is an hour away
+        client.run_now(ep.id)
+        wait_for(lambda: finished(engine, ep.id, 2), 15, "the run-now run")
+        client.update_endpoint(ep.id, baseline_interval_ms=1000)
+        wait_for(lambda: finished(engine, ep.id, 4), 15, "runs on the new interval")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    sources = [r.source for r in finished(engine, ep.id, 4)]  # type: ignore[attr-defined]
+    assert sources[1] == "manual"
