@@ -1,0 +1,104 @@
+"""Endpoint use cases: add, read, list, update, archive. Each change re-plans at once."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from shared.errors import Conflict, NotFound
+from shared.model import JobStatus
+from shared.planning import replan
+from shared.records import Endpoint
+from shared.specs import ENDPOINT_FIELDS, EndpointSpec, merge_endpoint, parse
+from shared.tables import endpoints, jobs
+
+
+def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> Any:
+    """The endpoint with its job's status, only if it belongs to the tenant."""
+    query = (
+        select(endpoints, jobs.c.status.label("job_status"))
+        .join(jobs, jobs.c.id == endpoints.c.job_id)
+        .where(endpoints.c.id == endpoint_id, jobs.c.tenant_id == tenant_id)
+    )
+    row = conn.execute(query.with_for_update(of=endpoints) if lock else query).first()
+    if row is None:
+        raise NotFound("endpoint", endpoint_id)
+    return row
+
+
+def spec_of(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {name: m[name] for name in ENDPOINT_FIELDS}
+
+
+def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, data: dict[str, Any]) -> Endpoint:
+    spec: EndpointSpec = parse(EndpointSpec, data)
+    endpoint_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        job = conn.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.tenant_id == tenant_id).with_for_update()).first()
+        if job is None:
+            raise NotFound("job", job_id)
+        if job.status == JobStatus.ARCHIVED.value:
+            raise Conflict(f"job {job_id!r} is archived; endpoints cannot be added to it")
+        conn.execute(
+            endpoints.insert().values(
+                id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **spec.model_dump()
+            )
+        )
+        replan(conn, endpoint_id, now, mode="reset")
+        return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
+
+
+def get_endpoint(engine: Engine, tenant_id: str, endpoint_id: str) -> Endpoint:
+    with engine.connect() as conn:
+        return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
+
+
+def list_endpoints(
+    engine: Engine, tenant_id: str, job_id: str | None = None, *, include_archived: bool = False,
+    limit: int = 100, offset: int = 0,
+) -> list[Endpoint]:
+    query = select(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id).where(jobs.c.tenant_id == tenant_id)
+    if job_id is not None:
+        query = query.where(endpoints.c.job_id == job_id)
+    if not include_archived:
+        query = query.where(endpoints.c.archived_at.is_(None))
+    query = query.order_by(endpoints.c.created_at, endpoints.c.id).limit(limit).offset(offset)
+    with engine.connect() as conn:
+        return [Endpoint.from_row(r) for r in conn.execute(query)]
+
+
+def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, patch: dict[str, Any]) -> Endpoint:
+    with engine.connect() as conn:
+        current = endpoint_row(conn, tenant_id, endpoint_id)
+    spec = merge_endpoint(spec_of(current), patch)  # validate fully before writing anything
+    with engine.begin() as conn:
+        row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
+        if row.archived_at is not None:
+            raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
+        changed = {k: v for k, v in spec.model_dump().items() if row._mapping[k] != v}
+        if changed:
+            conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))
+            replan(conn, endpoint_id, now, mode="reset")
+        return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
+
+
+def archive_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str) -> Endpoint:
+    with engine.begin() as conn:
+        row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
+        if row.archived_at is None:
+            conn.execute(
+                endpoints.update().where(endpoints.c.id == endpoint_id)
+                .values(archived_at=now, updated_at=now, next_run_at=None, next_run_source=None)
+            )
+        return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
+
+
+def reset_failures(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str) -> Endpoint:
+    with engine.begin() as conn:
+        endpoint_row(conn, tenant_id, endpoint_id, lock=True)
+        conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(failure_count=0, updated_at=now))
+        replan(conn, endpoint_id, now, mode="reset")
+        return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
