@@ -35,6 +35,8 @@ def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | N
         env["REDIS_URL"] = url
         log.info("bundled Redis at %s", url)
     env["CRONICORN_DATABASE_URL"] = settings.database_url
+    # Role logs stay quiet unless asked for, so the demo's run lines are readable.
+    env.setdefault("CRONICORN_LOG_LEVEL", "WARNING")
     # The embedded default calls local targets (its own demo included), so loopback is allowed.
     env["CRONICORN_SSRF_ALLOW"] = ",".join(dict.fromkeys((*settings.ssrf_allow, *LOOPBACK)))
     child_settings = Settings.from_env(env)
