@@ -1,0 +1,88 @@
+"""The `cronicorn` command: object commands on SQLite, and `up` as a newcomer runs it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+from tests.cluster import ROOT, wait_for
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CRONICORN_HOME", str(tmp_path))
+    monkeypatch.delenv("CRONICORN_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 0
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_jobs_and_endpoints_can_be_managed_from_the_command_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    code, out, _ = run(capsys, "jobs", "create", "nightly", "--description", "reports", "--json")
+    assert code == 0
+    job_id = json.loads(out)["id"]
+    code, out, _ = run(capsys, "endpoints", "add", job_id, "--name", "report", "--url", "https://r.example/run",
+                       "--cron", "0 2 * * *", "--tz", "Europe/Paris", "--method", "POST", "--json-body", '{"kind": "daily"}',
+                       "--header", "Authorization=Bearer x", "--json")
+    assert code == 0
+    ep = json.loads(out)
+    assert ep["baseline_cron"] == "0 2 * * *" and ep["body"] == {"kind": "daily"} and ep["headers"] == {"Authorization": "Bearer x"}
+    code, out, _ = run(capsys, "endpoints", "explain", ep["id"], "-n", "2")
+    assert code == 0 and out.count("baseline-cron") == 2
+    code, out, _ = run(capsys, "endpoints", "pause", ep["id"], "--for", "2h", "--reason", "maintenance")
+    assert code == 0 and "paused" in out
+    code, _, err = run(capsys, "endpoints", "run-now", ep["id"])
+    assert code == 1 and "paused until" in err
+    code, out, _ = run(capsys, "endpoints", "resume", ep["id"])
+    assert code == 0
+    code, out, _ = run(capsys, "endpoints", "hint", ep["id"], "--interval", "10m", "--ttl", "30")
+    assert code == 0 and "ai-interval" in out
+    code, out, _ = run(capsys, "runs", "list", "--endpoint", ep["id"])
+    assert code == 0 and "0 of 0 runs" in out
+
+
+def test_bad_input_on_the_command_line_is_named_and_exits_2(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    _, out, _ = run(capsys, "jobs", "create", "j", "--json")
+    job_id = json.loads(out)["id"]
+    code, _, err = run(capsys, "endpoints", "add", job_id, "--name", "x", "--url", "http://x.example", "--interval", "500ms")
+    assert code == 2 and "baseline_interval_ms" in err
+    code, _, err = run(capsys, "endpoints", "show", "no-such-id")
+    assert code == 1 and "not found" in err
+    with pytest.raises(SystemExit):
+        main(["endpoints", "add", job_id, "--name", "x", "--url", "http://x.example", "--interval", "soon"])
+
+
+@pytest.mark.e2e
+def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CRONICORN_DATABASE_URL", "CRONICORN_BROKER_URL")}
+    env.update({"CRONICORN_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    log = open(tmp_path / "up.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--demo"], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: (tmp_path / "up.log").read_text().count(" success ") >= 2, 60, "demo runs in the output")
+    except AssertionError:
+        proc.kill()
+        print((tmp_path / "up.log").read_text())
+        raise
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(40) == 0
+    output = (tmp_path / "up.log").read_text()
+    assert "demo/health" in output and (tmp_path / "cronicorn.db").exists()
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "processes left behind after Ctrl-C"
