@@ -9,6 +9,7 @@ write of that attempt must still match it, so a stale or duplicated message does
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,7 +89,7 @@ def claim_due(engine: Engine, now: datetime, *, limit: int, grace_ms: int) -> li
         return _claim_rows(conn, rows, now, grace_ms)
 
 
-def _claim_rows(conn: Connection, rows: list[Any], now: datetime, grace_ms: int) -> list[Claim]:
+def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, grace_ms: int) -> list[Claim]:
     claims: list[Claim] = []
     updates: list[dict[str, Any]] = []
     parked: list[dict[str, Any]] = []

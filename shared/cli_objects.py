@@ -153,7 +153,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p.add_argument("--description")
     for name, method, text in (("show", "get_job", "show a job"), ("pause", "pause_job", "pause a job"),
                                ("resume", "resume_job", "resume a job"), ("archive", "archive_job", "archive a job")):
-        p = cmd(jobs, name, lambda c, a, m=method: _show(a, getattr(c, m)(a.job_id), None if m == "get_job" else JOB_COLS), text)
+        p = cmd(jobs, name, _by_id(method, "job_id", None if method == "get_job" else JOB_COLS), text)
         p.add_argument("job_id")
 
     eps = sub.add_parser("endpoints", help="manage endpoints").add_subparsers(dest="endpoints_command", required=True)
@@ -177,7 +177,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     for name, method, text in (("resume", "resume_endpoint", "resume an endpoint"), ("archive", "archive_endpoint", "archive an endpoint"),
                                ("run-now", "run_now", "run an endpoint as soon as its guardrails allow"),
                                ("clear-hints", "clear_hints", "drop all hints"), ("reset-failures", "reset_failures", "forget consecutive failures")):
-        p = cmd(eps, name, lambda c, a, m=method: _show(a, getattr(c, m)(a.endpoint_id), EP_COLS), text)
+        p = cmd(eps, name, _by_id(method, "endpoint_id", EP_COLS), text)
         p.add_argument("endpoint_id")
     p = cmd(eps, "explain", lambda c, a: _show(a, c.explain(a.endpoint_id, a.n), ("at", "source")), "the next run times and why")
     p.add_argument("endpoint_id")
@@ -200,6 +200,15 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p.add_argument("--offset", type=int, default=0)
     p = cmd(runs, "show", lambda c, a: _show(a, c.get_run(a.run_id)), "show one run with its response")
     p.add_argument("run_id")
+
+
+def _by_id(method: str, arg: str, columns: Sequence[str] | None) -> Callable[[Cronicorn, argparse.Namespace], None]:
+    """A handler calling `client.<method>(<id argument>)` and showing the result."""
+
+    def handler(client: Cronicorn, args: argparse.Namespace) -> None:
+        _show(args, getattr(client, method)(getattr(args, arg)), columns)
+
+    return handler
 
 
 def _pause_until(client: Cronicorn, args: argparse.Namespace) -> datetime:

@@ -29,6 +29,7 @@ from shared.endpoints import endpoint_row
 from shared.errors import InvalidInput
 from shared.explain import explain_row
 from shared.records import Endpoint, Job, PlannedRun, Run, RunPage
+from shared.specs import JobSpec
 
 
 def _utcnow() -> datetime:
@@ -170,7 +171,7 @@ class Cronicorn:
         return runs_query.get_run(self.engine, self.tenant_id, run_id)
 
     # --- deploy-time registration -------------------------------------------------------
-    def register(self, job: BaseModel | dict[str, Any], endpoint_specs: list[Any],
+    def register(self, job: JobSpec | dict[str, Any], endpoint_specs: list[Any],
                  on_conflict: register.OnConflict = "update") -> tuple[Job, list[Endpoint]]:
         """Create or bring up to date a job and its endpoints by name; safe to run on every deploy."""
         return register.register(self.engine, self.tenant_id, self.clock(), job, endpoint_specs, on_conflict)

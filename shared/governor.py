@@ -50,7 +50,7 @@ def hints_fresh(state: EndpointState, now: datetime) -> bool:
 
 
 def backoff_factor(failure_count: int) -> int:
-    return 2 ** min(max(failure_count, 0), MAX_FAILURE_EXPONENT)
+    return int(2 ** min(max(failure_count, 0), MAX_FAILURE_EXPONENT))
 
 
 def _baseline(state: EndpointState, now: datetime, after_slot: datetime | None) -> Plan:

@@ -13,4 +13,5 @@ def endpoint_lock_for(client: Redis, endpoint_id: str, *, lease_s: float) -> Loc
     The lock expires with the attempt's lease, so a worker that dies holding it cannot keep
     the endpoint blocked for longer than the lease the database already promises.
     """
-    return client.lock(endpoint_lock(endpoint_id), timeout=lease_s, blocking=False, thread_local=False)
+    lock: Lock = client.lock(endpoint_lock(endpoint_id), timeout=lease_s, blocking=False, thread_local=False)
+    return lock
