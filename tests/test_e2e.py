@@ -201,3 +201,67 @@ def test_run_now_and_an_interval_edit_move_the_next_run_at_once(
         raise
     sources = [r.source for r in finished(engine, ep.id, 4)]  # type: ignore[attr-defined]
     assert sources[1] == "manual"
+
+
+def test_a_slow_endpoint_spammed_with_run_now_never_overlaps(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    engine = e2e_engine[0]
+    job = client.create_job(name="overlap")
+    ep = client.add_endpoint(
+        job.id, name="slow", url=target.url("/slow?ms=1500"), baseline_interval_ms=1000,
+        timeout_ms=5000, max_execution_time_ms=5000,
+    )
+    client.run_now(ep.id)
+    cluster.start_worker("scheduler")
+    cluster.start_worker("execute", name="execute-a", concurrency=4)
+    cluster.start_worker("execute", name="execute-b", concurrency=4)
+    cluster.start_beat()
+    try:
+        wait_for(lambda: target.requests_to("/slow"), 30, "the first call")
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:  # a person hammering "run now" while it runs
+            client.run_now(ep.id)
+            time.sleep(0.2)
+        wait_for(lambda: finished(engine, ep.id, 3), 20, "three runs")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    assert target.max_in_flight(key_prefix=ep.id) == 1
+    starts = [r.started_at for r in finished(engine, ep.id, 3)]  # type: ignore[attr-defined]
+    assert all((b - a).total_seconds() >= 1.4 for a, b in zip(starts, starts[1:]))  # each began after the last ended
+
+
+def test_a_redis_restart_loses_nothing(
+    client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str], tmp_path: Path
+) -> None:
+    from shared.bundled_redis import free_port, start_bundled_redis
+
+    engine, url = e2e_engine
+    port = free_port()
+    redis_proc, redis_url = start_bundled_redis(tmp_path / "redis", port)
+    c = Cluster(database_url=url, redis_url=redis_url, log_dir=tmp_path, extra_env={"CRONICORN_LEASE_GRACE_MS": "1000"})
+    job = client.create_job(name="redis-restart")
+    ep = client.add_endpoint(job.id, name="ep", url=target.url("/ok"), baseline_interval_ms=1000,
+                             timeout_ms=2000, max_execution_time_ms=2000)
+    client.run_now(ep.id)
+    try:
+        c.start_all()
+        wait_for(lambda: finished(engine, ep.id, 2), 40, "runs before the restart")
+        redis_proc.kill()  # Redis dies: queued messages and locks are gone
+        redis_proc.wait()
+        time.sleep(2)
+        restarted_at = utcnow()
+        redis_proc, _ = start_bundled_redis(tmp_path / "redis", port)
+        wait_for(
+            lambda: sum(r.status == "success" and r.started_at > restarted_at for r in run_list(engine, ep.id)) >= 3,
+            60, "successful runs after the restart",
+        )
+    except AssertionError:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()
+        redis_proc.kill()
+    # Whatever was in flight when Redis died is either finished or recorded as abandoned.
+    assert all(r.status in ("success", "abandoned", "running") for r in run_list(engine, ep.id))
