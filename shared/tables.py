@@ -84,6 +84,9 @@ endpoints = Table(
     Column("ai_hint_next_run_at", UTCDateTime, nullable=True),
     Column("ai_hint_expires_at", UTCDateTime, nullable=True),
     Column("ai_hint_reason", Text, nullable=True),
+    # Planner bookkeeping: when to analyse next, and the failure count the last session saw.
+    Column("ai_next_analysis_at", UTCDateTime, nullable=True),
+    Column("ai_analyzed_failure_count", Integer, nullable=True),
     # Claim state: a claim copies next_run_at into claimed_slot, bumps the fencing token and
     # moves next_run_at to the lease expiry, so an attempt that never finishes is claimed
     # again (same slot, next attempt) once its lease has passed.

@@ -1,0 +1,53 @@
+"""Compact, model-readable views of endpoints and runs (bodies truncated)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def body_preview(row: Any, chars: int) -> str | None:
+    if row.response_body is not None:
+        text = json.dumps(row.response_body, default=str)
+    elif row.response_text is not None:
+        text = row.response_text
+    else:
+        return None
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def run_view(row: Any, *, body_chars: int) -> dict[str, Any]:
+    return {
+        "status": row.status,
+        "status_code": row.status_code,
+        "started_at": _iso(row.started_at),
+        "duration_ms": row.duration_ms,
+        "source": row.source,
+        "error": row.error_message,
+        "body": body_preview(row, body_chars),
+    }
+
+
+def endpoint_view(row: Any, now: datetime) -> dict[str, Any]:
+    fresh = row.ai_hint_expires_at is not None and row.ai_hint_expires_at > now
+    return {
+        "name": row.name,
+        "description": row.description,
+        "schedule": {"cron": row.baseline_cron, "timezone": row.timezone} if row.baseline_cron else {"interval_ms": row.baseline_interval_ms},
+        "min_interval_ms": row.min_interval_ms,
+        "max_interval_ms": row.max_interval_ms,
+        "paused_until": _iso(row.paused_until) if row.paused_until and row.paused_until > now else None,
+        "paused_by": row.paused_by if row.paused_until and row.paused_until > now else None,
+        "failure_count": row.failure_count,
+        "next_run_at": _iso(row.next_run_at),
+        "active_hints": {
+            "interval_ms": row.ai_hint_interval_ms,
+            "next_run_at": _iso(row.ai_hint_next_run_at),
+            "expires_at": _iso(row.ai_hint_expires_at),
+            "reason": row.ai_hint_reason,
+        } if fresh else None,
+    }
