@@ -16,6 +16,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             # A tick nobody ran in time is worthless: the next one claims the same work.
             "options": {"queue": "scheduler", "expires": max(2.0, tick * 3)},
         },
+        "plan_analyses": {
+            "task": "cronicorn.plan_analyses",
+            "schedule": timedelta(seconds=settings.analysis_interval_s),
+            "options": {"queue": "scheduler", "expires": settings.analysis_interval_s},
+        },
         "sweep": {
             "task": "cronicorn.sweep",
             "schedule": timedelta(seconds=settings.sweep_interval_s),

@@ -191,6 +191,13 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p.add_argument("--ttl", type=float, default=None, help="minutes the hint stays fresh (60 for interval, 30 for one-shot)")
     p.add_argument("--reason")
 
+    sessions = sub.add_parser("sessions", help="read AI planner sessions").add_subparsers(dest="sessions_command", required=True)
+    p = cmd(sessions, "list", _list_sessions, "list planner sessions, newest first")
+    p.add_argument("--endpoint")
+    p.add_argument("--limit", type=int, default=20)
+    p = cmd(sessions, "show", lambda c, a: _show(a, c.get_session(a.session_id)), "show one session with its tool calls")
+    p.add_argument("session_id")
+
     runs = sub.add_parser("runs", help="read runs").add_subparsers(dest="runs_command", required=True)
     p = cmd(runs, "list", _list_runs, "list runs, newest first")
     p.add_argument("--endpoint")
@@ -224,6 +231,18 @@ def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
         ep = client.set_oneshot_hint(args.endpoint_id, next_run_at=args.at, next_run_in_ms=args.in_,
                                      ttl_minutes=args.ttl or 30, reason=args.reason)
     _show(args, ep, EP_COLS)
+
+
+SESSION_COLS = ("id", "endpoint_name", "analyzed_at", "status", "mode", "prompt_tokens", "completion_tokens", "reasoning")
+
+
+def _list_sessions(client: Cronicorn, args: argparse.Namespace) -> None:
+    found = client.list_sessions(args.endpoint, limit=args.limit)
+    if args.json:
+        print(json.dumps(_plain(found), indent=2, default=str))
+        return
+    rows = [argparse.Namespace(**{c: (str(s[c])[:60] if c == "reasoning" and s[c] else s[c]) for c in SESSION_COLS}) for s in found]
+    print(_table(rows, SESSION_COLS))
 
 
 def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:

@@ -28,6 +28,7 @@ from shared.db import make_engine
 from shared.endpoints import endpoint_row
 from shared.errors import InvalidInput
 from shared.explain import explain_row
+from shared.planner import sessions
 from shared.records import Endpoint, Job, PlannedRun, Run, RunPage
 from shared.specs import JobSpec
 
@@ -169,6 +170,14 @@ class Cronicorn:
 
     def get_run(self, run_id: str) -> Run:
         return runs_query.get_run(self.engine, self.tenant_id, run_id)
+
+    # --- AI planner sessions --------------------------------------------------------------
+    def list_sessions(self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """Planner sessions newest first: tool calls, reasoning, tokens, outcome and warnings."""
+        return sessions.list_sessions(self.engine, self.tenant_id, endpoint_id=endpoint_id, limit=limit, offset=offset)
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        return sessions.get_session(self.engine, self.tenant_id, session_id)
 
     # --- deploy-time registration -------------------------------------------------------
     def register(self, job: JobSpec | dict[str, Any], endpoint_specs: list[Any],

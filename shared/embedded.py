@@ -49,6 +49,7 @@ def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | N
     supervisor.add("beat", beat_command(child_settings))
     supervisor.add("scheduler", worker_command("scheduler", child_settings, hostname="scheduler@embedded"))
     supervisor.add("execute", worker_command("execute", child_settings, hostname="execute@embedded"))
+    supervisor.add("analysis", worker_command("analysis", child_settings, hostname="analysis@embedded"))
     if flower_port:
         supervisor.add("flower", flower_command(flower_port))
 

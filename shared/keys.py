@@ -10,3 +10,7 @@ def endpoint_lock(endpoint_id: str) -> str:
 
 def last_tick() -> str:
     return f"{PREFIX}tick:last"
+
+
+def analysis_lock(endpoint_id: str) -> str:
+    return f"{PREFIX}lock:analysis:{endpoint_id}"

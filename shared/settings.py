@@ -86,6 +86,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRONICORN_EXECUTE_POOL", "execute_pool", "threads", _str, "Pool of execute workers started by `cronicorn worker execute` / `up`: threads or gevent."),
     Setting("CRONICORN_EXECUTE_CONCURRENCY", "execute_concurrency", "16", lambda n, r: _int(n, r, minimum=1), "Concurrent HTTP calls per execute worker process."),
     Setting("CRONICORN_LOG_LEVEL", "log_level", "INFO", _str, "Log level of every role."),
+    Setting("OPENAI_API_KEY", "openai_api_key", "", _opt, "Key for the AI planner's model. Unset: the planner is off and baselines run unchanged."),
+    Setting("OPENAI_BASE_URL", "openai_base_url", "", _opt, "OpenAI-compatible endpoint (Ollama, vLLM, LiteLLM ...), e.g. http://localhost:11434/v1."),
+    Setting("CRONICORN_AI_MODEL", "ai_model", "gpt-4o-mini", _str, "Model name sent to the chat completions API."),
+    Setting("CRONICORN_AI_TEMPERATURE", "ai_temperature", "0.7", lambda n, r: _float(n, r, minimum=0.0), "Sampling temperature of the planner."),
+    Setting("CRONICORN_AI_MAX_STEPS", "ai_max_steps", "15", lambda n, r: _int(n, r, minimum=2), "Model calls per session at most; the last one is forced to submit_analysis."),
+    Setting("CRONICORN_AI_SESSION_TOKEN_CAP", "ai_session_token_cap", "60000", lambda n, r: _int(n, r, minimum=1), "Tokens one session may use before it is stopped (with a warning)."),
+    Setting("CRONICORN_AI_MONTHLY_TOKEN_BUDGET", "ai_monthly_token_budget", "5000000", lambda n, r: _int(n, r, minimum=0), "Tokens per tenant per calendar month (UTC); past it sessions are skipped and say so."),
+    Setting("CRONICORN_AI_MIN_SPACING_S", "ai_min_spacing_s", "300", lambda n, r: _float(n, r, minimum=0.0), "Minimum seconds between two analyses of one endpoint."),
+    Setting("CRONICORN_AI_MODE", "ai_mode", "active", _str, "active: hints are applied; shadow: sessions record what they would do and apply nothing."),
+    Setting("CRONICORN_AI_TIMEOUT_S", "ai_timeout_s", "60", lambda n, r: _float(n, r, minimum=1.0), "Timeout of one model call."),
+    Setting("CRONICORN_AI_RETRIES", "ai_retries", "2", lambda n, r: _int(n, r, minimum=0), "Retries of a failed model call (with backoff) before the session is recorded as failed."),
+    Setting("CRONICORN_ANALYSIS_INTERVAL_S", "analysis_interval_s", "30", lambda n, r: _float(n, r, minimum=0.5), "Seconds between beat's selections of endpoints to analyse."),
 )
 
 
@@ -108,6 +120,18 @@ class Settings:
     execute_pool: str = "threads"
     execute_concurrency: int = 16
     log_level: str = "INFO"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    ai_temperature: float = 0.7
+    ai_max_steps: int = 15
+    ai_session_token_cap: int = 60_000
+    ai_monthly_token_budget: int = 5_000_000
+    ai_min_spacing_s: float = 300.0
+    ai_mode: str = "active"
+    ai_timeout_s: float = 60.0
+    ai_retries: int = 2
+    analysis_interval_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -120,9 +144,15 @@ class Settings:
         home = Path(raw_home) if raw_home else default_home()
         if values["execute_pool"] not in ("threads", "gevent"):
             raise SettingsError(f"CRONICORN_EXECUTE_POOL={values['execute_pool']!r}: expected threads or gevent")
+        if values["ai_mode"] not in ("active", "shadow"):
+            raise SettingsError(f"CRONICORN_AI_MODE={values['ai_mode']!r}: expected active or shadow")
         if not values["database_url"]:
             values["database_url"] = f"sqlite:///{home / 'cronicorn.db'}"
         return cls(home=home, **values)
+
+    @property
+    def planner_enabled(self) -> bool:
+        return bool(self.openai_api_key)
 
     @property
     def effective_redis_url(self) -> str:

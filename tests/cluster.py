@@ -71,9 +71,11 @@ class Cluster:
     def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
         return self._spawn(name, beat_command(self.settings()))
 
-    def start_all(self) -> None:
+    def start_all(self, *, analysis: bool = False) -> None:
         self.start_worker("scheduler")
         self.start_worker("execute", concurrency=8)
+        if analysis:
+            self.start_worker("analysis")
         self.start_beat()
 
     def kill(self, name: str) -> None:

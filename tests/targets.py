@@ -26,6 +26,7 @@ class TargetServer:
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
+        self.fixed: dict[str, tuple[int, Any]] = {}  # /fixed/<name> answers fixed[name] = (status, JSON)
         self._lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()
         self._max_in_flight: Counter[str] = Counter()
@@ -89,6 +90,9 @@ class TargetServer:
         path = parts.path
         if path == "/ok":
             self.reply(h, 200, {"status": "healthy", "path": h.path})
+        elif path.startswith("/fixed/"):
+            code, payload = self.fixed.get(path.removeprefix("/fixed/"), (404, {"error": "no such fixture"}))
+            self.reply(h, code, payload)
         elif path == "/echo":
             try:
                 parsed = json.loads(body) if body else None

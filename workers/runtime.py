@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from shared.db import make_engine
 from shared.httpcall import HttpCaller
 from shared.installation import signing_key
+from shared.planner.analyst import Analyst, openai_client, planner_config
 from shared.runner import Runner
 from shared.settings import Settings
 from shared.ssrf import AddressGuard
@@ -55,6 +56,20 @@ class Runtime:
         )
 
 
+    @cached_property
+    def analyst(self) -> Analyst:
+        s = self.settings
+        return Analyst(
+            engine=self.engine,
+            redis=self.redis,
+            ai=openai_client(s),
+            clock=utcnow,
+            config=planner_config(s),
+            min_spacing_s=s.ai_min_spacing_s,
+            timeout_s=s.ai_timeout_s,
+        )
+
+
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 
@@ -66,6 +81,7 @@ def runtime() -> Runtime:
             _runtime = Runtime(Settings.from_env())
             # Build the runner up front, under the lock, so threads never race to build two.
             _runtime.runner
+            _runtime.analyst
         return _runtime
 
 

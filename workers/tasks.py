@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.claims import Claim
 from shared.keys import last_tick
+from shared.planner.selection import select_for_analysis
 from shared.sweep import sweep_abandoned
 from shared.ticker import run_tick
 from workers.app import app
@@ -54,3 +55,22 @@ def execute(endpoint_id: str, fence: int, **_readable: Any) -> str:
 @app.task(name="cronicorn.sweep")
 def sweep() -> int:
     return sweep_abandoned(runtime().engine, utcnow())
+
+
+@app.task(name="cronicorn.plan_analyses", acks_late=False)
+def plan_analyses() -> int:
+    """Enqueue one analysis per endpoint that needs one (nothing while the planner is off)."""
+    rt = runtime()
+    if not rt.settings.planner_enabled:
+        return 0
+    ids = select_for_analysis(rt.engine, utcnow(), min_spacing_s=rt.settings.ai_min_spacing_s)
+    with app.producer_or_acquire() as producer:
+        for endpoint_id in ids:
+            analyze.apply_async(kwargs={"endpoint_id": endpoint_id}, producer=producer)
+    return len(ids)
+
+
+@app.task(name="cronicorn.analyze", acks_late=True, reject_on_worker_lost=True)
+def analyze(endpoint_id: str) -> str:
+    # Runs on the analysis queue only: a slow or failing model never holds up an execute worker.
+    return runtime().analyst.analyze(endpoint_id)

@@ -50,8 +50,10 @@ def _complete(ai: openai.OpenAI, cfg: PlannerConfig, messages: list[dict[str, An
         if attempt:
             sleep(cfg.retry_backoff_s * 2 ** (attempt - 1))
         try:
+            # Plain dicts in the wire format: the SDK's TypedDicts describe exactly these.
             response = ai.chat.completions.create(
-                model=cfg.model, messages=messages, tools=TOOLS, tool_choice=tool_choice, temperature=cfg.temperature,
+                model=cfg.model, messages=messages, tools=TOOLS,  # type: ignore[arg-type]
+                tool_choice=tool_choice, temperature=cfg.temperature,
             )
             if not getattr(response, "choices", None):
                 raise ModelFailure("the model answered with no choices")
