@@ -49,7 +49,9 @@ def endpoint_name(messages: list[dict[str, Any]]) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, script: Script | None = None, *, prompt_tokens: int = 900, completion_tokens: int = 60, delay_s: float = 0.0) -> None:
+    def __init__(self, script: Script | None = None, *, prompt_tokens: int | None = 900, completion_tokens: int = 60,
+                 delay_s: float = 0.0) -> None:
+        """`prompt_tokens=None` estimates usage from the request's size (about 4 characters a token)."""
         self.script: Script = script or turns()
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
@@ -122,9 +124,16 @@ class FakeOpenAI:
                 ]} if calls else {"role": "assistant", "content": "I think everything is fine."},
                 "finish_reason": "tool_calls" if calls else "stop",
             }],
-            "usage": {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                      "total_tokens": self.prompt_tokens + self.completion_tokens},
+            "usage": self._usage(body, calls),
         }
+
+    def _usage(self, body: dict[str, Any], calls: Calls) -> dict[str, int]:
+        prompt = self.prompt_tokens
+        completion = self.completion_tokens
+        if prompt is None:
+            prompt = (len(json.dumps(body["messages"])) + len(json.dumps(body.get("tools", [])))) // 4
+            completion = max(1, len(json.dumps(calls)) // 4)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, code: int, payload: Any) -> None:

@@ -54,7 +54,7 @@ def target() -> Iterator[TargetServer]:
 
 @pytest.fixture
 def model() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI(ByEndpoint()).start()
+    server = FakeOpenAI(ByEndpoint(), prompt_tokens=None).start()  # usage estimated from the real prompt size
     yield server
     server.stop()
 
