@@ -97,6 +97,8 @@ def _endpoint_fields(args: argparse.Namespace) -> dict[str, Any]:
             fields[key] = value
     if getattr(args, "header", None):
         fields["headers"] = dict(args.header)
+    if getattr(args, "upstream", None):
+        fields["upstream_endpoint_ids"] = list(args.upstream)
     return fields
 
 
@@ -119,6 +121,8 @@ def _endpoint_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--max-response-kb", type=int)
     p.add_argument("--header", action="append", type=_header, metavar="NAME=VALUE")
     p.add_argument("--json-body", type=_json, metavar="JSON")
+    p.add_argument("--upstream", action="append", metavar="ENDPOINT_ID",
+                   help="an endpoint of another job whose responses the planner may read (repeatable)")
 
 
 def _run(handler: Callable[[Cronicorn, argparse.Namespace], None], get_client: GetClient) -> Callable[[argparse.Namespace], int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.model import JobStatus
 from shared.planning import replan
 from shared.records import Endpoint
@@ -30,7 +30,27 @@ def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bo
 
 def spec_of(row: Any) -> dict[str, Any]:
     m = row._mapping
-    return {name: m[name] for name in ENDPOINT_FIELDS}
+    spec = {name: m[name] for name in ENDPOINT_FIELDS}
+    spec["upstream_endpoint_ids"] = spec["upstream_endpoint_ids"] or []
+    return spec
+
+
+def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream_ids: list[str]) -> None:
+    """Declared upstreams must be live endpoints of the same tenant, and not the endpoint itself."""
+    if not upstream_ids:
+        return
+    found = set(conn.execute(
+        select(endpoints.c.id).join(jobs, jobs.c.id == endpoints.c.job_id)
+        .where(endpoints.c.id.in_(upstream_ids), jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
+    ).scalars())
+    errors = []
+    for i, upstream in enumerate(upstream_ids):
+        if upstream == endpoint_id:
+            errors.append(FieldError(f"upstream_endpoint_ids[{i}]", "an endpoint cannot be its own upstream"))
+        elif upstream not in found:
+            errors.append(FieldError(f"upstream_endpoint_ids[{i}]", f"endpoint {upstream!r} not found"))
+    if errors:
+        raise InvalidInput(errors)
 
 
 def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, data: dict[str, Any]) -> Endpoint:
@@ -42,6 +62,7 @@ def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, dat
             raise NotFound("job", job_id)
         if job.status == JobStatus.ARCHIVED.value:
             raise Conflict(f"job {job_id!r} is archived; endpoints cannot be added to it")
+        check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
         conn.execute(
             endpoints.insert().values(
                 id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **spec.model_dump()
@@ -78,6 +99,7 @@ def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: 
         row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
         if row.archived_at is not None:
             raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
+        check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
         changed = {k: v for k, v in spec.model_dump().items() if row._mapping[k] != v}
         if changed:
             conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))

@@ -48,6 +48,7 @@ class Endpoint:
     timeout_ms: int
     max_execution_time_ms: int
     max_response_size_kb: int
+    upstream_endpoint_ids: list[str] | None
     paused_until: datetime | None
     paused_by: str | None
     pause_reason: str | None

@@ -51,6 +51,7 @@ class EndpointSpec(BaseModel):
     timeout_ms: int = Field(default=DEFAULT_TIMEOUT_MS, ge=MIN_TIMEOUT_MS)
     max_execution_time_ms: int = Field(default=DEFAULT_MAX_EXECUTION_TIME_MS, ge=MIN_TIMEOUT_MS, le=MAX_EXECUTION_TIME_MS)
     max_response_size_kb: int = Field(default=DEFAULT_MAX_RESPONSE_SIZE_KB, ge=1, le=10_240)
+    upstream_endpoint_ids: list[str] = Field(default_factory=list, max_length=20)
 
     @field_validator("url")
     @classmethod
@@ -97,6 +98,8 @@ class EndpointSpec(BaseModel):
             raise ValueError("min_interval_ms: must not exceed max_interval_ms")
         if self.timeout_ms > self.max_execution_time_ms:
             raise ValueError("timeout_ms: must not exceed max_execution_time_ms")
+        if len(set(self.upstream_endpoint_ids)) != len(self.upstream_endpoint_ids):
+            raise ValueError("upstream_endpoint_ids: lists an endpoint twice")
         if self.body is not None and self.method not in ("POST", "PUT", "PATCH"):
             raise ValueError(f"body: a {self.method} request carries no body; use POST, PUT or PATCH")
         return self

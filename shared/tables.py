@@ -62,6 +62,8 @@ endpoints = Table(
     Column("method", String(8), nullable=False, server_default="GET"),
     Column("headers", JSONType, nullable=False),
     Column("body", JSONType, nullable=True),
+    # Endpoints in other jobs whose responses this one's planner may read (cross-job coordination).
+    Column("upstream_endpoint_ids", JSONType, nullable=True),
     Column("baseline_cron", String(255), nullable=True),
     Column("baseline_interval_ms", BigInteger, nullable=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),

@@ -318,3 +318,20 @@ def test_runs_are_listed_newest_first_with_filters_and_a_total(client: Cronicorn
         client.list_runs(status="exploded")
     with pytest.raises(NotFound):
         Cronicorn(engine, tenant_id="acme").get_run("r1")
+
+
+def test_declared_upstreams_must_be_live_endpoints_of_the_same_tenant(client: Cronicorn, engine: Engine, clock: Clock) -> None:
+    upstream = add(client)
+    other_tenant = Cronicorn(engine, tenant_id="acme", clock=clock)
+    foreign = other_tenant.add_endpoint(other_tenant.create_job(name="x").id, name="f", url="https://f.example/", baseline_interval_ms=1000)
+    job = client.create_job(name="downstream")
+    base = {"name": "d", "url": "https://d.example/", "baseline_interval_ms": 60_000}
+    before = counts(engine)
+    with pytest.raises(InvalidInput) as info:
+        client.add_endpoint(job.id, **base, upstream_endpoint_ids=[upstream.id, foreign.id, "nope"])
+    assert [e.field for e in info.value.errors] == ["upstream_endpoint_ids[1]", "upstream_endpoint_ids[2]"]
+    assert counts(engine) == before
+    down = client.add_endpoint(job.id, **base, upstream_endpoint_ids=[upstream.id])
+    assert down.upstream_endpoint_ids == [upstream.id]
+    with pytest.raises(InvalidInput, match="its own upstream"):
+        client.update_endpoint(down.id, upstream_endpoint_ids=[down.id])

@@ -272,3 +272,26 @@ def test_selection_picks_endpoints_that_need_analysis(engine: Engine, client: Cr
     client.pause_endpoint(fresh.id, NOW + timedelta(days=1))
     assert select_for_analysis(engine, NOW + 2 * 60 * MIN, min_spacing_s=300) == [fresh.id]  # paused, still analysed
     assert never_ran.id not in select_for_analysis(engine, NOW + 2 * 60 * MIN, min_spacing_s=300)
+
+
+def test_a_declared_upstream_in_another_job_triggers_the_downstream_stage(engine: Engine, client: Cronicorn, model: FakeOpenAI) -> None:
+    ingest = client.create_job(name="ingestion")
+    extract = client.add_endpoint(ingest.id, name="extract", url="https://etl.example.com/extract", baseline_interval_ms=600_000)
+    reports = client.create_job(name="reports")
+    build = client.add_endpoint(reports.id, name="build-report", url="https://etl.example.com/report", baseline_interval_ms=3_600_000,
+                                upstream_endpoint_ids=[extract.id],
+                                description="Run now when the ingestion job's extract reports a new batch_id.")
+    record_runs(engine, extract, [{"batch_id": "b-7", "state": "complete"}])
+    record_runs(engine, build, [{"built_from": "b-6"}])
+    model.script = turns(
+        [("get_upstream_latest_responses", {})],
+        [("propose_next_time", {"nextRunAtIso": NOW.isoformat(), "reason": "upstream batch b-7"})],
+        [submit("new upstream batch", ["run now"])],
+    )
+    session = run_session(engine, ai_for(model), build.id, clock, CFG)
+    upstreams = json.loads(session.tool_calls[0]["result"])["upstreams"]
+    assert upstreams[0]["name"] == "extract" and upstreams[0]["job"] == "ingestion"
+    assert json.loads(upstreams[0]["latest_response"]["body"]) == {"batch_id": "b-7", "state": "complete"}
+    context = next(m["content"] for m in model.requests[0]["messages"] if m["role"] == "user")
+    assert '"job": "ingestion"' in context
+    assert client.get_endpoint(build.id).next_run_at == NOW

@@ -47,6 +47,11 @@ def build_context(engine: Engine, endpoint_id: str, now: datetime) -> tuple[str,
             select(endpoints.c.name).where(endpoints.c.job_id == row.job_id, endpoints.c.id != endpoint_id,
                                            endpoints.c.archived_at.is_(None)).order_by(endpoints.c.name)
         ).scalars().all()
+        upstreams = conn.execute(
+            select(endpoints.c.name, jobs.c.name.label("job")).join(jobs, jobs.c.id == endpoints.c.job_id)
+            .where(endpoints.c.id.in_(row.upstream_endpoint_ids or []), jobs.c.tenant_id == row.tenant_id)
+            .order_by(endpoints.c.name)
+        ).all() if row.upstream_endpoint_ids else []
         last = conn.execute(
             select(ai_analysis_sessions).where(ai_analysis_sessions.c.endpoint_id == endpoint_id)
             .order_by(ai_analysis_sessions.c.analyzed_at.desc()).limit(1)
@@ -58,6 +63,7 @@ def build_context(engine: Engine, endpoint_id: str, now: datetime) -> tuple[str,
                      "failure_backoff_factor": backoff_factor(row.failure_count) if row.baseline_interval_ms else 1},
         "health": _rates(engine, endpoint_id, now),
         "job": {"name": row.job_name, "description": row.job_description, "siblings": list(siblings)},
+        "declared_upstreams": [{"name": u.name, "job": u.job} for u in upstreams],
         "last_session": {
             "analyzed_at": last.analyzed_at.isoformat(), "reasoning": last.reasoning, "actions_taken": last.actions_taken,
             "status": last.status,

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from shared import control
 from shared.errors import CronicornError
 from shared.planner.views import endpoint_view, run_view
-from shared.tables import endpoints, runs
+from shared.tables import endpoints, jobs, runs
 
 MIN_NEXT_ANALYSIS_MS = 5 * 60_000
 MAX_NEXT_ANALYSIS_MS = 24 * 3_600_000
@@ -43,6 +43,8 @@ TOOLS: list[dict[str, Any]] = [
          "offset": {"type": "integer", "minimum": 0, "default": 0},
          "includeBodies": {"type": "boolean", "default": False}}, []),
     _fn("get_sibling_latest_responses", "For each other endpoint of the same job: latest response, schedule, pause, failures, hints.",
+        {"includeResponses": {"type": "boolean", "default": True}}, []),
+    _fn("get_upstream_latest_responses", "For each declared upstream endpoint (in other jobs): its job, latest response, schedule, pause, failures.",
         {"includeResponses": {"type": "boolean", "default": True}}, []),
     _fn("propose_interval", "Run every intervalMs until the hint expires (clamped into min/max).",
         {"intervalMs": {"type": "integer", "minimum": 1}, "ttlMinutes": {"type": "number", "default": 60}, "reason": REASON},
@@ -162,21 +164,38 @@ class ToolBox:
         found = self._finished_runs(self.endpoint_id, limit, offset)
         return {"runs": [run_view(r, body_chars=500 if bodies else 200) for r in found], "count": len(found)}
 
+    def _views(self, rows: list[Any], include: bool) -> list[dict[str, Any]]:
+        views = []
+        for row in rows:
+            view = endpoint_view(row, self.clock())
+            if "job_name" in row._mapping:
+                view["job"] = row.job_name
+            if include:
+                latest = self._finished_runs(row.id, 1)
+                view["latest_response"] = run_view(latest[0], body_chars=300) if latest else None
+            views.append(view)
+        return views
+
     def _get_sibling_latest_responses(self, args: dict[str, Any]) -> Any:
-        include = bool(args.get("includeResponses", True))
         with self.engine.connect() as conn:
             rows = list(conn.execute(
                 select(endpoints).where(endpoints.c.job_id == self.job_id, endpoints.c.id != self.endpoint_id,
                                         endpoints.c.archived_at.is_(None)).order_by(endpoints.c.name)
             ))
-        siblings = []
-        for row in rows:
-            view = endpoint_view(row, self.clock())
-            if include:
-                latest = self._finished_runs(row.id, 1)
-                view["latest_response"] = run_view(latest[0], body_chars=300) if latest else None
-            siblings.append(view)
-        return {"siblings": siblings}
+        return {"siblings": self._views(rows, bool(args.get("includeResponses", True)))}
+
+    def _get_upstream_latest_responses(self, args: dict[str, Any]) -> Any:
+        with self.engine.connect() as conn:
+            declared = conn.execute(select(endpoints.c.upstream_endpoint_ids).where(endpoints.c.id == self.endpoint_id)).scalar() or []
+            # Scoped to the tenant: a declared id can never reveal another tenant's responses.
+            rows = list(conn.execute(
+                select(endpoints, jobs.c.name.label("job_name")).join(jobs, jobs.c.id == endpoints.c.job_id)
+                .where(endpoints.c.id.in_(declared), jobs.c.tenant_id == self.tenant_id, endpoints.c.archived_at.is_(None))
+                .order_by(endpoints.c.name)
+            )) if declared else []
+        if not declared:
+            return {"upstreams": [], "message": "this endpoint declares no upstream endpoints"}
+        return {"upstreams": self._views(rows, bool(args.get("includeResponses", True)))}
 
     # --- writes (through the same validated path as people) --------------------------------
     def _result(self, ep: Any) -> dict[str, Any]:
