@@ -86,3 +86,24 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "processes left behind after Ctrl-C"
+
+
+def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime, timezone
+
+    from shared.client import Cronicorn
+    from shared.planner.sessions import SessionRecord, save_session
+
+    capsys.readouterr()
+    client = Cronicorn.from_url(f"sqlite:///{home / 'cronicorn.db'}")
+    ep = client.add_endpoint(client.create_job(name="j").id, name="probe", url="https://p.example/", baseline_interval_ms=60_000)
+    save_session(client.engine, SessionRecord(
+        endpoint_id=ep.id, analyzed_at=datetime.now(timezone.utc), status="success", mode="active", model="m",
+        tool_calls=[{"tool": "submit_analysis", "args": {}, "result": "{}"}], reasoning="stable, nothing to change",
+        prompt_tokens=1200, completion_tokens=80,
+    ))
+    code, out, _ = run(capsys, "sessions", "list", "--endpoint", ep.id)
+    assert code == 0 and "probe" in out and "stable, nothing to change" in out and "1200" in out
+    session_id = out.splitlines()[1].split()[0]
+    code, out, _ = run(capsys, "sessions", "show", session_id)
+    assert code == 0 and json.loads(out)["tool_calls"][0]["tool"] == "submit_analysis"
