@@ -62,7 +62,57 @@ def cmd_flower(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.embedded import run_embedded
 
-    return run_embedded(_settings(), demo=args.demo, flower_port=args.flower_port)
+    return run_embedded(_settings(), demo=args.demo, flower_port=args.flower_port, api_port=args.api_port)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from shared.roles import api_command
+
+    argv = api_command(_settings(), host=args.host, port=args.port)
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover
+
+
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from shared.db import make_engine
+    from shared.errors import CronicornError
+    from shared.tenants import create_tenant, list_tenants
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.tenants_command == "create":
+            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier)
+            print(f"tenant {tenant['id']} created ({tenant['tier']})")
+        else:
+            for t in list_tenants(engine):
+                print(f"{t['id']:<24} {t['tier']:<10} {t['name']}")
+    except CronicornError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from shared.db import make_engine
+    from shared.errors import CronicornError
+    from shared.tenants import create_key, list_keys, revoke_key
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.keys_command == "create":
+            key, plain = create_key(engine, utcnow(), args.tenant_id, args.name)
+            print(f"key {key.id} for tenant {key.tenant_id} (shown once, store it now):\n{plain}")
+        elif args.keys_command == "list":
+            for k in list_keys(engine, args.tenant_id):
+                state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+                print(f"{k.id}  {k.prefix}...  {k.name:<20} {state}")
+        else:
+            revoke_key(engine, utcnow(), args.key_id)
+            print(f"key {args.key_id} revoked")
+    except CronicornError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run everything on this machine (SQLite and a bundled Redis unless configured)")
     up.add_argument("--demo", action="store_true", help="register a demo job against a built-in target and show its runs")
     up.add_argument("--flower-port", type=int, default=None, help="also run Flower on this port")
+    up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (0: do not run it)")
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
@@ -84,6 +135,31 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("beat", help="run Celery beat (enqueues ticks and sweeps)").set_defaults(func=cmd_beat)
+
+    api = sub.add_parser("api", help="serve the REST API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(func=cmd_api)
+
+    tenants = sub.add_parser("tenants", help="manage tenants of the REST API").add_subparsers(dest="tenants_command", required=True)
+    p = tenants.add_parser("create", help="create a tenant")
+    p.add_argument("tenant_id")
+    p.add_argument("--name")
+    p.add_argument("--tier", default="free")
+    p.set_defaults(func=cmd_tenants)
+    tenants.add_parser("list", help="list tenants").set_defaults(func=cmd_tenants)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("create", help="create a key (shown once)")
+    p.add_argument("tenant_id")
+    p.add_argument("--name", default="key")
+    p.set_defaults(func=cmd_keys)
+    p = keys.add_parser("list", help="list a tenant's keys")
+    p.add_argument("tenant_id")
+    p.set_defaults(func=cmd_keys)
+    p = keys.add_parser("revoke", help="revoke a key")
+    p.add_argument("key_id")
+    p.set_defaults(func=cmd_keys)
 
     flower = sub.add_parser("flower", help="run Flower, the live view of workers and tasks")
     flower.add_argument("--port", type=int, default=5555)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from shared.db import make_engine
 from shared.installation import signing_key
 from shared.migrate import upgrade
-from shared.roles import beat_command, flower_command, worker_command
+from shared.roles import api_command, beat_command, flower_command, worker_command
 from shared.settings import Settings
 from shared.supervisor import Supervisor
 from shared.tables import endpoints, jobs, runs
@@ -25,7 +25,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | None = None) -> int:
+def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | None = None, api_port: int = 8000) -> int:
     redis_proc: subprocess.Popen[bytes] | None = None
     env = dict(os.environ)
     if not settings.redis_url:
@@ -50,13 +50,16 @@ def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | N
     supervisor.add("scheduler", worker_command("scheduler", child_settings, hostname="scheduler@embedded"))
     supervisor.add("execute", worker_command("execute", child_settings, hostname="execute@embedded"))
     supervisor.add("analysis", worker_command("analysis", child_settings, hostname="analysis@embedded"))
+    if api_port:
+        supervisor.add("api", api_command(child_settings, port=api_port))
     if flower_port:
         supervisor.add("flower", flower_command(flower_port))
 
     on_idle = None
     if demo:
         on_idle = _start_demo(settings)
-    print(f"cronicorn is up: database {engine.url.render_as_string(hide_password=True)}; Ctrl-C stops it")
+    api_note = f"; REST API on http://127.0.0.1:{api_port}/api/docs" if api_port else ""
+    print(f"cronicorn is up: database {engine.url.render_as_string(hide_password=True)}{api_note}; Ctrl-C stops it")
     try:
         supervisor.run(on_idle=on_idle)
     finally:

@@ -35,5 +35,11 @@ def beat_command(settings: Settings) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", APP, "beat", "--loglevel", settings.log_level]
 
 
+def api_command(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> list[str]:
+    """The REST API under uvicorn; the factory reads the settings once, in the server process."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--host", host, "--port", str(port),
+            "--log-level", settings.log_level.lower(), "--no-access-log"]
+
+
 def flower_command(port: int = 5555) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", APP, "flower", f"--port={port}"]

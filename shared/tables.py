@@ -36,6 +36,30 @@ installation = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("tier", String(32), nullable=False, server_default="free"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    # Only a SHA-256 of the key is kept; the prefix lets people tell their keys apart.
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_api_keys_tenant", "tenant_id"),
+)
+
 jobs = Table(
     "jobs",
     metadata,

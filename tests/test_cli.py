@@ -15,6 +15,15 @@ from shared.cli import main
 from tests.cluster import ROOT, wait_for
 
 
+def _status(url: str) -> int:
+    import requests
+
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.RequestException:
+        return 0
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRONICORN_HOME", str(tmp_path))
@@ -71,10 +80,14 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CRONICORN_DATABASE_URL", "CRONICORN_BROKER_URL")}
     env.update({"CRONICORN_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
     log = open(tmp_path / "up.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--demo"], env=env, cwd=ROOT,
+    from shared.bundled_redis import free_port
+
+    api_port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--demo", "--api-port", str(api_port)], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: (tmp_path / "up.log").read_text().count(" success ") >= 2, 60, "demo runs in the output")
+        wait_for(lambda: _status(f"http://127.0.0.1:{api_port}/api/health") == 200, 30, "the REST API healthy")
     except AssertionError:
         proc.kill()
         print((tmp_path / "up.log").read_text())

@@ -12,10 +12,11 @@ from shared.planner.views import endpoint_view
 from shared.tables import ai_analysis_sessions, endpoints, jobs, runs
 
 
-def _rates(engine: Engine, endpoint_id: str, now: datetime) -> dict[str, Any]:
+def health_numbers(engine: Engine, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """Success rate, run count and average duration over 1 h / 4 h / 24 h, and the failure streak."""
     out: dict[str, Any] = {}
     with engine.connect() as conn:
-        for label, hours in (("1h", 1), ("4h", 4), ("24h", 24)):
+        for label, hours in (("last_hour", 1), ("last_4_hours", 4), ("last_day", 24)):
             since = now - timedelta(hours=hours)
             total, ok, avg = conn.execute(
                 select(func.count(), func.sum(case((runs.c.status == "success", 1), else_=0)), func.avg(runs.c.duration_ms))
@@ -61,7 +62,7 @@ def build_context(engine: Engine, endpoint_id: str, now: datetime) -> tuple[str,
         "current_time": now.isoformat(),
         "endpoint": {**view, "url": row.url, "method": row.method, "timeout_ms": row.timeout_ms,
                      "failure_backoff_factor": backoff_factor(row.failure_count) if row.baseline_interval_ms else 1},
-        "health": _rates(engine, endpoint_id, now),
+        "health": health_numbers(engine, endpoint_id, now),
         "job": {"name": row.job_name, "description": row.job_description, "siblings": list(siblings)},
         "declared_upstreams": [{"name": u.name, "job": u.job} for u in upstreams],
         "last_session": {

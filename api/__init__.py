@@ -1,0 +1,1 @@
+"""The REST API: a thin FastAPI layer over the same use cases as the Python client."""

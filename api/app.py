@@ -1,0 +1,92 @@
+"""The FastAPI application: routes under /api, errors that name the field, never a 5xx for input."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import routes_control, routes_jobs, routes_read
+from api.deps import Deps
+from api.schemas import snake_field
+from shared.db import make_engine
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "details": details or []}, status_code=status)
+
+
+def create_app(d: Deps) -> FastAPI:
+    app = FastAPI(
+        title="Cronicorn API", version="0.1.0",
+        description="Adaptive HTTP job scheduler: jobs, endpoints, hints, runs and AI planner sessions.",
+        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+    )
+    app.state.deps = d
+    for module in (routes_jobs, routes_control, routes_read):
+        app.include_router(module.router, prefix="/api")
+
+    @app.middleware("http")
+    async def json_without_content_type(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # `curl -d '{...}'` sends form encoding; a JSON API reads the body as JSON whatever the label.
+        ctype = request.headers.get("content-type", "")
+        if request.method in ("POST", "PATCH", "PUT") and not ctype.startswith("application/json"):
+            headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+            request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        return await call_next(request)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        details = [{"field": snake_field(e.field), "reason": e.reason} for e in exc.errors]
+        return _error(422, "invalid input: " + "; ".join(f"{d['field']}: {d['reason']}" for d in details), details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            details.append({"field": ".".join(loc) or "body", "reason": str(err.get("msg", "invalid"))})
+        return _error(422, "invalid input: " + "; ".join(f"{d['field']}: {d['reason']}" for d in details), details)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.exception("database error")
+        return _error(503, f"database unavailable: {exc.__class__.__name__}")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn entry point (`uvicorn --factory api.app:app_from_env`): settings read once, here."""
+    settings = Settings.from_env()
+    d = Deps(
+        engine=make_engine(settings.database_url),
+        redis=redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2),
+        settings=settings,
+        clock=lambda: datetime.now(timezone.utc),
+    )
+    return create_app(d)
+
+

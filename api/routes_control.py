@@ -1,0 +1,47 @@
+"""Steering an endpoint: hints, pause, failures, run now, and a test call."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from api.deps import client_for, tenant
+from api.schemas import IntervalHintIn, OneShotHintIn, PauseIn, to_api
+
+router = APIRouter(tags=["control"])
+
+
+@router.post("/endpoints/{endpoint_id}/hints/interval")
+def interval_hint(endpoint_id: str, body: IntervalHintIn, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).set_interval_hint(endpoint_id, body.interval_ms, body.ttl_minutes, body.reason))
+
+
+@router.post("/endpoints/{endpoint_id}/hints/oneshot")
+def oneshot_hint(endpoint_id: str, body: OneShotHintIn, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).set_oneshot_hint(
+        endpoint_id, next_run_at=body.next_run_at, next_run_in_ms=body.next_run_in_ms,
+        ttl_minutes=body.ttl_minutes, reason=body.reason,
+    ))
+
+
+@router.delete("/endpoints/{endpoint_id}/hints")
+def clear_hints(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).clear_hints(endpoint_id))
+
+
+@router.post("/endpoints/{endpoint_id}/pause")
+def pause(endpoint_id: str, body: PauseIn, request: Request, t: str = Depends(tenant)) -> Any:
+    client = client_for(request, t)
+    if body.paused_until is None:
+        return to_api(client.resume_endpoint(endpoint_id))
+    return to_api(client.pause_endpoint(endpoint_id, body.paused_until, body.reason))
+
+
+@router.post("/endpoints/{endpoint_id}/reset-failures")
+def reset_failures(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).reset_failures(endpoint_id))
+
+
+@router.post("/endpoints/{endpoint_id}/run-now")
+def run_now(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).run_now(endpoint_id))

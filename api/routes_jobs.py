@@ -1,0 +1,96 @@
+"""Jobs and their endpoints."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.deps import client_for, tenant
+from api.schemas import EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
+from shared.errors import NotFound
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.post("/jobs", status_code=201)
+def create_job(body: JobIn, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).create_job(body.snake()))
+
+
+@router.get("/jobs")
+def list_jobs(request: Request, t: str = Depends(tenant), status: str | None = Query(default=None, pattern="^(active|paused|archived)$"),
+              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    return {"jobs": to_api(client_for(request, t).list_jobs(status=status, limit=limit, offset=offset))}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).get_job(job_id))
+
+
+@router.patch("/jobs/{job_id}")
+def update_job(job_id: str, body: JobPatchIn, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).update_job(job_id, **body.snake()))
+
+
+@router.delete("/jobs/{job_id}", status_code=204)
+def delete_job(job_id: str, request: Request, t: str = Depends(tenant)) -> Response:
+    """Archives the job: its endpoints never run again; runs and sessions are kept."""
+    client_for(request, t).archive_job(job_id)
+    return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/pause")
+def pause_job(job_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).pause_job(job_id))
+
+
+@router.post("/jobs/{job_id}/resume")
+def resume_job(job_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).resume_job(job_id))
+
+
+@router.post("/jobs/{job_id}/endpoints", status_code=201)
+def add_endpoint(job_id: str, body: EndpointIn, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).add_endpoint(job_id, body.snake()))
+
+
+@router.get("/jobs/{job_id}/endpoints")
+def list_endpoints(job_id: str, request: Request, t: str = Depends(tenant), includeArchived: bool = False,  # noqa: N803
+                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    client = client_for(request, t)
+    client.get_job(job_id)  # 404 for another tenant's job, not an empty list
+    return {"endpoints": to_api(client.list_endpoints(job_id, include_archived=includeArchived, limit=limit, offset=offset))}
+
+
+def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> Any:
+    client = client_for(request, t)
+    endpoint = client.get_endpoint(endpoint_id)
+    if endpoint.job_id != job_id:
+        raise NotFound("endpoint", endpoint_id)
+    return client, endpoint
+
+
+@router.get("/jobs/{job_id}/endpoints/{endpoint_id}")
+def get_endpoint(job_id: str, endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(_in_job(request, t, job_id, endpoint_id)[1])
+
+
+@router.patch("/jobs/{job_id}/endpoints/{endpoint_id}")
+def update_endpoint(job_id: str, endpoint_id: str, body: EndpointPatchIn, request: Request, t: str = Depends(tenant)) -> Any:
+    client, _ = _in_job(request, t, job_id, endpoint_id)
+    return to_api(client.update_endpoint(endpoint_id, **body.snake()))
+
+
+@router.delete("/jobs/{job_id}/endpoints/{endpoint_id}", status_code=204)
+def delete_endpoint(job_id: str, endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Response:
+    """Archives the endpoint (its runs are kept)."""
+    client, _ = _in_job(request, t, job_id, endpoint_id)
+    client.archive_endpoint(endpoint_id)
+    return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/endpoints/{endpoint_id}/archive")
+def archive_endpoint(job_id: str, endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    client, _ = _in_job(request, t, job_id, endpoint_id)
+    return to_api(client.archive_endpoint(endpoint_id))

@@ -1,0 +1,103 @@
+"""Reading: runs, planner sessions, endpoint health, dashboard numbers, service health."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select, text
+
+from api.deps import client_for, deps, tenant
+from api.schemas import to_api
+from shared.keys import last_tick
+from shared.planner.context import health_numbers
+from shared.tables import endpoints, jobs, runs
+
+router = APIRouter(tags=["runs"])
+TICK_STALE_AFTER_S = 10.0
+
+
+@router.get("/endpoints/{endpoint_id}/runs")
+def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
+              status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
+              limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    client = client_for(request, t)
+    client.get_endpoint(endpoint_id)
+    page = client.list_runs(endpoint_id=endpoint_id, status=status, limit=limit, offset=offset)
+    return {"runs": to_api(page.runs), "total": page.total}
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).get_run(run_id))
+
+
+@router.get("/endpoints/{endpoint_id}/health")
+def endpoint_health(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    endpoint = client_for(request, t).get_endpoint(endpoint_id)
+    numbers = health_numbers(deps(request).engine, endpoint_id, deps(request).clock())
+    return to_api({"endpoint_id": endpoint_id, "failure_count": endpoint.failure_count, "last_run_at": endpoint.last_run_at,
+                   "next_run_at": endpoint.next_run_at, **numbers})
+
+
+@router.get("/endpoints/{endpoint_id}/sessions")
+def list_sessions(endpoint_id: str, request: Request, t: str = Depends(tenant),
+                  limit: int = Query(default=20, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    client = client_for(request, t)
+    client.get_endpoint(endpoint_id)
+    return {"sessions": to_api(client.list_sessions(endpoint_id, limit=limit, offset=offset))}
+
+
+@router.get("/sessions/{session_id}")
+def get_session(session_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).get_session(session_id))
+
+
+@router.get("/dashboard/stats")
+def dashboard_stats(request: Request, t: str = Depends(tenant)) -> Any:
+    d = deps(request)
+    since = d.clock() - timedelta(hours=24)
+    with d.engine.connect() as conn:
+        by_status = dict(conn.execute(
+            select(jobs.c.status, func.count()).where(jobs.c.tenant_id == t).group_by(jobs.c.status)
+        ).all())
+        endpoint_count = conn.execute(
+            select(func.count()).select_from(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id)
+            .where(jobs.c.tenant_id == t, endpoints.c.archived_at.is_(None))
+        ).scalar_one()
+        run_status = dict(conn.execute(
+            select(runs.c.status, func.count()).join(jobs, jobs.c.id == runs.c.job_id)
+            .where(jobs.c.tenant_id == t, runs.c.started_at >= since).group_by(runs.c.status)
+        ).all())
+    finished = sum(v for k, v in run_status.items() if k != "running")
+    return to_api({
+        "jobs": {k: int(v) for k, v in by_status.items()}, "endpoints": int(endpoint_count),
+        "runs_24h": {k: int(v) for k, v in run_status.items()},
+        "success_rate_24h": round(run_status.get("success", 0) / finished, 4) if finished else None,
+    })
+
+
+@router.get("/health", tags=["health"])
+def health(request: Request) -> Any:
+    """Database, Redis and tick freshness; 503 when any is unhealthy. No key needed."""
+    d = deps(request)
+    checks: dict[str, Any] = {}
+    try:
+        with d.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", reported as such
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        d.redis.ping()
+        raw = d.redis.get(last_tick())
+        age = (d.clock() - datetime.fromisoformat(raw.decode())).total_seconds() if raw else None
+        checks["redis"] = "ok"
+        checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
+        checks["tickAgeSeconds"] = round(age, 3) if age is not None else None
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+        checks["tick"] = "unknown"
+    healthy = checks["database"] == "ok" and checks["redis"] == "ok" and checks["tick"] == "ok"
+    return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status_code=200 if healthy else 503)

@@ -1,0 +1,115 @@
+"""Request and response bodies in the original's camelCase, documented for the OpenAPI page."""
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# The original names two fields differently from our snake_case ones.
+RENAMED = {"headers": "headersJson", "body": "bodyJson"}
+UNRENAMED = {v: k for k, v in RENAMED.items()}
+
+
+def camel(name: str) -> str:
+    return RENAMED.get(name, to_camel(name))
+
+
+def snake_field(path: str) -> str:
+    """Our field path (e.g. `baseline_interval_ms`, `upstream_endpoint_ids[1]`) in the API's words."""
+    head, sep, rest = path.partition("[")
+    return camel(head) + sep + rest
+
+
+def to_api(value: Any) -> Any:
+    """A record (dataclass or mapping) with camelCase keys, recursively."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {camel(k): v if k in ("headers", "body", "response_body", "response_headers", "args") else to_api(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_api(v) for v in value]
+    return value
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def snake(self) -> dict[str, Any]:
+        """The fields the caller sent, in our names."""
+        return {UNRENAMED.get(camel(k), k): v for k, v in self.model_dump(exclude_unset=True).items()}
+
+
+class JobIn(_In):
+    name: str = Field(description="1-255 characters")
+    description: str | None = Field(default=None, description="up to 1000 characters")
+
+
+class JobPatchIn(_In):
+    name: str | None = None
+    description: str | None = None
+
+
+class EndpointIn(_In):
+    """An endpoint: exactly one of baselineCron or baselineIntervalMs."""
+
+    name: str
+    url: str
+    description: str | None = None
+    method: str | None = Field(default=None, description="GET, POST, PUT, PATCH or DELETE (default GET)")
+    headers_json: dict[str, str] | None = Field(default=None, alias="headersJson")
+    body_json: Any = Field(default=None, alias="bodyJson", description="JSON body, POST/PUT/PATCH only")
+    baseline_cron: str | None = Field(default=None, description="5-field cron, evaluated in `timezone`")
+    baseline_interval_ms: int | None = Field(default=None, description=">= 1000")
+    timezone: str | None = Field(default=None, description="IANA time zone of the cron (default UTC)")
+    min_interval_ms: int | None = None
+    max_interval_ms: int | None = None
+    timeout_ms: int | None = Field(default=None, description=">= 1000, default 30000")
+    max_execution_time_ms: int | None = Field(default=None, description="<= 1800000, default 60000")
+    max_response_size_kb: int | None = Field(default=None, description="1-10240, default 100")
+    upstream_endpoint_ids: list[str] | None = Field(default=None, description="endpoints of other jobs the planner may read")
+
+    def snake(self) -> dict[str, Any]:
+        data = super().snake()
+        # On create, null means "use the default".
+        return {k: v for k, v in data.items() if v is not None or k in ("body", "description")}
+
+
+class EndpointPatchIn(EndpointIn):
+    """Only the fields sent change; null clears an optional field."""
+
+    name: str | None = None  # type: ignore[assignment]
+    url: str | None = None  # type: ignore[assignment]
+
+    def snake(self) -> dict[str, Any]:
+        return _In.snake(self)
+
+
+class IntervalHintIn(_In):
+    interval_ms: int
+    ttl_minutes: float = 60
+    reason: str | None = None
+
+
+class OneShotHintIn(_In):
+    next_run_at: datetime | None = None
+    next_run_in_ms: int | None = None
+    ttl_minutes: float = 30
+    reason: str | None = None
+
+
+class PauseIn(_In):
+    paused_until: datetime | None = Field(description="aware ISO 8601 time in the future, or null to resume")
+    reason: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    details: list[ErrorDetail] = []
