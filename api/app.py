@@ -68,7 +68,9 @@ def create_app(d: Deps) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:

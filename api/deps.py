@@ -5,13 +5,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import time
+
 import redis
-from fastapi import Header, HTTPException, Request
+from fastapi import Header, HTTPException, Request, Response
 from sqlalchemy import Engine
 
 from shared.client import Cronicorn
+from shared.limits import Tier, parse_tiers
+from shared.ratelimit import hit
 from shared.settings import Settings
-from shared.tenants import tenant_for_key
+from shared.tenants import resolve_key
+
+WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -21,24 +27,49 @@ class Deps:
     settings: Settings
     clock: Callable[[], datetime]
 
+    @property
+    def tiers(self) -> dict[str, Tier]:
+        return parse_tiers(self.settings.tiers_json)
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    key_id: str
+    tier: Tier | None
+
 
 def deps(request: Request) -> Deps:
     return request.app.state.deps  # type: ignore[no-any-return]
 
 
-def tenant(request: Request, x_api_key: str | None = Header(default=None), authorization: str | None = Header(default=None)) -> str:
-    """The tenant of the presented key (`x-api-key: <key>` or `Authorization: Bearer <key>`)."""
+def tenant(request: Request, response: Response, x_api_key: str | None = Header(default=None),
+           authorization: str | None = Header(default=None)) -> str:
+    """The tenant of the presented key (`x-api-key: <key>` or `Authorization: Bearer <key>`), rate limited per key."""
     key = x_api_key
     if key is None and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
         raise HTTPException(401, "missing API key: send x-api-key or Authorization: Bearer")
-    found = tenant_for_key(deps(request).engine, key)
+    d = deps(request)
+    found = resolve_key(d.engine, key)
     if found is None:
         raise HTTPException(401, "invalid or revoked API key")
-    return found
+    tenant_id, key_id, tier_name = found
+    write = request.method in WRITES
+    limit = d.settings.api_writes_per_min if write else d.settings.api_reads_per_min
+    decision = hit(d.redis, key_id, "write" if write else "read", limit, now_s=time.time())
+    headers = {"X-RateLimit-Limit": str(decision.limit), "X-RateLimit-Remaining": str(decision.remaining),
+               "X-RateLimit-Reset": str(decision.reset_s)}
+    if not decision.allowed:
+        raise HTTPException(429, f"rate limit of {limit} {'writes' if write else 'reads'} per minute reached for this key",
+                            headers={**headers, "Retry-After": str(decision.reset_s)})
+    response.headers.update(headers)
+    request.state.caller = Caller(tenant_id, key_id, d.tiers.get(tier_name))
+    return tenant_id
 
 
 def client_for(request: Request, tenant_id: str) -> Cronicorn:
     d = deps(request)
-    return Cronicorn(d.engine, tenant_id=tenant_id, clock=d.clock)
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return Cronicorn(d.engine, tenant_id=tenant_id, clock=d.clock, tier=caller.tier if caller else None)

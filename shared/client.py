@@ -28,6 +28,7 @@ from shared.db import make_engine
 from shared.endpoints import endpoint_row
 from shared.errors import InvalidInput
 from shared.explain import explain_row
+from shared.limits import Tier
 from shared.planner import sessions
 from shared.records import Endpoint, Job, PlannedRun, Run, RunPage
 from shared.specs import JobSpec
@@ -53,10 +54,12 @@ class Cronicorn:
         clock: returns the current aware UTC time; tests pass a fixed one.
     """
 
-    def __init__(self, engine: Engine, *, tenant_id: str = "default", clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, engine: Engine, *, tenant_id: str = "default", clock: Callable[[], datetime] | None = None,
+                 tier: Tier | None = None) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
         self.clock = clock or _utcnow
+        self.tier = tier  # the tenant's limits; None (direct database access) means unlimited
 
     @classmethod
     def from_url(cls, database_url: str, **kwargs: Any) -> "Cronicorn":
@@ -102,7 +105,7 @@ class Cronicorn:
         baseline_interval_ms (>= 1000), min_interval_ms, max_interval_ms, timeout_ms (>= 1000),
         max_execution_time_ms (<= 1,800,000), max_response_size_kb, description (the AI's rules).
         """
-        return endpoints.add_endpoint(self.engine, self.tenant_id, self.clock(), job_id, _fields(spec, fields))
+        return endpoints.add_endpoint(self.engine, self.tenant_id, self.clock(), job_id, _fields(spec, fields), self.tier)
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         return endpoints.get_endpoint(self.engine, self.tenant_id, endpoint_id)
@@ -115,7 +118,7 @@ class Cronicorn:
 
     def update_endpoint(self, endpoint_id: str, **fields: Any) -> Endpoint:
         """Change any endpoint fields; setting one kind of baseline replaces the other. Re-plans at once."""
-        return endpoints.update_endpoint(self.engine, self.tenant_id, self.clock(), endpoint_id, fields)
+        return endpoints.update_endpoint(self.engine, self.tenant_id, self.clock(), endpoint_id, fields, self.tier)
 
     def archive_endpoint(self, endpoint_id: str) -> Endpoint:
         return endpoints.archive_endpoint(self.engine, self.tenant_id, self.clock(), endpoint_id)

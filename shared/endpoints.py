@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.limits import Tier, apply_tier
 from shared.model import JobStatus
 from shared.planning import replan
 from shared.records import Endpoint
@@ -53,7 +54,8 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
         raise InvalidInput(errors)
 
 
-def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, data: dict[str, Any]) -> Endpoint:
+def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, data: dict[str, Any],
+                 tier: Tier | None = None) -> Endpoint:
     spec: EndpointSpec = parse(EndpointSpec, data)
     endpoint_id = str(uuid.uuid4())
     with engine.begin() as conn:
@@ -63,11 +65,10 @@ def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, dat
         if job.status == JobStatus.ARCHIVED.value:
             raise Conflict(f"job {job_id!r} is archived; endpoints cannot be added to it")
         check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
-        conn.execute(
-            endpoints.insert().values(
-                id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **spec.model_dump()
-            )
-        )
+        values = spec.model_dump()
+        if tier is not None:
+            values = apply_tier(conn, tenant_id, tier, values, new=True)
+        conn.execute(endpoints.insert().values(id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **values))
         replan(conn, endpoint_id, now, mode="reset")
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
 
@@ -91,7 +92,8 @@ def list_endpoints(
         return [Endpoint.from_row(r) for r in conn.execute(query)]
 
 
-def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, patch: dict[str, Any]) -> Endpoint:
+def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, patch: dict[str, Any],
+                    tier: Tier | None = None) -> Endpoint:
     with engine.connect() as conn:
         current = endpoint_row(conn, tenant_id, endpoint_id)
     spec = merge_endpoint(spec_of(current), patch)  # validate fully before writing anything
@@ -100,7 +102,10 @@ def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: 
         if row.archived_at is not None:
             raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
         check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
-        changed = {k: v for k, v in spec.model_dump().items() if row._mapping[k] != v}
+        values = spec.model_dump()
+        if tier is not None:
+            values = apply_tier(conn, tenant_id, tier, values, new=False)
+        changed = {k: v for k, v in values.items() if row._mapping[k] != v}
         if changed:
             conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))
             replan(conn, endpoint_id, now, mode="reset")

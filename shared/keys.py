@@ -14,3 +14,7 @@ def last_tick() -> str:
 
 def analysis_lock(endpoint_id: str) -> str:
     return f"{PREFIX}lock:analysis:{endpoint_id}"
+
+
+def rate_window(key_id: str, kind: str, window: int) -> str:
+    return f"{PREFIX}rate:{key_id}:{kind}:{window}"

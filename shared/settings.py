@@ -97,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRONICORN_AI_MODE", "ai_mode", "active", _str, "active: hints are applied; shadow: sessions record what they would do and apply nothing."),
     Setting("CRONICORN_AI_TIMEOUT_S", "ai_timeout_s", "60", lambda n, r: _float(n, r, minimum=1.0), "Timeout of one model call."),
     Setting("CRONICORN_AI_RETRIES", "ai_retries", "2", lambda n, r: _int(n, r, minimum=0), "Retries of a failed model call (with backoff) before the session is recorded as failed."),
+    Setting("CRONICORN_TIERS", "tiers_json", "", _str, "JSON that replaces or adds tenant tiers, e.g. {\"team\": {\"endpoints\": 50, \"min_interval_ms\": 5000, \"runs_per_month\": 50000, \"ai_tokens_per_month\": 500000}}; defaults: free, pro, enterprise."),
+    Setting("CRONICORN_API_READS_PER_MIN", "api_reads_per_min", "120", lambda n, r: _int(n, r, minimum=1), "REST reads allowed per API key per minute (shared by all API replicas through Redis)."),
+    Setting("CRONICORN_API_WRITES_PER_MIN", "api_writes_per_min", "60", lambda n, r: _int(n, r, minimum=1), "REST writes allowed per API key per minute."),
     Setting("CRONICORN_ANALYSIS_INTERVAL_S", "analysis_interval_s", "30", lambda n, r: _float(n, r, minimum=0.5), "Seconds between beat's selections of endpoints to analyse."),
 )
 
@@ -132,6 +135,9 @@ class Settings:
     ai_timeout_s: float = 60.0
     ai_retries: int = 2
     analysis_interval_s: float = 30.0
+    tiers_json: str = ""
+    api_reads_per_min: int = 120
+    api_writes_per_min: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -146,6 +152,12 @@ class Settings:
             raise SettingsError(f"CRONICORN_EXECUTE_POOL={values['execute_pool']!r}: expected threads or gevent")
         if values["ai_mode"] not in ("active", "shadow"):
             raise SettingsError(f"CRONICORN_AI_MODE={values['ai_mode']!r}: expected active or shadow")
+        from shared.limits import parse_tiers  # validated here so a bad value stops start-up
+
+        try:
+            parse_tiers(values["tiers_json"])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         if not values["database_url"]:
             values["database_url"] = f"sqlite:///{home / 'cronicorn.db'}"
         return cls(home=home, **values)

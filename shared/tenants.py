@@ -76,12 +76,20 @@ def revoke_key(engine: Engine, now: datetime, key_id: str) -> None:
         raise NotFound("api key", key_id)
 
 
-def tenant_for_key(engine: Engine, plain: str) -> str | None:
-    """The tenant a presented key belongs to, or None when unknown or revoked (constant-time compare on the hash)."""
+def resolve_key(engine: Engine, plain: str) -> tuple[str, str, str] | None:
+    """(tenant id, key id, tier) of a presented key, or None when unknown or revoked."""
     digest = _hash(plain)
     with engine.connect() as conn:
-        row = conn.execute(select(api_keys.c.tenant_id, api_keys.c.key_hash, api_keys.c.revoked_at)
-                           .where(api_keys.c.key_hash == digest)).first()
+        row = conn.execute(
+            select(api_keys.c.tenant_id, api_keys.c.id, api_keys.c.key_hash, api_keys.c.revoked_at, tenants.c.tier)
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id).where(api_keys.c.key_hash == digest)
+        ).first()
     if row is None or row.revoked_at is not None or not secrets.compare_digest(row.key_hash, digest):
         return None
-    return str(row.tenant_id)
+    return str(row.tenant_id), str(row.id), str(row.tier)
+
+
+def tenant_tier(engine: Engine, tenant_id: str) -> str | None:
+    with engine.connect() as conn:
+        tier = conn.execute(select(tenants.c.tier).where(tenants.c.id == tenant_id)).scalar()
+    return str(tier) if tier is not None else None

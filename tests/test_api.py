@@ -36,8 +36,8 @@ class Api:
 
 @pytest.fixture
 def setup(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Api, Engine]]:
-    create_tenant(engine, NOW, "acme")
-    create_tenant(engine, NOW, "other")
+    create_tenant(engine, NOW, "acme", tier="enterprise")
+    create_tenant(engine, NOW, "other", tier="enterprise")
     _, acme_key = create_key(engine, NOW, "acme", "ci")
     _, other_key = create_key(engine, NOW, "other", "ci")
     app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
@@ -235,3 +235,38 @@ def test_the_openapi_document_and_docs_page_are_served(setup: tuple[Api, Api, En
     spec = api.http.get("/api/openapi.json").json()
     assert "/api/jobs/{job_id}/endpoints" in spec["paths"] and "/api/endpoints/{endpoint_id}/hints/interval" in spec["paths"]
     assert api.http.get("/api/docs").status_code == 200
+
+
+def test_a_tenants_tier_limits_endpoints_and_intervals(engine: Engine, redis_conn: redis.Redis) -> None:
+    create_tenant(engine, NOW, "small", tier="free")
+    _, key = create_key(engine, NOW, "small", "k")
+    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
+    with TestClient(app) as http:
+        api = Api(http, key)
+        job = api("POST", "/jobs", {"name": "j"}).json()["id"]
+        fast = api("POST", f"/jobs/{job}/endpoints", {"name": "f", "url": "https://x.example/", "baselineIntervalMs": 10_000})
+        assert fast.status_code == 422 and fast.json()["details"][0]["field"] == "baselineIntervalMs"
+        cron = api("POST", f"/jobs/{job}/endpoints", {"name": "c", "url": "https://x.example/", "baselineCron": "* * * * *"})
+        assert cron.status_code == 201 and cron.json()["minIntervalMs"] == 60_000  # the tier's floor, so hints cannot go faster
+        every_second = api("PATCH", f"/jobs/{job}/endpoints/{cron.json()['id']}", {"minIntervalMs": 1000})
+        assert every_second.status_code == 422 and every_second.json()["details"][0]["field"] == "minIntervalMs"
+        for i in range(4):
+            assert api("POST", f"/jobs/{job}/endpoints", {"name": f"e{i}", "url": "https://x.example/", "baselineIntervalMs": 60_000}).status_code == 201
+        sixth = api("POST", f"/jobs/{job}/endpoints", {"name": "e5", "url": "https://x.example/", "baselineIntervalMs": 60_000})
+        assert sixth.status_code == 409 and "5 endpoints" in sixth.json()["error"]
+
+
+def test_rate_limits_per_key_answer_429_with_retry_after(engine: Engine, redis_conn: redis.Redis) -> None:
+    create_tenant(engine, NOW, "busy", tier="enterprise")
+    _, key = create_key(engine, NOW, "busy", "k")
+    _, second_key = create_key(engine, NOW, "busy", "k2")
+    settings = Settings.from_env({"CRONICORN_API_WRITES_PER_MIN": "3", "CRONICORN_API_READS_PER_MIN": "5"})
+    # Two app instances share Redis, as two API replicas would.
+    apps = [create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW)) for _ in range(2)]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        writes = [(a if i % 2 else b).post("/api/jobs", json={"name": f"j{i}"}, headers={"x-api-key": key}) for i in range(4)]
+        assert [w.status_code for w in writes] == [201, 201, 201, 429]
+        assert writes[0].headers["X-RateLimit-Limit"] == "3" and writes[2].headers["X-RateLimit-Remaining"] == "0"
+        assert 1 <= int(writes[3].headers["Retry-After"]) <= 60 and "rate limit" in writes[3].json()["error"]
+        assert a.get("/api/jobs", headers={"x-api-key": key}).status_code == 200  # reads have their own budget
+        assert a.post("/api/jobs", json={"name": "other key"}, headers={"x-api-key": second_key}).status_code == 201

@@ -36,7 +36,7 @@ def target() -> Iterator[TargetServer]:
 def test_jobs_created_over_http_run_on_workers_and_a_hint_moves_the_next_run(
     pg_engine: Engine, redis_conn: redis.Redis, tmp_path: Path, target: TargetServer
 ) -> None:
-    create_tenant(pg_engine, utcnow(), "acme")
+    create_tenant(pg_engine, utcnow(), "acme", tier="enterprise")
     _, key = create_key(pg_engine, utcnow(), "acme", "e2e")
     app = create_app(Deps(engine=pg_engine, redis=redis_conn, settings=Settings.from_env({}), clock=utcnow))
     cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path)

@@ -10,6 +10,7 @@ from redis import Redis
 from sqlalchemy import Engine, func, select
 
 from shared.keys import analysis_lock
+from shared.limits import parse_tiers
 from shared.planner.session import PlannerConfig, run_session
 from shared.settings import Settings
 from shared.tables import ai_analysis_sessions
@@ -24,6 +25,7 @@ def planner_config(settings: Settings) -> PlannerConfig:
         monthly_token_budget=settings.ai_monthly_token_budget,
         shadow=settings.ai_mode == "shadow",
         retries=settings.ai_retries,
+        tiers=parse_tiers(settings.tiers_json),
     )
 
 

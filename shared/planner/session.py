@@ -10,17 +10,20 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import openai
 from sqlalchemy import Engine
 
+from shared.limits import DEFAULT_TIERS, Tier
 from shared.planner.context import build_context
 from shared.planner.prompt import SYSTEM_PROMPT
 from shared.planner.sessions import SessionRecord, monthly_tokens, save_session
 from shared.planner.tools import TOOLS, ToolBox, ToolError, truncate
+from shared.tenants import tenant_tier
 
 log = logging.getLogger(__name__)
 FAILED_RETRY_AFTER = timedelta(minutes=15)
@@ -37,6 +40,12 @@ class PlannerConfig:
     shadow: bool = False
     retries: int = 2
     retry_backoff_s: float = 1.0
+    tiers: Mapping[str, Tier] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+
+    def budget_for(self, tier_name: str | None) -> int:
+        """A tenant with a tier gets its tier's monthly tokens; others the installation's budget."""
+        tier = self.tiers.get(tier_name) if tier_name else None
+        return tier.ai_tokens_per_month if tier is not None else self.monthly_token_budget
 
 
 class ModelFailure(Exception):
@@ -84,9 +93,10 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
     record = SessionRecord(endpoint_id=endpoint_id, analyzed_at=now, status="success", mode="shadow" if cfg.shadow else "active",
                            model=cfg.model, endpoint_failure_count=row.failure_count)
     used = monthly_tokens(engine, row.tenant_id, now)
-    if used >= cfg.monthly_token_budget:
+    budget = cfg.budget_for(tenant_tier(engine, row.tenant_id))
+    if used >= budget:
         record.status = "skipped"
-        record.warnings.append(f"monthly token budget reached ({used} of {cfg.monthly_token_budget} tokens this month)")
+        record.warnings.append(f"monthly token budget reached ({used} of {budget} tokens this month)")
         record.next_analysis_at = now + timedelta(hours=6)
         record.duration_ms = int((time.monotonic() - started) * 1000)
         save_session(engine, record)
