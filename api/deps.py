@@ -6,12 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import time
+from functools import cached_property
 
 import redis
 from fastapi import Header, HTTPException, Request, Response
 from sqlalchemy import Engine
 
 from shared.client import Cronicorn
+from shared.httpcall import HttpCaller
+from shared.installation import signing_key
+from shared.ssrf import AddressGuard
 from shared.limits import Tier, parse_tiers
 from shared.ratelimit import hit
 from shared.settings import Settings
@@ -20,7 +24,7 @@ from shared.tenants import resolve_key
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deps:
     engine: Engine
     redis: redis.Redis
@@ -30,6 +34,12 @@ class Deps:
     @property
     def tiers(self) -> dict[str, Tier]:
         return parse_tiers(self.settings.tiers_json)
+
+    @cached_property
+    def http(self) -> HttpCaller:
+        """The same guarded, signing HTTP caller the execute workers use (for test calls)."""
+        key = signing_key(self.engine, self.settings.signing_key, self.clock())
+        return HttpCaller(guard=AddressGuard(self.settings.ssrf_allow), signing_key=key, max_redirects=self.settings.max_redirects)
 
 
 @dataclass(frozen=True)

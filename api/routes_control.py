@@ -5,8 +5,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from api.deps import client_for, tenant
+from api.deps import client_for, deps, tenant
 from api.schemas import IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from shared.httpcall import HttpRequest
 
 router = APIRouter(tags=["control"])
 
@@ -45,3 +46,14 @@ def reset_failures(endpoint_id: str, request: Request, t: str = Depends(tenant))
 @router.post("/endpoints/{endpoint_id}/run-now")
 def run_now(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
     return to_api(client_for(request, t).run_now(endpoint_id))
+
+
+@router.post("/endpoints/{endpoint_id}/test")
+def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    """Call the endpoint once, now, and return what it answered. No run is stored and the schedule is untouched."""
+    ep = client_for(request, t).get_endpoint(endpoint_id)
+    outcome = deps(request).http.call(HttpRequest(
+        url=ep.url, method=ep.method, headers=ep.headers, body=ep.body, timeout_ms=ep.timeout_ms,
+        max_response_size_kb=ep.max_response_size_kb,
+    ))
+    return to_api({**outcome.__dict__, "error_kind": outcome.error_kind.value if outcome.error_kind else None})

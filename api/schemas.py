@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 # The original names two fields differently from our snake_case ones.
 RENAMED = {"headers": "headersJson", "body": "bodyJson"}
 UNRENAMED = {v: k for k, v in RENAMED.items()}
+# Values that are the user's (or a target's) own data: passed through, keys untouched.
+USER_DATA = frozenset({"headers", "body", "body_json", "response_body", "response_headers", "args"})
 
 
 def camel(name: str) -> str:
@@ -28,7 +30,7 @@ def to_api(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
-        return {camel(k): v if k in ("headers", "body", "response_body", "response_headers", "args") else to_api(v) for k, v in value.items()}
+        return {camel(k): v if k in USER_DATA else to_api(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_api(v) for v in value]
     return value

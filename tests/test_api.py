@@ -270,3 +270,28 @@ def test_rate_limits_per_key_answer_429_with_retry_after(engine: Engine, redis_c
         assert 1 <= int(writes[3].headers["Retry-After"]) <= 60 and "rate limit" in writes[3].json()["error"]
         assert a.get("/api/jobs", headers={"x-api-key": key}).status_code == 200  # reads have their own budget
         assert a.post("/api/jobs", json={"name": "other key"}, headers={"x-api-key": second_key}).status_code == 201
+
+
+def test_a_test_call_runs_once_now_without_touching_the_schedule(engine: Engine, redis_conn: redis.Redis) -> None:
+    from tests.targets import TargetServer
+
+    target = TargetServer()
+    target.start()
+    create_tenant(engine, NOW, "acme", tier="enterprise")
+    _, key = create_key(engine, NOW, "acme", "k")
+    settings = Settings.from_env({"CRONICORN_SSRF_ALLOW": "127.0.0.0/8"})
+    app = create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW))
+    try:
+        with TestClient(app) as http:
+            api = Api(http, key)
+            job = api("POST", "/jobs", {"name": "j"}).json()["id"]
+            ep = api("POST", f"/jobs/{job}/endpoints", {"name": "e", "url": target.url("/echo"), "method": "POST",
+                                                        "bodyJson": {"x": 1}, "baselineIntervalMs": 60_000}).json()
+            result = api("POST", f"/endpoints/{ep['id']}/test")
+            assert result.status_code == 200 and result.json()["ok"] and result.json()["bodyJson"]["body"] == {"x": 1}
+            assert [s.path for s in target.seen] == ["/echo"] and "X-Cronicorn-Signature" in target.seen[0].headers
+            after = api("GET", f"/jobs/{job}/endpoints/{ep['id']}").json()
+            assert after["nextRunAt"] == ep["nextRunAt"] and after["lastRunAt"] is None
+            assert api("GET", f"/endpoints/{ep['id']}/runs").json()["total"] == 0
+    finally:
+        target.stop()
