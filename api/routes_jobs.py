@@ -63,6 +63,24 @@ def list_endpoints(job_id: str, request: Request, t: str = Depends(tenant), incl
     return {"endpoints": to_api(client.list_endpoints(job_id, include_archived=includeArchived, limit=limit, offset=offset))}
 
 
+@router.get("/endpoints")
+def search_endpoints(request: Request, t: str = Depends(tenant), jobId: str | None = None, includeArchived: bool = False,  # noqa: N803
+                     limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    """Endpoints across the tenant's jobs (or one job)."""
+    return {"endpoints": to_api(client_for(request, t).list_endpoints(jobId, include_archived=includeArchived, limit=limit, offset=offset))}
+
+
+@router.get("/endpoints/{endpoint_id}")
+def get_any_endpoint(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
+    return to_api(client_for(request, t).get_endpoint(endpoint_id))
+
+
+@router.get("/endpoints/{endpoint_id}/explain")
+def explain(endpoint_id: str, request: Request, t: str = Depends(tenant), n: int = Query(default=5, ge=1, le=100)) -> Any:
+    """The next n run times and why, assuming each run succeeds."""
+    return {"planned": to_api(client_for(request, t).explain(endpoint_id, n))}
+
+
 def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> Any:
     client = client_for(request, t)
     endpoint = client.get_endpoint(endpoint_id)

@@ -28,6 +28,17 @@ def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
     return {"runs": to_api(page.runs), "total": page.total}
 
 
+@router.get("/runs")
+def search_runs(request: Request, t: str = Depends(tenant), endpointId: str | None = None, jobId: str | None = None,  # noqa: N803
+                status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
+                since: datetime | None = None, until: datetime | None = None,
+                limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    """Runs across the tenant, newest first, filtered by endpoint, job, status and start time."""
+    page = client_for(request, t).list_runs(endpoint_id=endpointId, job_id=jobId, status=status, since=since, until=until,
+                                            limit=limit, offset=offset)
+    return {"runs": to_api(page.runs), "total": page.total}
+
+
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, request: Request, t: str = Depends(tenant)) -> Any:
     return to_api(client_for(request, t).get_run(run_id))

@@ -1,0 +1,95 @@
+"""The remote client against a real uvicorn server: the same code as the direct client, over HTTP."""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.deps import Deps
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.remote import RemoteCronicorn
+from shared.settings import Settings
+from shared.tenants import create_key, create_tenant
+from tests.live_api import LiveApi
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+@pytest.fixture
+def live(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[LiveApi, str]]:
+    now = datetime.now(timezone.utc)
+    create_tenant(engine, now, "acme", tier="enterprise")
+    _, key = create_key(engine, now, "acme", "remote")
+    server = LiveApi(create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}),
+                                     clock=lambda: datetime.now(timezone.utc)))).start()
+    yield server, key
+    server.stop()
+
+
+def test_the_remote_client_has_the_direct_clients_behaviour(live: tuple[LiveApi, str]) -> None:
+    server, key = live
+    cron = RemoteCronicorn(server.url, key)
+    job, (health, report) = cron.register({"name": "billing"}, [
+        {"name": "health", "url": "https://api.example.com/health", "baseline_interval_ms": 60_000, "min_interval_ms": 10_000},
+        {"name": "report", "url": "https://api.example.com/report", "method": "POST", "body": {"kind": "nightly"},
+         "baseline_cron": "0 2 * * *", "timezone": "Europe/Berlin"},
+    ])
+    again_job, again = cron.register({"name": "billing"}, [{"name": "health", "url": "https://api.example.com/health",
+                                                            "baseline_interval_ms": 60_000, "min_interval_ms": 10_000}])
+    assert again_job.id == job.id and again[0].id == health.id and again[0].updated_at == health.updated_at
+    assert report.body == {"kind": "nightly"} and report.timezone == "Europe/Berlin"
+    assert isinstance(health.next_run_at, datetime)
+    hinted = cron.set_interval_hint(health.id, 15_000, ttl_minutes=30, reason="incident")
+    assert hinted.ai_hint_interval_ms == 15_000 and hinted.next_run_at < health.next_run_at
+    assert [p.source for p in cron.explain(health.id, n=2)] == ["ai-interval", "ai-interval"]
+    paused = cron.pause_endpoint(health.id, datetime.now(timezone.utc) + timedelta(hours=1), reason="maintenance")
+    assert paused.paused_by == "user"
+    with pytest.raises(Conflict):
+        cron.run_now(health.id)
+    assert cron.resume_endpoint(health.id).paused_until is None
+    assert cron.update_endpoint(health.id, baseline_interval_ms=120_000).baseline_interval_ms == 120_000
+    with pytest.raises(InvalidInput) as info:
+        cron.update_endpoint(health.id, baseline_interval_ms=10)
+    assert info.value.errors[0].field == "baseline_interval_ms"
+    with pytest.raises(NotFound):
+        cron.get_endpoint("no-such-endpoint")
+    assert cron.list_runs(endpoint_id=health.id).total == 0
+    assert {e.name for e in cron.list_endpoints(job.id)} == {"health", "report"}
+    assert cron.archive_job(job.id).status == "archived"
+
+
+def test_the_seed_curl_examples_work_as_written_with_the_host_changed(live: tuple[LiveApi, str]) -> None:
+    server, key = live
+    seed = next(iter(SEEDS.glob("002_*.txt")), None)
+    if seed is None:
+        pytest.skip(f"the team kit's seeds are not beside the repository ({SEEDS})")
+    text = seed.read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    commands = [c for block in blocks for c in re.split(r"\n(?=curl )", block) if c.startswith("curl")]
+    assert len(commands) >= 6
+    ids: dict[str, str] = {}
+    for command in commands:
+        command = re.sub(r"#.*", "", command).replace("https://api.cronicorn.com", server.url).replace("YOUR_KEY", key)
+        for placeholder in ("job_abc123", "JOB_ID", "ENDPOINT_ID"):
+            if placeholder in command and placeholder in ids:
+                command = command.replace(placeholder, ids[placeholder])
+        argv = shlex.split(command.replace("\\\n", " "))
+        result = subprocess.run([*argv, "-s", "-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30)
+        body, _, code = result.stdout.rpartition("\n")
+        assert code in ("200", "201"), (command, code, body)
+        if "/api/jobs \\" in command or command.rstrip().endswith("/api/jobs"):
+            import json
+
+            ids["job_abc123"] = ids["JOB_ID"] = json.loads(body)["id"]
+        elif "/endpoints" in command and "-X POST" in command:
+            import json
+
+            ids["ENDPOINT_ID"] = json.loads(body)["id"]
