@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,14 @@ log = logging.getLogger(__name__)
 
 def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "details": details or []}, status_code=status)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> set[str]:
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods
+    return methods
 
 
 def create_app(d: Deps) -> FastAPI:
@@ -66,11 +76,19 @@ def create_app(d: Deps) -> FastAPI:
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return _error(409, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         response = _error(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette lists only one route's methods; a path served by several routes allows them all.
+            response.headers["Allow"] = ", ".join(sorted(_allowed_methods(app, request.url.path)))
         return response
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+        log.warning("redis unavailable: %s", exc)
+        return _error(503, f"redis unavailable: {exc.__class__.__name__}")
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:

@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from api.deps import client_for, deps, tenant
-from api.schemas import IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
 from shared.httpcall import HttpRequest
 
-router = APIRouter(tags=["control"])
+router = APIRouter(tags=["control"], responses=ERRORS)
 
 
 @router.post("/endpoints/{endpoint_id}/hints/interval")

@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import client_for, tenant
-from api.schemas import EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
+from api.schemas import ERRORS, EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
 from shared.errors import NotFound
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"], responses=ERRORS)
 
 
 @router.post("/jobs", status_code=201)

@@ -6,15 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from api.deps import client_for, deps, tenant
-from api.schemas import to_api
+from api.schemas import ERRORS, to_api
+from shared.errors import InvalidInput
 from shared.keys import last_tick
 from shared.planner.context import health_numbers
 from shared.tables import endpoints, jobs, runs
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], responses=ERRORS)
 TICK_STALE_AFTER_S = 10.0
 
 
@@ -31,12 +33,26 @@ def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
 @router.get("/runs")
 def search_runs(request: Request, t: str = Depends(tenant), endpointId: str | None = None, jobId: str | None = None,  # noqa: N803
                 status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
-                since: datetime | None = None, until: datetime | None = None,
+                since: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
+                until: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
                 limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
-    """Runs across the tenant, newest first, filtered by endpoint, job, status and start time."""
-    page = client_for(request, t).list_runs(endpoint_id=endpointId, job_id=jobId, status=status, since=since, until=until,
-                                            limit=limit, offset=offset)
+    """Runs across the tenant, newest first, filtered by endpoint, job, status and start time (ISO 8601 with offset)."""
+    page = client_for(request, t).list_runs(endpoint_id=endpointId, job_id=jobId, status=status, since=_instant("since", since),
+                                            until=_instant("until", until), limit=limit, offset=offset)
     return {"runs": to_api(page.runs), "total": page.total}
+
+
+def _instant(name: str, raw: str | None) -> datetime | None:
+    """An aware ISO 8601 time; anything else (a bare number, no offset) is refused by name."""
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput.one(name, "must be an ISO 8601 time with an offset, e.g. 2026-01-31T12:00:00Z") from None
+    if value.tzinfo is None:
+        raise InvalidInput.one(name, "needs a time zone offset (e.g. Z)")
+    return value
 
 
 @router.get("/runs/{run_id}")
@@ -89,7 +105,13 @@ def dashboard_stats(request: Request, t: str = Depends(tenant)) -> Any:
     })
 
 
-@router.get("/health", tags=["health"])
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, Any]
+
+
+@router.get("/health", tags=["health"], response_model=HealthOut,
+            responses={503: {"model": HealthOut, "description": "a dependency is down or ticks are stale"}})
 def health(request: Request) -> Any:
     """Database, Redis and tick freshness; 503 when any is unhealthy. No key needed."""
     d = deps(request)

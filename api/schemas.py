@@ -115,3 +115,12 @@ class ErrorDetail(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     details: list[ErrorDetail] = []
+
+
+# Every answer a route may give besides its success, documented so clients (and schemathesis) know them.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in ((400, "malformed request (a body that cannot be read)"), (401, "missing, invalid or revoked API key"), (404, "no such object for this tenant"),
+                       (409, "the object's state does not allow this"), (422, "invalid input, naming each field"),
+                       (429, "rate limit reached; see Retry-After"), (503, "database unavailable"))
+}
