@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from shared.client import Cronicorn
 from shared.httpcall import HttpCaller
 from shared.installation import signing_key
+from shared.keyring import KeyRing
 from shared.ssrf import AddressGuard
 from shared.limits import Tier, parse_tiers
 from shared.ratelimit import hit
@@ -38,8 +39,16 @@ class Deps:
     @cached_property
     def http(self) -> HttpCaller:
         """The same guarded, signing HTTP caller the execute workers use (for test calls)."""
-        key = signing_key(self.engine, self.settings.signing_key, self.clock())
-        return HttpCaller(guard=AddressGuard(self.settings.ssrf_allow), signing_key=key, max_redirects=self.settings.max_redirects)
+        return HttpCaller(guard=AddressGuard(self.settings.ssrf_allow), signing_key=self.installation_key,
+                          max_redirects=self.settings.max_redirects)
+
+    @cached_property
+    def installation_key(self) -> bytes:
+        return signing_key(self.engine, self.settings.signing_key, self.clock())
+
+    @cached_property
+    def keyring(self) -> KeyRing:
+        return KeyRing(self.engine, self.installation_key, self.clock)
 
 
 @dataclass(frozen=True)

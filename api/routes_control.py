@@ -1,12 +1,17 @@
 """Steering an endpoint: hints, pause, failures, run now, and a test call."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from fastapi import APIRouter, Depends, Request
 
 from api.deps import client_for, deps, tenant
 from api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from shared import keyring
 from shared.httpcall import HttpRequest
 
 router = APIRouter(tags=["control"], responses=ERRORS)
@@ -54,6 +59,24 @@ def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> A
     ep = client_for(request, t).get_endpoint(endpoint_id)
     outcome = deps(request).http.call(HttpRequest(
         url=ep.url, method=ep.method, headers=ep.headers, body=ep.body, timeout_ms=ep.timeout_ms,
-        max_response_size_kb=ep.max_response_size_kb,
+        max_response_size_kb=ep.max_response_size_kb, signing_keys=deps(request).keyring.keys_for(t),
     ))
     return to_api({**outcome.__dict__, "error_kind": outcome.error_kind.value if outcome.error_kind else None})
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    grace_minutes: int = Field(default=1440, ge=0, le=43_200, description="how long the previous keys keep signing")
+
+
+@router.post("/signing-keys", status_code=201, tags=["signing"])
+def rotate_signing_key(request: Request, body: RotateIn | None = None, t: str = Depends(tenant)) -> Any:
+    """A new signing key (its secret is shown only here); the previous keys keep signing for the grace period."""
+    d = deps(request)
+    info, secret = keyring.rotate_signing_key(d.engine, d.clock(), t, grace=timedelta(minutes=(body or RotateIn()).grace_minutes))
+    return to_api({**info.__dict__, "secret": secret})
+
+
+@router.get("/signing-keys", tags=["signing"])
+def list_signing_keys(request: Request, t: str = Depends(tenant)) -> Any:
+    return {"signingKeys": to_api(keyring.list_signing_keys(deps(request).engine, t))}

@@ -25,7 +25,7 @@ class Attempt:
     attempt: int
     started_at: datetime
     lease_until: datetime
-    config: dict[str, Any]  # url, method, headers, body, timeout_ms, max_response_size_kb
+    config: dict[str, Any]  # url, method, headers, body, timeout_ms, max_response_size_kb, tenant_id
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ def begin_attempt(engine: Engine, endpoint_id: str, fence: int, now: datetime, *
             "body": row.body,
             "timeout_ms": row.timeout_ms,
             "max_response_size_kb": row.max_response_size_kb,
+            "tenant_id": row.tenant_id,
         },
     )
 

@@ -92,6 +92,30 @@ def cmd_tenants(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signing_keys(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from shared.db import make_engine
+    from shared.durations import parse_duration
+    from shared.errors import CronicornError
+    from shared.keyring import list_signing_keys, rotate_signing_key
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.signing_command == "rotate":
+            grace = timedelta(milliseconds=parse_duration(args.grace))
+            info, secret = rotate_signing_key(engine, utcnow(), args.tenant_id, grace=grace)
+            print(f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until {utcnow() + grace:%Y-%m-%d %H:%M} UTC."
+                  f"\nSecret (shown once; give it to your receivers):\n{secret}")
+        else:
+            for k in list_signing_keys(engine, args.tenant_id):
+                print(f"{k.id}  created {k.created_at:%Y-%m-%d %H:%M}  " + (f"retires {k.retires_at:%Y-%m-%d %H:%M}" if k.retires_at else "current"))
+    except (CronicornError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from shared.db import make_engine
     from shared.errors import CronicornError
@@ -160,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", help="revoke a key")
     p.add_argument("key_id")
     p.set_defaults(func=cmd_keys)
+
+    signing = sub.add_parser("signing-keys", help="rotate a tenant's request signing key").add_subparsers(dest="signing_command", required=True)
+    p = signing.add_parser("rotate", help="new key; the old ones keep signing for --grace")
+    p.add_argument("tenant_id")
+    p.add_argument("--grace", default="24h", help="how long previous keys keep signing (e.g. 24h)")
+    p.set_defaults(func=cmd_signing_keys)
+    p = signing.add_parser("list", help="a tenant's signing keys")
+    p.add_argument("tenant_id")
+    p.set_defaults(func=cmd_signing_keys)
 
     flower = sub.add_parser("flower", help="run Flower, the live view of workers and tasks")
     flower.add_argument("--port", type=int, default=5555)

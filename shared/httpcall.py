@@ -39,6 +39,7 @@ class HttpRequest:
     timeout_ms: int = 30_000
     max_response_size_kb: int = 100
     idempotency_key: str | None = None
+    signing_keys: tuple[bytes, ...] = ()  # the tenant's live keys; empty: the caller's own key
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class HttpCaller:
             headers["Idempotency-Key"] = request.idempotency_key
         url = request.url
         for hop in range(self.max_redirects + 1):
-            response = self._send(method, url, headers, body, deadline)
+            response = self._send(method, url, headers, body, deadline, request.signing_keys or (self.signing_key,))
             if response.status_code not in REDIRECTS or "location" not in response.headers:
                 return response, url
             response.close()
@@ -164,14 +165,15 @@ class HttpCaller:
             url = target
         raise _Failure(ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.max_redirects} redirects (last: {url})")
 
-    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes, deadline: float) -> requests.Response:
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes, deadline: float,
+              keys: tuple[bytes, ...]) -> requests.Response:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise _Failure(ErrorKind.INVALID_URL, f"invalid URL {url!r}: only http and https URLs with a host")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _Failure(ErrorKind.TIMEOUT, f"timed out before calling {parts.hostname}")
-        signed = {**headers, **signature_headers(self.signing_key, body, self.clock())}
+        signed = {**headers, **signature_headers(keys, body, self.clock())}
         host = parts.hostname
         try:
             return self.session.request(

@@ -35,7 +35,7 @@ def state_from_row(row: Any) -> EndpointState:
 def lock_endpoint_row(conn: Connection, endpoint_id: str) -> Any:
     """The endpoint joined with its job's status, locked for update (no-op lock on SQLite)."""
     query = (
-        select(endpoints, jobs.c.status.label("job_status"))
+        select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
         .join(jobs, jobs.c.id == endpoints.c.job_id)
         .where(endpoints.c.id == endpoint_id)
         .with_for_update(of=endpoints)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from shared.attempts import Attempt, RunResult, begin_attempt, finish_attempt, read_claim
 from shared.claims import lease_ms
 from shared.httpcall import HttpCaller, HttpOutcome, HttpRequest
+from shared.keyring import KeyRing
 from shared.locks import endpoint_lock_for
 from shared.model import ErrorKind, RunStatus
 
@@ -37,6 +38,7 @@ class Runner:
     clock: Callable[[], datetime]
     grace_ms: int = 30_000
     max_attempts: int = 3
+    keyring: KeyRing | None = None  # per-tenant signing keys; None: the HTTP caller's own key
 
     def execute(self, endpoint_id: str, fence: int) -> Outcome:
         """Run the attempt that claim `fence` stands for, at most once."""
@@ -77,6 +79,7 @@ class Runner:
             timeout_ms=c["timeout_ms"],
             max_response_size_kb=c["max_response_size_kb"],
             idempotency_key=idempotency_key(attempt.endpoint_id, attempt.slot),
+            signing_keys=self.keyring.keys_for(c["tenant_id"]) if self.keyring else (),
         )
 
     def _give_up(self, attempt: Attempt) -> Outcome:

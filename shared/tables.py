@@ -60,6 +60,18 @@ api_keys = Table(
     Index("ix_api_keys_tenant", "tenant_id"),
 )
 
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when a newer key replaced this one: it keeps signing (beside the new one) until then.
+    Column("retires_at", UTCDateTime, nullable=True),
+    Index("ix_signing_keys_tenant", "tenant_id"),
+)
+
 jobs = Table(
     "jobs",
     metadata,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
@@ -91,3 +91,25 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
     [run] = run_rows(engine, ep)
     assert run.status == "abandoned" and "given up" in run.error_message
     assert endpoint_row(engine, ep).claimed_slot is None
+
+
+def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: redis.Redis, target: TargetServer) -> None:
+    from shared.keyring import KeyRing, rotate_signing_key
+    from shared.signing import verify
+    from shared.tenants import create_tenant
+    from tests.factories import make_job
+
+    now = utcnow()
+    create_tenant(engine, now, "acme")
+    _, old = rotate_signing_key(engine, now, "acme", grace=timedelta(hours=1))
+    _, new = rotate_signing_key(engine, now, "acme", grace=timedelta(hours=1))
+    http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"installation")
+    runner = Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, keyring=KeyRing(engine, b"installation", utcnow))
+    ep = make_endpoint(engine, now, job_id=make_job(engine, now, tenant_id="acme"), url=target.url("/ok"))
+    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    assert runner.execute(ep, claim.fence) is Outcome.SUCCESS
+    [seen] = target.requests_to("/ok")
+    ts, sig = seen.headers["X-Cronicorn-Timestamp"], seen.headers["X-Cronicorn-Signature"]
+    assert sig.count("sha256=") == 2
+    assert verify(new.encode(), ts, b"", sig, now=utcnow()) and verify(old.encode(), ts, b"", sig, now=utcnow())
+    assert not verify(b"installation", ts, b"", sig, now=utcnow())

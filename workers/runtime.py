@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from shared.db import make_engine
 from shared.httpcall import HttpCaller
 from shared.installation import signing_key
+from shared.keyring import KeyRing
 from shared.planner.analyst import Analyst, openai_client, planner_config
 from shared.runner import Runner
 from shared.settings import Settings
@@ -53,6 +54,7 @@ class Runtime:
             clock=utcnow,
             grace_ms=self.settings.lease_grace_ms,
             max_attempts=self.settings.max_attempts,
+            keyring=KeyRing(self.engine, key, utcnow),
         )
 
 
