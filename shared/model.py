@@ -29,6 +29,7 @@ class PlanSource(str, Enum):
     BASELINE_INTERVAL = "baseline-interval"
     CLAMPED_MIN = "clamped-min"
     CLAMPED_MAX = "clamped-max"
+    DEFERRED = "deferred"  # the tenant reached its monthly run limit
 
 
 class PausedBy(str, Enum):
@@ -48,6 +49,7 @@ class ErrorKind(str, Enum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     INVALID_URL = "invalid_url"
     ABANDONED = "abandoned"
+    DEFERRED = "deferred"  # not called: the tenant's monthly run limit was reached
 
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

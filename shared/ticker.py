@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from shared.claims import Claim, claim_due
+from shared.quota import RunQuota
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ def run_tick(
     max_batches: int,
     grace_ms: int,
     max_duration_s: float = 0.9,
+    quota: RunQuota | None = None,
 ) -> TickResult:
     """Claim and publish while due work remains, within a batch and time budget.
 
@@ -37,11 +39,17 @@ def run_tick(
     started = time.monotonic()
     claimed = batches = 0
     while batches < max_batches:
-        claims = claim_due(engine, clock(), limit=batch_size, grace_ms=grace_ms)
+        now = clock()
+        claims = claim_due(engine, now, limit=batch_size, grace_ms=grace_ms)
         batches += 1
-        if claims:
-            publish(claims)
-            claimed += len(claims)
+        runnable = claims
+        if quota is not None and claims:
+            runnable, deferred = quota.split(claims, now)
+            if deferred:
+                quota.defer(deferred, now)
+        if runnable:
+            publish(runnable)
+        claimed += len(claims)
         if len(claims) < batch_size or time.monotonic() - started > max_duration_s:
             break
     return TickResult(claimed=claimed, batches=batches, duration_s=time.monotonic() - started)

@@ -17,6 +17,8 @@ from shared.db import make_engine
 from shared.httpcall import HttpCaller
 from shared.installation import signing_key
 from shared.keyring import KeyRing
+from shared.limits import parse_tiers
+from shared.quota import RunQuota
 from shared.planner.analyst import Analyst, openai_client, planner_config
 from shared.runner import Runner
 from shared.settings import Settings
@@ -57,6 +59,10 @@ class Runtime:
             keyring=KeyRing(self.engine, key, utcnow),
         )
 
+
+    @cached_property
+    def quota(self) -> RunQuota:
+        return RunQuota(self.engine, parse_tiers(self.settings.tiers_json))
 
     @cached_property
     def analyst(self) -> Analyst:

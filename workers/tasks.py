@@ -24,6 +24,7 @@ def tick() -> dict[str, Any]:
         batch_size=s.tick_batch_size,
         max_batches=s.tick_max_batches,
         grace_ms=s.lease_grace_ms,
+        quota=rt.quota,
     )
     rt.redis.set(last_tick(), utcnow().isoformat())
     return {"claimed": result.claimed, "batches": result.batches, "duration_s": round(result.duration_s, 4)}
