@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
 
 from fastapi import APIRouter, Depends, Request
@@ -66,7 +66,7 @@ def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> A
 
 class RotateIn(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-    grace_minutes: int = Field(default=1440, ge=0, le=43_200, description="how long the previous keys keep signing")
+    grace_minutes: StrictInt = Field(default=1440, ge=0, le=43_200, description="how long the previous keys keep signing")
 
 
 @router.post("/signing-keys", status_code=201, tags=["signing"])

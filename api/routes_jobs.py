@@ -19,7 +19,7 @@ def create_job(body: JobIn, request: Request, t: str = Depends(tenant)) -> Any:
 
 @router.get("/jobs")
 def list_jobs(request: Request, t: str = Depends(tenant), status: str | None = Query(default=None, pattern="^(active|paused|archived)$"),
-              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     return {"jobs": to_api(client_for(request, t).list_jobs(status=status, limit=limit, offset=offset))}
 
 
@@ -57,7 +57,7 @@ def add_endpoint(job_id: str, body: EndpointIn, request: Request, t: str = Depen
 
 @router.get("/jobs/{job_id}/endpoints")
 def list_endpoints(job_id: str, request: Request, t: str = Depends(tenant), includeArchived: bool = False,  # noqa: N803
-                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     client = client_for(request, t)
     client.get_job(job_id)  # 404 for another tenant's job, not an empty list
     return {"endpoints": to_api(client.list_endpoints(job_id, include_archived=includeArchived, limit=limit, offset=offset))}
@@ -65,7 +65,7 @@ def list_endpoints(job_id: str, request: Request, t: str = Depends(tenant), incl
 
 @router.get("/endpoints")
 def search_endpoints(request: Request, t: str = Depends(tenant), jobId: str | None = None, includeArchived: bool = False,  # noqa: N803
-                     limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+                     limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     """Endpoints across the tenant's jobs (or one job)."""
     return {"endpoints": to_api(client_for(request, t).list_endpoints(jobId, include_archived=includeArchived, limit=limit, offset=offset))}
 

@@ -23,7 +23,7 @@ TICK_STALE_AFTER_S = 10.0
 @router.get("/endpoints/{endpoint_id}/runs")
 def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
               status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
-              limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+              limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     client = client_for(request, t)
     client.get_endpoint(endpoint_id)
     page = client.list_runs(endpoint_id=endpoint_id, status=status, limit=limit, offset=offset)
@@ -35,7 +35,7 @@ def search_runs(request: Request, t: str = Depends(tenant), endpointId: str | No
                 status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
                 since: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
                 until: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
-                limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+                limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     """Runs across the tenant, newest first, filtered by endpoint, job, status and start time (ISO 8601 with offset)."""
     page = client_for(request, t).list_runs(endpoint_id=endpointId, job_id=jobId, status=status, since=_instant("since", since),
                                             until=_instant("until", until), limit=limit, offset=offset)
@@ -70,7 +70,7 @@ def endpoint_health(endpoint_id: str, request: Request, t: str = Depends(tenant)
 
 @router.get("/endpoints/{endpoint_id}/sessions")
 def list_sessions(endpoint_id: str, request: Request, t: str = Depends(tenant),
-                  limit: int = Query(default=20, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+                  limit: int = Query(default=20, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
     client = client_for(request, t)
     client.get_endpoint(endpoint_id)
     return {"sessions": to_api(client.list_sessions(endpoint_id, limit=limit, offset=offset))}

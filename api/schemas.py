@@ -5,7 +5,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic.alias_generators import to_camel
 
 # The original names two fields differently from our snake_case ones.
@@ -64,13 +64,13 @@ class EndpointIn(_In):
     headers_json: dict[str, str] | None = Field(default=None, alias="headersJson")
     body_json: Any = Field(default=None, alias="bodyJson", description="JSON body, POST/PUT/PATCH only")
     baseline_cron: str | None = Field(default=None, description="5-field cron, evaluated in `timezone`")
-    baseline_interval_ms: int | None = Field(default=None, description=">= 1000")
+    baseline_interval_ms: StrictInt | None = Field(default=None, description=">= 1000")
     timezone: str | None = Field(default=None, description="IANA time zone of the cron (default UTC)")
-    min_interval_ms: int | None = None
-    max_interval_ms: int | None = None
-    timeout_ms: int | None = Field(default=None, description=">= 1000, default 30000")
-    max_execution_time_ms: int | None = Field(default=None, description="<= 1800000, default 60000")
-    max_response_size_kb: int | None = Field(default=None, description="1-10240, default 100")
+    min_interval_ms: StrictInt | None = None
+    max_interval_ms: StrictInt | None = None
+    timeout_ms: StrictInt | None = Field(default=None, description=">= 1000, default 30000")
+    max_execution_time_ms: StrictInt | None = Field(default=None, description="<= 1800000, default 60000")
+    max_response_size_kb: StrictInt | None = Field(default=None, description="1-10240, default 100")
     upstream_endpoint_ids: list[str] | None = Field(default=None, description="endpoints of other jobs the planner may read")
 
     def snake(self) -> dict[str, Any]:
@@ -90,15 +90,15 @@ class EndpointPatchIn(EndpointIn):
 
 
 class IntervalHintIn(_In):
-    interval_ms: int
-    ttl_minutes: float = 60
+    interval_ms: StrictInt
+    ttl_minutes: StrictFloat | StrictInt = 60
     reason: str | None = None
 
 
 class OneShotHintIn(_In):
     next_run_at: datetime | None = None
-    next_run_in_ms: int | None = None
-    ttl_minutes: float = 30
+    next_run_in_ms: StrictInt | None = None
+    ttl_minutes: StrictFloat | StrictInt = 30
     reason: str | None = None
 
 

@@ -19,6 +19,7 @@ from shared.tables import endpoints
 
 Actor = Literal["user", "ai"]
 MAX_TTL_MINUTES = 7 * 24 * 60
+MAX_HINT_MS = 366 * 24 * 3_600_000
 
 
 def _ttl(ttl_minutes: float) -> timedelta:
@@ -87,8 +88,8 @@ def run_now(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str) -> 
 
 def set_interval_hint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, interval_ms: int,
                       ttl_minutes: float = 60, reason: str | None = None) -> Endpoint:
-    if not isinstance(interval_ms, int) or isinstance(interval_ms, bool) or interval_ms <= 0:
-        raise InvalidInput.one("interval_ms", "must be a positive whole number of milliseconds")
+    if not isinstance(interval_ms, int) or isinstance(interval_ms, bool) or not 0 < interval_ms <= MAX_HINT_MS:
+        raise InvalidInput.one("interval_ms", f"must be a whole number of milliseconds in (0, {MAX_HINT_MS}]")
     values = {"ai_hint_interval_ms": interval_ms, "ai_hint_expires_at": now + _ttl(ttl_minutes), "ai_hint_reason": reason}
     return _write(engine, tenant_id, now, endpoint_id, values, "earlier")
 
@@ -99,8 +100,8 @@ def set_oneshot_hint(engine: Engine, tenant_id: str, now: datetime, endpoint_id:
     if (next_run_at is None) == (next_run_in_ms is None):
         raise InvalidInput.one("next_run_at", "give exactly one of next_run_at or next_run_in_ms")
     if next_run_in_ms is not None:
-        if not isinstance(next_run_in_ms, int) or isinstance(next_run_in_ms, bool) or next_run_in_ms < 0:
-            raise InvalidInput.one("next_run_in_ms", "must be a whole number of milliseconds >= 0")
+        if not isinstance(next_run_in_ms, int) or isinstance(next_run_in_ms, bool) or not 0 <= next_run_in_ms <= MAX_HINT_MS:
+            raise InvalidInput.one("next_run_in_ms", f"must be a whole number of milliseconds in [0, {MAX_HINT_MS}]")
         at = now + timedelta(milliseconds=next_run_in_ms)
     else:
         at = _aware("next_run_at", next_run_at)

@@ -20,8 +20,8 @@ def list_runs(
 ) -> RunPage:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput.one("limit", f"must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidInput.one("offset", "must be >= 0")
+    if not 0 <= offset <= 1_000_000_000:
+        raise InvalidInput.one("offset", "must be between 0 and 1000000000")
     if status is not None and status not in {s.value for s in RunStatus}:
         raise InvalidInput.one("status", f"must be one of {', '.join(s.value for s in RunStatus)}")
     where = [jobs.c.tenant_id == tenant_id]

@@ -19,6 +19,7 @@ from shared.model import (
 from shared.schedule import validate_cron, validate_timezone
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+MAX_INTERVAL_MS = 366 * 24 * 3_600_000  # a year: longer is a mistake, and must fit every integer column
 
 
 class JobSpec(BaseModel):
@@ -44,10 +45,10 @@ class EndpointSpec(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
     baseline_cron: str | None = None
-    baseline_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS)
+    baseline_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS, le=MAX_INTERVAL_MS)
     timezone: str = "UTC"
-    min_interval_ms: int | None = Field(default=None, ge=0)
-    max_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS)
+    min_interval_ms: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_MS)
+    max_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS, le=MAX_INTERVAL_MS)
     timeout_ms: int = Field(default=DEFAULT_TIMEOUT_MS, ge=MIN_TIMEOUT_MS)
     max_execution_time_ms: int = Field(default=DEFAULT_MAX_EXECUTION_TIME_MS, ge=MIN_TIMEOUT_MS, le=MAX_EXECUTION_TIME_MS)
     max_response_size_kb: int = Field(default=DEFAULT_MAX_RESPONSE_SIZE_KB, ge=1, le=10_240)
