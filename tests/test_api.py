@@ -187,14 +187,23 @@ def test_another_tenants_objects_answer_404(setup: tuple[Api, Api, Engine]) -> N
     with engine.begin() as conn:
         conn.execute(runs.insert().values(id="run-1", endpoint_id=ep["id"], job_id=job_id, status="success", scheduled_at=NOW,
                                           attempt=1, fence=1, started_at=NOW))
+    from shared.planner.sessions import SessionRecord, save_session
+
+    session = SessionRecord(endpoint_id=ep["id"], analyzed_at=NOW, status="success", mode="active", model="m")
+    save_session(engine, session)
+    assert api("GET", f"/sessions/{session.id}").status_code == 200
     for method, path in [
         ("GET", f"/jobs/{job_id}"), ("PATCH", f"/jobs/{job_id}"), ("DELETE", f"/jobs/{job_id}"), ("POST", f"/jobs/{job_id}/pause"),
         ("GET", f"/jobs/{job_id}/endpoints"), ("POST", f"/jobs/{job_id}/endpoints"), ("GET", f"/jobs/{job_id}/endpoints/{ep['id']}"),
         ("POST", f"/endpoints/{ep['id']}/hints/interval"), ("DELETE", f"/endpoints/{ep['id']}/hints"),
         ("POST", f"/endpoints/{ep['id']}/reset-failures"), ("GET", f"/endpoints/{ep['id']}/runs"), ("GET", "/runs/run-1"),
         ("GET", f"/endpoints/{ep['id']}/health"), ("GET", f"/endpoints/{ep['id']}/sessions"), ("POST", f"/endpoints/{ep['id']}/run-now"),
+        ("GET", f"/sessions/{session.id}"), ("GET", f"/endpoints/{ep['id']}"), ("GET", f"/endpoints/{ep['id']}/explain"),
+        ("POST", f"/endpoints/{ep['id']}/test"), ("POST", f"/endpoints/{ep['id']}/pause"),
     ]:
-        payload = {"name": "x"} if method == "PATCH" else {**ENDPOINT} if path.endswith("/endpoints") and method == "POST" else {"intervalMs": 1000} if "interval" in path else None
+        payload = ({"name": "x"} if method == "PATCH" else {**ENDPOINT} if path.endswith("/endpoints") and method == "POST"
+                   else {"intervalMs": 1000} if "interval" in path else {"pausedUntil": None} if path.endswith("/pause") and "/endpoints/" in path
+                   else None)
         response = other(method, path, payload)
         assert response.status_code == 404, (method, path, response.status_code, response.text)
     assert other("GET", "/jobs").json()["jobs"] == []
