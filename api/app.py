@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
 
 import redis
 from fastapi import FastAPI, Request

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from shared.db import make_engine
 from shared.migrate import upgrade
+from tests.targets import TargetServer
 from tests.services import postgres_engine, redis_client, reset_schema, truncate_all
 
 
@@ -51,6 +52,15 @@ def redis_conn() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def target() -> Iterator[TargetServer]:
+    """A real local HTTP target that records what it receives (see tests/targets.py)."""
+    server = TargetServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Over HTTP end to end: create a job and endpoints through the API, watch real workers run them, steer with a hint."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.e2e
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def target() -> Iterator[TargetServer]:
-    server = TargetServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_jobs_created_over_http_run_on_workers_and_a_hint_moves_the_next_run(

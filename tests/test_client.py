@@ -10,7 +10,7 @@ from shared import control
 from shared.client import Cronicorn
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.tables import endpoints, jobs
-from tests.factories import make_endpoint
+
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 MIN = timedelta(minutes=1)

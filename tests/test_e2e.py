@@ -39,14 +39,6 @@ def e2e_engine(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Engine, 
 
 
 @pytest.fixture
-def target() -> Iterator[TargetServer]:
-    server = TargetServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cluster(e2e_engine: tuple[Engine, str], redis_conn: redis.Redis, tmp_path: Path) -> Iterator[Cluster]:
     _engine, url = e2e_engine
     c = Cluster(database_url=url, redis_url=REDIS_URL, log_dir=tmp_path)

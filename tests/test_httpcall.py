@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -16,14 +15,6 @@ from shared.ssrf import AddressGuard
 from tests.targets import TargetServer
 
 KEY = b"test-signing-key"
-
-
-@pytest.fixture
-def target() -> Iterator[TargetServer]:
-    server = TargetServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

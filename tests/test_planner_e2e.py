@@ -45,14 +45,6 @@ class ByEndpoint:
 
 
 @pytest.fixture
-def target() -> Iterator[TargetServer]:
-    server = TargetServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def model() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI(ByEndpoint(), prompt_tokens=None).start()  # usage estimated from the real prompt size
     yield server

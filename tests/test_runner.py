@@ -1,7 +1,6 @@
 """One execution through the runner: real database, real Redis lock, real local target."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,14 +18,6 @@ from tests.targets import TargetServer
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def target() -> Iterator[TargetServer]:
-    server = TargetServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
