@@ -7,17 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from api.deps import client_for, deps, tenant
 from api.schemas import ERRORS, to_api
 from shared.errors import InvalidInput
-from shared.keys import last_tick
+from shared.health import check_health
 from shared.planner.context import health_numbers
 from shared.tables import endpoints, jobs, runs
 
 router = APIRouter(tags=["runs"], responses=ERRORS)
-TICK_STALE_AFTER_S = 10.0
 
 
 @router.get("/endpoints/{endpoint_id}/runs")
@@ -113,24 +112,8 @@ class HealthOut(BaseModel):
 @router.get("/health", tags=["health"], response_model=HealthOut,
             responses={503: {"model": HealthOut, "description": "a dependency is down or ticks are stale"}})
 def health(request: Request) -> Any:
-    """Database, Redis and tick freshness; 503 when any is unhealthy. No key needed."""
+    """Database, Redis, queue depths and tick freshness; 503 when unhealthy. No key needed."""
     d = deps(request)
-    checks: dict[str, Any] = {}
-    try:
-        with d.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", reported as such
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        d.redis.ping()
-        raw = d.redis.get(last_tick())
-        age = (d.clock() - datetime.fromisoformat(raw.decode())).total_seconds() if raw else None
-        checks["redis"] = "ok"
-        checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
-        checks["tickAgeSeconds"] = round(age, 3) if age is not None else None
-    except Exception as exc:  # noqa: BLE001
-        checks["redis"] = f"error: {exc.__class__.__name__}"
-        checks["tick"] = "unknown"
-    healthy = checks["database"] == "ok" and checks["redis"] == "ok" and checks["tick"] == "ok"
-    return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status_code=200 if healthy else 503)
+    report = to_api(check_health(d.engine, d.redis, d.clock()))
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+

@@ -24,6 +24,22 @@ def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Cronicorn.from_url(_settings().database_url, tenant_id=args.tenant)
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    import json
+
+    import redis
+
+    from shared.db import make_engine
+    from shared.health import check_health
+
+    settings = _settings()
+    client = redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=2)
+    broker = redis.Redis.from_url(settings.effective_broker_url, socket_timeout=2, socket_connect_timeout=2)
+    report = check_health(make_engine(settings.database_url), client, utcnow(), broker=broker)
+    print(json.dumps(report, indent=2))
+    return 0 if report["status"] == "ok" else 1
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from shared.db import make_engine
     from shared.migrate import current_revision, upgrade
@@ -151,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("health", help="database, Redis, queue depths and tick freshness; exit 1 when unhealthy").set_defaults(func=cmd_health)
 
     worker = sub.add_parser("worker", help="run a Celery worker for one role")
     worker.add_argument("role", choices=["scheduler", "execute", "analysis"])

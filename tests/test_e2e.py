@@ -257,3 +257,29 @@ def test_a_redis_restart_loses_nothing(
         redis_proc.kill()
     # Whatever was in flight when Redis died is either finished or recorded as abandoned.
     assert all(r.status in ("success", "abandoned", "running") for r in run_list(engine, ep.id))
+
+
+def test_sigterm_to_an_execute_worker_mid_call_lets_the_call_finish_and_records_it(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    import os
+    import signal
+
+    engine = e2e_engine[0]
+    job = client.create_job(name="graceful")
+    ep = client.add_endpoint(job.id, name="slow", url=target.url("/slow?ms=2500"), baseline_interval_ms=3_600_000,
+                             timeout_ms=10_000, max_execution_time_ms=10_000)
+    client.run_now(ep.id)
+    cluster.start_worker("scheduler")
+    worker = cluster.start_worker("execute", concurrency=4)
+    cluster.start_beat()
+    try:
+        wait_for(lambda: target.requests_to("/slow"), 30, "the call to be in flight")
+        os.killpg(worker.pid, signal.SIGTERM)  # what Kubernetes or docker stop sends
+        assert worker.wait(30) == 0
+        rows = run_list(engine, ep.id)
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    assert [(r.status, r.attempt, r.status_code) for r in rows] == [("success", 1, 200)]
+    assert client.get_endpoint(ep.id).next_run_source == "baseline-interval"

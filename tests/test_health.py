@@ -1,0 +1,50 @@
+"""`cronicorn health`: unhealthy (exit 1) when Redis is stopped or ticks stop, healthy again after."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.bundled_redis import free_port, start_bundled_redis
+from shared.cli import main
+from shared.keys import last_tick
+
+
+def report(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main(["health"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_health_follows_redis_and_the_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    proc, url = start_bundled_redis(tmp_path / "redis", port)
+    monkeypatch.setenv("CRONICORN_HOME", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.delenv("CRONICORN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CRONICORN_BROKER_URL", raising=False)
+    main(["migrate"])
+    capsys.readouterr()
+
+    def tick() -> None:
+        redis.Redis.from_url(url).set(last_tick(), datetime.now(timezone.utc).isoformat())
+
+    try:
+        tick()
+        code, healthy = report(capsys)
+        assert code == 0 and healthy["checks"]["tick"] == "ok" and healthy["checks"]["queue_depths"]["execute"] == 0
+        redis.Redis.from_url(url).set(last_tick(), (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat())
+        code, stale = report(capsys)
+        assert code == 1 and stale["checks"]["tick"] == "stale"
+        proc.kill()
+        proc.wait()
+        code, down = report(capsys)
+        assert code == 1 and down["checks"]["redis"].startswith("error")
+        proc, _ = start_bundled_redis(tmp_path / "redis", port)
+        tick()
+        code, back = report(capsys)
+        assert code == 0 and back["status"] == "ok"
+    finally:
+        proc.kill()
