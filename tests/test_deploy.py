@@ -1,0 +1,73 @@
+"""The deployment files: every role present, every command a real CLI entry point, every variable a known setting."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.cli import build_parser
+from shared.settings import SETTINGS, known_env_vars
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "flower"}
+
+
+def cli_commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def check_command(args: list[str], where: str) -> str:
+    commands = cli_commands()
+    assert args and args[0] in commands, f"{where}: `cronicorn {' '.join(args)}` is not a command"
+    commands[args[0]].parse_args(args[1:])  # raises SystemExit on arguments the command does not take
+    return "worker-" + args[1] if args[0] == "worker" else args[0]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_compose_runs_every_role_with_real_commands_and_known_settings() -> None:
+    services = compose()["services"]
+    roles = set()
+    for name, service in services.items():
+        if service.get("image", "").startswith(("postgres", "redis")):
+            continue
+        role = check_command(service["command"], f"docker-compose.yml service {name}")
+        roles.add(role.removeprefix("worker-"))
+        unknown = set(service.get("environment", {})) - known_env_vars()
+        assert not unknown, f"service {name} sets unknown variables {unknown}"
+    assert ROLES <= roles
+    assert {"postgres", "redis"} <= set(services)
+    assert "noeviction" in " ".join(services["redis"]["command"])
+
+
+def test_kubernetes_manifests_run_every_role_with_real_commands_and_known_settings() -> None:
+    docs = []
+    for path in sorted((ROOT / "deploy" / "k8s").rglob("*.yaml")):
+        docs.extend((path, d) for d in yaml.safe_load_all(path.read_text()) if d)
+    kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (ROOT / "deploy" / "k8s" / resource).exists(), resource
+    roles = set()
+    kinds = {d["kind"] for _, d in docs}
+    for path, doc in docs:
+        if doc["kind"] == "ConfigMap" or doc["kind"] == "Secret":
+            data = doc.get("data") or doc.get("stringData") or {}
+            assert not set(data) - known_env_vars(), f"{path.name}: unknown variables {set(data) - known_env_vars()}"
+        if doc["kind"] in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                roles.add(check_command(container["args"], f"{path.name}").removeprefix("worker-"))
+                assert doc["kind"] == "Job" or "resources" in container, f"{path.name}: no resource requests"
+    assert ROLES <= roles
+    assert {"PodDisruptionBudget", "ScaledObject", "HorizontalPodAutoscaler", "Service"} <= kinds
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text()
+    for s in SETTINGS:
+        assert f"# {s.env}=" in text, s.env
