@@ -16,7 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import routes_control, routes_jobs, routes_read
 from api.deps import Deps
 from api.schemas import snake_field
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
 from shared.db import make_engine
+from shared.health import tick_age
+from shared.metrics import ScheduleCollector, registry
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.settings import Settings
 
@@ -44,6 +48,14 @@ def create_app(d: Deps) -> FastAPI:
     app.state.deps = d
     for module in (routes_jobs, routes_control, routes_read):
         app.include_router(module.router, prefix="/api")
+    schedule_metrics = CollectorRegistry()
+    schedule_metrics.register(ScheduleCollector(d.engine, d.clock, lambda: tick_age(d.redis, d.clock())))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus: this process's (or, in multiprocess mode, all processes') metrics and the schedule's."""
+        body = generate_latest(registry() or REGISTRY) + generate_latest(schedule_metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
     async def json_without_content_type(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.claims import lease_ms
 from shared.governor import plan_next_run, settle_after_run
+from shared.metrics import ABANDONED
 from shared.model import ErrorKind, RunStatus
 from shared.planning import lock_endpoint_row, schedulable, state_from_row
 from shared.tables import endpoints, runs
@@ -25,6 +26,7 @@ class Attempt:
     attempt: int
     started_at: datetime
     lease_until: datetime
+    source: str | None
     config: dict[str, Any]  # url, method, headers, body, timeout_ms, max_response_size_kb, tenant_id
 
 
@@ -77,7 +79,7 @@ def begin_attempt(engine: Engine, endpoint_id: str, fence: int, now: datetime, *
                 .values(lease_until=lease_until, next_run_at=lease_until)
             )
             # Earlier attempts still marked running lost their lease (we hold the lock now).
-            conn.execute(
+            lost = conn.execute(
                 runs.update()
                 .where(and_(runs.c.endpoint_id == endpoint_id, runs.c.status == RunStatus.RUNNING.value, runs.c.fence < fence))
                 .values(
@@ -87,6 +89,7 @@ def begin_attempt(engine: Engine, endpoint_id: str, fence: int, now: datetime, *
                     error_message="attempt abandoned: its lease expired before it finished (worker lost or cut off)",
                 )
             )
+            ABANDONED.inc(lost.rowcount)
             run_id = str(uuid.uuid4())
             conn.execute(
                 runs.insert().values(
@@ -113,6 +116,7 @@ def begin_attempt(engine: Engine, endpoint_id: str, fence: int, now: datetime, *
         attempt=row.claim_attempt,
         started_at=now,
         lease_until=lease_until,
+        source=row.claimed_source,
         config={
             "url": row.url,
             "method": row.method,

@@ -13,6 +13,13 @@ from shared.roles import QUEUES
 TICK_STALE_AFTER_S = 10.0
 
 
+def tick_age(client: redis.Redis, now: datetime) -> float | None:
+    """Seconds since the last tick, or None if no tick was ever recorded."""
+    raw = client.get(last_tick())
+    stamp = raw.decode() if isinstance(raw, bytes) else raw
+    return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
+
+
 def check_health(engine: Engine, client: redis.Redis, now: datetime, *, broker: redis.Redis | None = None) -> dict[str, Any]:
     """A report whose `status` is "ok" only when the database and Redis answer and ticks are fresh."""
     checks: dict[str, Any] = {}
@@ -24,9 +31,7 @@ def check_health(engine: Engine, client: redis.Redis, now: datetime, *, broker: 
         checks["database"] = f"error: {exc.__class__.__name__}"
     try:
         client.ping()
-        raw = client.get(last_tick())
-        stamp = raw.decode() if isinstance(raw, bytes) else raw
-        age = (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
+        age = tick_age(client, now)
         checks["redis"] = "ok"
         checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
         checks["tick_age_seconds"] = round(age, 3) if age is not None else None

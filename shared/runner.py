@@ -16,6 +16,7 @@ from shared.claims import lease_ms
 from shared.httpcall import HttpCaller, HttpOutcome, HttpRequest
 from shared.keyring import KeyRing
 from shared.locks import endpoint_lock_for
+from shared.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
 from shared.model import ErrorKind, RunStatus
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Runner:
             # The claim stays leased; if the holder is gone, the lease ends and a later tick
             # claims the slot again. Waiting here would tie up a worker slot for nothing.
             log.warning("endpoint %s is locked by another execution; fence %s left to its lease", endpoint_id, fence)
+            LOCK_CONTENTION.inc()
             return Outcome.LOCKED
         try:
             attempt = begin_attempt(self.engine, endpoint_id, fence, self.clock(), grace_ms=self.grace_ms)
@@ -58,8 +60,10 @@ class Runner:
                 return Outcome.STALE
             if attempt.attempt > self.max_attempts:
                 return self._give_up(attempt)
+            DISPATCH_LAG.observe(max(0.0, (attempt.started_at - attempt.slot).total_seconds()))
             outcome = self.http.call(self._request(attempt))
             result = run_result(outcome, self.clock())
+            RUNS.labels(result.status.value, attempt.source or "unknown").inc()
             if not finish_attempt(self.engine, attempt, result):
                 return Outcome.SUPERSEDED
             return Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
@@ -92,6 +96,7 @@ class Runner:
             error_message=message,
         )
         finish_attempt(self.engine, attempt, result)
+        RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
         return Outcome.GAVE_UP
 
 

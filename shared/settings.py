@@ -100,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRONICORN_TIERS", "tiers_json", "", _str, "JSON that replaces or adds tenant tiers, e.g. {\"team\": {\"endpoints\": 50, \"min_interval_ms\": 5000, \"runs_per_month\": 50000, \"ai_tokens_per_month\": 500000}}; defaults: free, pro, enterprise."),
     Setting("CRONICORN_API_READS_PER_MIN", "api_reads_per_min", "120", lambda n, r: _int(n, r, minimum=1), "REST reads allowed per API key per minute (shared by all API replicas through Redis)."),
     Setting("CRONICORN_API_WRITES_PER_MIN", "api_writes_per_min", "60", lambda n, r: _int(n, r, minimum=1), "REST writes allowed per API key per minute."),
+    Setting("CRONICORN_METRICS_PORT", "metrics_port", "0", lambda n, r: _int(n, r, minimum=0), "Port on which each worker process serves Prometheus metrics (0: off). The API serves /metrics itself."),
     Setting("CRONICORN_ANALYSIS_INTERVAL_S", "analysis_interval_s", "30", lambda n, r: _float(n, r, minimum=0.5), "Seconds between beat's selections of endpoints to analyse."),
 )
 
@@ -136,6 +137,7 @@ class Settings:
     ai_retries: int = 2
     analysis_interval_s: float = 30.0
     tiers_json: str = ""
+    metrics_port: int = 0
     api_reads_per_min: int = 120
     api_writes_per_min: int = 60
 

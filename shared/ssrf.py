@@ -97,13 +97,14 @@ class AddressGuard:
 
     def _refused(self, ip: str) -> tuple[str, str] | None:
         """(how to show the address, what kind it is) when refused, else None."""
-        given: IPAddress = ipaddress.ip_address(ip.split("%", 1)[0])  # a zone (fe80::1%eth0) is not part of the address
+        text = ip.split("%", 1)[0]  # a zone (fe80::1%eth0) is not part of the address
+        given: IPAddress = ipaddress.ip_address(text)
         real = effective_ip(given)
         if any(real in net or given in net for net in self.allow):
             return None
         kind = _kind(real)
         if kind is None:
             return None
-        return (str(given) if real == given else f"{given} ({real})"), kind
+        return (text if real == given else f"{text} ({real})"), kind
 
     resolve = check_host  # earlier name, kept for callers that still use it

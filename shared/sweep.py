@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_
 
+from shared.metrics import ABANDONED
 from shared.model import ErrorKind, RunStatus
 from shared.tables import runs
 
@@ -26,4 +27,5 @@ def sweep_abandoned(engine: Engine, now: datetime) -> int:
                 error_message="attempt abandoned: still running when its lease expired (worker lost or cut off)",
             )
         )
+        ABANDONED.inc(result.rowcount)
         return int(result.rowcount)

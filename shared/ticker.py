@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from shared.claims import Claim, claim_due
+from shared.metrics import CLAIMS_PER_TICK, TICK_DURATION
 from shared.quota import RunQuota
 
 
@@ -52,4 +53,7 @@ def run_tick(
         claimed += len(claims)
         if len(claims) < batch_size or time.monotonic() - started > max_duration_s:
             break
-    return TickResult(claimed=claimed, batches=batches, duration_s=time.monotonic() - started)
+    duration = time.monotonic() - started
+    CLAIMS_PER_TICK.observe(claimed)
+    TICK_DURATION.observe(duration)
+    return TickResult(claimed=claimed, batches=batches, duration_s=duration)

@@ -57,16 +57,18 @@ class Cluster:
     def settings(self) -> Settings:
         return Settings.from_env(self.env)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")
-        proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, role: str, name: str | None = None, concurrency: int | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(self, role: str, name: str | None = None, concurrency: int | None = None,
+                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         name = name or role
         argv = worker_command(role, self.settings(), concurrency=concurrency, hostname=f"{name}@test")
-        return self._spawn(name, argv)
+        return self._spawn(name, argv, env)
 
     def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
         return self._spawn(name, beat_command(self.settings()))

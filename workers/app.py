@@ -7,6 +7,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from beat.schedule import beat_schedule
+from shared.metrics import serve
 from shared.settings import Settings
 from workers.checks import check_worker_start
 from workers.runtime import reset_runtime
@@ -50,6 +51,8 @@ logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s 
 @worker_init.connect
 def _check_on_start(**_: object) -> None:
     check_worker_start(settings)
+    if settings.metrics_port:
+        serve(settings.metrics_port)
 
 
 @worker_process_init.connect

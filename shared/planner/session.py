@@ -19,6 +19,7 @@ import openai
 from sqlalchemy import Engine
 
 from shared.limits import DEFAULT_TIERS, Tier
+from shared.metrics import AI_SESSIONS, AI_TOKENS
 from shared.planner.context import build_context
 from shared.planner.prompt import SYSTEM_PROMPT
 from shared.planner.sessions import SessionRecord, monthly_tokens, save_session
@@ -100,6 +101,7 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
         record.next_analysis_at = now + timedelta(hours=6)
         record.duration_ms = int((time.monotonic() - started) * 1000)
         save_session(engine, record)
+        AI_SESSIONS.labels(record.status).inc()
         return record
 
     tools = ToolBox(engine=engine, tenant_id=row.tenant_id, endpoint_id=endpoint_id, job_id=row.job_id, clock=clock, shadow=cfg.shadow)
@@ -148,6 +150,9 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
         record.actions_taken = (record.actions_taken or []) + [f"[shadow, not applied] {json.dumps(a)}" for a in tools.shadow_actions]
     record.duration_ms = int((time.monotonic() - started) * 1000)
     save_session(engine, record)
+    AI_SESSIONS.labels(record.status).inc()
+    AI_TOKENS.labels("prompt").inc(record.prompt_tokens)
+    AI_TOKENS.labels("completion").inc(record.completion_tokens)
     return record
 
 
