@@ -42,6 +42,8 @@ def demo_endpoints(base_url: str) -> list[dict[str, Any]]:
 
 
 class _DemoHandler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True
+    wbufsize = -1
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.startswith("/health"):
             status = random.choice(["healthy"] * 4 + ["degraded"])

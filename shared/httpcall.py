@@ -28,7 +28,7 @@ from requests.utils import requote_uri
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NameResolutionError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, NameResolutionError, NewConnectionError, ReadTimeoutError
 
 from shared.model import BODY_METHODS, HTTP_METHODS, ErrorKind
 from shared.signing import signature_headers
@@ -122,9 +122,9 @@ class _Scope:
         self._lock = threading.Lock()
         self._conns: set[_GuardedHTTPConnection] = set()
 
-    def admit(self, conn: _GuardedHTTPConnection, sock: socket.socket) -> None:
+    def admit(self, conn: _GuardedHTTPConnection, peer: str) -> None:
         """Check the connected peer (what DNS answered no longer matters) and take ownership of `conn`."""
-        self.guard.check_ip(str(sock.getpeername()[0]))
+        self.guard.check_ip(peer)
         with self._lock:
             if self.expired or self._done:
                 raise socket.timeout("the call's deadline passed")
@@ -171,25 +171,30 @@ def _scope() -> _Scope:
 
 
 class _Watchdog:
-    """One thread (a greenlet under gevent) that expires scopes at their deadlines."""
+    """One thread (a greenlet under gevent) per caller that expires scopes at their deadlines."""
+
+    IDLE_EXIT_S = 60.0  # an idle caller holds no thread
 
     def __init__(self) -> None:
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # the parent's thread and lock do not survive a fork
 
     def _reset(self) -> None:
+        # Created when the caller is, i.e. after gevent's monkey-patching in a gevent worker.
+        self._pid = os.getpid()
         self._cond = threading.Condition(threading.Lock())
         self._heap: list[tuple[float, int, _Scope]] = []
         self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
+        self._running = False
 
     def watch(self, scope: _Scope) -> None:
         """Expire `scope` at its deadline unless it finishes first."""
+        if os.getpid() != self._pid:
+            self._reset()  # a forked child inherits neither the parent's thread nor a usable lock
         with self._cond:
             heapq.heappush(self._heap, (scope.deadline, next(self._seq), scope))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="cronicorn-http-deadline", daemon=True)
-                self._thread.start()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="cronicorn-http-deadline", daemon=True).start()
             self._cond.notify()
 
     def _run(self) -> None:
@@ -199,10 +204,11 @@ class _Watchdog:
                 while self._heap and self._heap[0][0] <= now:
                     _, _, scope = heapq.heappop(self._heap)
                     scope.expire()
-                self._cond.wait(self._heap[0][0] - now if self._heap else None)
-
-
-_WATCHDOG = _Watchdog()
+                if self._heap:
+                    self._cond.wait(self._heap[0][0] - now)
+                elif not self._cond.wait(self.IDLE_EXIT_S) and not self._heap:
+                    self._running = False
+                    return
 
 
 # --- guarded connections ----------------------------------------------------------------------
@@ -219,7 +225,7 @@ class _GuardedHTTPConnection(HTTPConnection):
         sock = super()._new_conn()
         try:
             self._set_watch(sock.dup())
-            scope.admit(self, sock)
+            scope.admit(self, _peer(sock))
         except BaseException:
             sock.close()
             self._set_watch(None)
@@ -227,8 +233,13 @@ class _GuardedHTTPConnection(HTTPConnection):
         return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:
-            _scope().admit(self, self.sock)  # a kept-alive connection: check and own it for this call too
+        if self.sock is not None:  # a kept-alive connection: check it again and own it for this call
+            try:
+                peer = _peer(self.sock)
+            except OSError:
+                self.close()  # it went stale in the pool; http.client reconnects (and _new_conn checks)
+            else:
+                _scope().admit(self, peer)
         super().request(*args, **kwargs)
 
     def close(self) -> None:
@@ -250,6 +261,10 @@ class _GuardedHTTPConnection(HTTPConnection):
                     self._watch.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass  # already closed by the other side
+
+
+def _peer(sock: socket.socket) -> str:
+    return str(sock.getpeername()[0])
 
 
 class _GuardedHTTPSConnection(HTTPSConnection, _GuardedHTTPConnection):
@@ -306,6 +321,8 @@ class HttpCaller:
         self.max_redirects = max_redirects
         self.clock = clock
         # Everything is configured here, before any thread uses the session: requests is then safe to share.
+        # A session passed in is configured the same way (and its http/https adapters replaced): the guard
+        # must hold whoever built the session.
         self.session = session if session is not None else requests.Session()
         self.session.trust_env = False  # no proxies or .netrc from the environment, and much faster
         self.session.proxies = {}
@@ -315,15 +332,16 @@ class HttpCaller:
         adapter = _GuardedAdapter(pool_connections=32, pool_maxsize=64, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self._watchdog = _Watchdog()
 
     def call(self, request: HttpRequest) -> HttpOutcome:
         """Make the call; target problems come back as a failed outcome, never as an exception."""
         started = time.monotonic()
         scope = _Scope(started + request.timeout_ms / 1000, self.guard)
         token = _SCOPE.set(scope)
-        _WATCHDOG.watch(scope)
         call = _Call(self, request, scope)
         try:
+            self._watchdog.watch(scope)
             return call.run(started)
         except _Failure as failure:
             return call.failed(started, failure)
@@ -351,9 +369,13 @@ class _Call:
             if name.lower() not in MANAGED_HEADERS:
                 headers[name] = value
         self.body = b""
+        self.invalid: _Failure | None = None
         if self.method in BODY_METHODS and request.body is not None:
-            # Serialized once: these exact bytes are sent and signed on every hop.
-            self.body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
+            try:
+                # Serialized once: these exact bytes are sent and signed on every hop.
+                self.body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
+            except (TypeError, ValueError) as exc:
+                self.invalid = _Failure(ErrorKind.INVALID_URL, f"request body for {self.host} is not JSON: {exc}")
             headers.setdefault("Content-Type", "application/json")
         if request.idempotency_key:
             headers["Idempotency-Key"] = request.idempotency_key
@@ -361,6 +383,8 @@ class _Call:
         self.connect_ms = 0
 
     def run(self, started: float) -> HttpOutcome:
+        if self.invalid is not None:
+            raise self.invalid
         if self.method not in CALL_METHODS:
             raise _Failure(ErrorKind.INVALID_URL, f"unsupported method {self.method!r} for {self.host} "
                                                   f"(one of {', '.join(sorted(CALL_METHODS))})")
@@ -514,9 +538,17 @@ class _Call:
                             requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
                             UnicodeError, ValueError)):
             return _Failure(ErrorKind.INVALID_URL, f"invalid request to {host}: {_one_line(str(exc))}")
+        where = _netloc(self.url)
+        if isinstance(exc, requests.exceptions.ContentDecodingError) or _find(exc, DecodeError) is not None:
+            return _Failure(ErrorKind.CONNECTION, f"could not decode the body from {where}: {_root(exc)}")
         if isinstance(exc, (requests.exceptions.RequestException, Urllib3Error, OSError)):
-            action = "could not connect to" if connecting else "connection broke while reading the body from"
-            return _Failure(ErrorKind.CONNECTION, f"{action} {_netloc(self.url)}: {_root(exc)}")
+            if _find(exc, NewConnectionError) is not None:
+                action = f"could not connect to {where}"
+            elif connecting:
+                action = f"connection to {where} failed"
+            else:
+                action = f"connection to {where} broke while reading the body"
+            return _Failure(ErrorKind.CONNECTION, f"{action}: {_root(exc)}")
         raise exc  # not a target problem: call() logs it
 
 

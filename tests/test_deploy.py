@@ -41,6 +41,7 @@ def test_compose_runs_every_role_with_real_commands_and_known_settings() -> None
         roles.add(role.removeprefix("worker-"))
         unknown = set(service.get("environment", {})) - known_env_vars()
         assert not unknown, f"service {name} sets unknown variables {unknown}"
+        assert "healthcheck" in service or name == "migrate", f"service {name} has no health check"
     assert ROLES <= roles
     assert {"postgres", "redis"} <= set(services)
     assert "noeviction" in " ".join(services["redis"]["command"])

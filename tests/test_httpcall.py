@@ -236,6 +236,18 @@ def test_a_name_that_rebinds_after_the_early_check_is_refused_at_the_connected_p
     assert only_loopback == ["127.0.0.1"] and target.seen == []  # connected, checked, closed: no request sent
 
 
+def test_a_kept_alive_connection_is_checked_again_for_every_call(
+    caller: HttpCaller, target: TargetServer, monkeypatch: pytest.MonkeyPatch, only_loopback: list[str]
+) -> None:
+    assert call(caller, target.url("/ok")).ok and call(caller, target.url("/ok")).ok
+    assert only_loopback == ["127.0.0.1"]  # the second call reused the first connection
+    strict = AddressGuard()
+    monkeypatch.setattr(strict, "check_host", lambda host, port=None: ["93.184.216.34"])
+    caller.guard = strict  # e.g. the allow-list shrank; the pooled connection must not slip through
+    out = call(caller, target.url("/ok"))
+    assert out.error_kind is ErrorKind.BLOCKED and len(target.seen) == 2 and only_loopback == ["127.0.0.1"]
+
+
 def test_the_session_refuses_to_connect_outside_a_call(caller: HttpCaller, target: TargetServer) -> None:
     with pytest.raises(BlockedAddress):
         caller.session.get(target.url("/ok"), timeout=2)
@@ -252,6 +264,12 @@ def test_a_refused_connection_is_a_connection_failure(caller: HttpCaller) -> Non
     out = call(caller, f"http://127.0.0.1:{port}/")
     assert out.error_kind is ErrorKind.CONNECTION and out.status_code is None
     assert out.error_message == f"could not connect to 127.0.0.1:{port}: Connection refused"
+
+
+def test_a_server_that_hangs_up_without_answering_is_a_connection_failure(caller: HttpCaller, target: TargetServer) -> None:
+    out = call(caller, target.url("/hangup"))
+    assert out.error_kind is ErrorKind.CONNECTION
+    assert out.error_message == f"connection to 127.0.0.1:{target.port} failed: Remote end closed connection without response"
 
 
 def test_a_slow_answer_times_out_near_the_timeout(caller: HttpCaller, target: TargetServer) -> None:
@@ -305,6 +323,11 @@ def test_an_unknown_host_is_a_dns_failure(caller: HttpCaller) -> None:
 def test_a_bad_url_is_an_invalid_url(caller: HttpCaller, url: str) -> None:
     out = call(caller, url)
     assert out.error_kind is ErrorKind.INVALID_URL and out.final_url == url and (out.error_message or "").count("\n") == 0
+
+
+def test_a_body_that_is_not_json_is_refused_without_a_call_or_an_exception(caller: HttpCaller, target: TargetServer) -> None:
+    out = call(caller, target.url("/echo"), method="POST", body={"when": datetime(2026, 1, 1)})
+    assert out.error_kind is ErrorKind.INVALID_URL and "not JSON" in (out.error_message or "") and target.seen == []
 
 
 def test_an_unsupported_method_is_refused_without_a_call(caller: HttpCaller, target: TargetServer) -> None:
