@@ -2,22 +2,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from shared.governor import plan_next_run, settle_after_run
-from shared.model import PlanSource
-from shared.planning import state_from_row
-from shared.records import PlannedRun
+from shared.errors import InvalidInput
+from shared.governor import EndpointState, plan_next_run, settle_after_run
+from shared.model import JobStatus, PlanSource
+from shared.planning import STATE_COLUMNS
+from shared.records import Endpoint, PlannedRun
+
+MAX_N = 100
 
 
-def explain_row(row: object, now: datetime, n: int = 5) -> list[PlannedRun]:
-    """Simulate n successful runs: the stored next run first, then what the governor would plan."""
-    m = row._mapping  # type: ignore[attr-defined]
-    if m["archived_at"] is not None or m["job_status"] != "active":
+def state_of(endpoint: Endpoint) -> EndpointState:
+    """The governor's view of an endpoint record."""
+    return EndpointState(**{name: getattr(endpoint, name) for name in STATE_COLUMNS})
+
+
+def explain(endpoint: Endpoint, now: datetime, n: int = 5, *, job_status: str = JobStatus.ACTIVE.value) -> list[PlannedRun]:
+    """The next n runs assuming each succeeds: the stored next run first, then the governor's plans.
+
+    Empty when the endpoint is not schedulable (archived, or its job paused or archived).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise InvalidInput.one("n", f"must be a whole number between 1 and {MAX_N}")
+    if endpoint.archived_at is not None or job_status != JobStatus.ACTIVE.value:
         return []
-    state = state_from_row(row)
-    if m["next_run_at"] is not None and m["claimed_slot"] is None:
-        first = PlannedRun(m["next_run_at"], m["next_run_source"] or PlanSource.BASELINE_INTERVAL.value)
-    else:
+    state = state_of(endpoint)
+    if endpoint.next_run_at is not None and not endpoint.running:
+        first = PlannedRun(endpoint.next_run_at, endpoint.next_run_source or PlanSource.BASELINE_INTERVAL.value)
+    else:  # never planned, or an attempt holds the row (next_run_at is its lease): plan afresh
         plan = plan_next_run(state, now)
         first = PlannedRun(plan.at, plan.source.value)
     planned = [first]
@@ -28,3 +41,8 @@ def explain_row(row: object, now: datetime, n: int = 5) -> list[PlannedRun]:
         planned.append(PlannedRun(plan.at, plan.source.value))
         at = plan.at
     return planned
+
+
+def explain_row(row: Any, now: datetime, n: int = 5) -> list[PlannedRun]:
+    """`explain` for an endpoint row joined with its job's status (as `endpoint_row` returns)."""
+    return explain(Endpoint.from_row(row), now, n, job_status=row._mapping["job_status"])

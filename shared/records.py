@@ -8,14 +8,20 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def _mapping(row: Any) -> Any:
+    return row._mapping if hasattr(row, "_mapping") else row
+
+
 def _from_row(cls: type[T], row: Any, **extra: Any) -> T:
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = _mapping(row)
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: m[k] for k in names if k in m}, **extra)
+    return cls(**{k: m[k] for k in names if k in m and k not in extra}, **extra)
 
 
 @dataclass(frozen=True)
 class Job:
+    """A named group of endpoints; status active, paused or archived."""
+
     id: str
     tenant_id: str
     name: str
@@ -32,6 +38,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """An endpoint's configuration and schedule state (claim internals reduced to `running`)."""
+
     id: str
     job_id: str
     name: str
@@ -68,12 +76,15 @@ class Endpoint:
 
     @classmethod
     def from_row(cls, row: Any) -> "Endpoint":
-        m = row._mapping if hasattr(row, "_mapping") else row
-        return _from_row(cls, row, running=m["claimed_slot"] is not None)
+        m = _mapping(row)
+        running = m["claimed_slot"] is not None if "claimed_slot" in m else bool(m.get("running", False))
+        return _from_row(cls, row, running=running)
 
 
 @dataclass(frozen=True)
 class Run:
+    """One attempt of one slot of an endpoint, with its outcome."""
+
     id: str
     endpoint_id: str
     job_id: str
@@ -95,6 +106,8 @@ class Run:
     error_kind: str | None
     error_message: str | None
     superseded: bool
+    fence: int = 0
+    lease_until: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> "Run":
@@ -103,11 +116,15 @@ class Run:
 
 @dataclass(frozen=True)
 class RunPage:
+    """One page of runs, newest first, and how many match in all."""
+
     runs: list[Run]
     total: int
 
 
 @dataclass(frozen=True)
 class PlannedRun:
+    """A future run time and the governor rule that chose it."""
+
     at: datetime
     source: str

@@ -205,14 +205,15 @@ class ToolBox:
     def _propose_interval(self, args: dict[str, Any]) -> Any:
         interval = _int(args, "intervalMs", None, 1, 7 * 24 * 3_600_000)
         ttl = _num(args, "ttlMinutes", 60)
-        ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, interval, ttl, args.get("reason"))
+        ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, interval, ttl,
+                                       args.get("reason"), actor="ai")
         return self._result(ep)
 
     def _propose_next_time(self, args: dict[str, Any]) -> Any:
         at = _when(args, "nextRunAtIso")
         ttl = _num(args, "ttlMinutes", 30)
         ep = control.set_oneshot_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id,
-                                      next_run_at=at, ttl_minutes=ttl, reason=args.get("reason"))
+                                      next_run_at=at, ttl_minutes=ttl, reason=args.get("reason"), actor="ai")
         return self._result(ep)
 
     def _pause_until(self, args: dict[str, Any]) -> Any:
@@ -225,7 +226,7 @@ class ToolBox:
         return self._result(ep)
 
     def _clear_hints(self, args: dict[str, Any]) -> Any:
-        return self._result(control.clear_hints(self.engine, self.tenant_id, self.clock(), self.endpoint_id))
+        return self._result(control.clear_hints(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai"))
 
     def _submit_analysis(self, args: dict[str, Any]) -> Any:
         reasoning = args.get("reasoning")

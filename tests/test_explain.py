@@ -1,0 +1,174 @@
+"""`explain`: the next n run times and why, simulated from the governor without writing anything."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from shared.client import Cronicorn
+from shared.errors import InvalidInput
+from shared.explain import explain
+from shared.records import Endpoint, PlannedRun
+from shared.tables import endpoints, jobs, runs
+
+UTC = timezone.utc
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(now: datetime) -> Clock:
+    return Clock(now)
+
+
+@pytest.fixture
+def client(engine: Engine, clock: Clock) -> Cronicorn:
+    return Cronicorn(engine, clock=clock)
+
+
+def add(client: Cronicorn, **fields: Any) -> Endpoint:
+    job = client.create_job(name="j")
+    return client.add_endpoint(job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 3_600_000, **fields})
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0])) for t in (jobs, endpoints, runs)}
+
+
+def increasing(planned: list[PlannedRun]) -> bool:
+    return all(a.at < b.at for a, b in zip(planned, planned[1:]))
+
+
+def test_an_interval_endpoint_runs_every_interval(client: Cronicorn, now: datetime) -> None:
+    planned = client.explain(add(client, baseline_interval_ms=600_000).id, n=4)
+    assert [p.at for p in planned] == [now + 10 * MIN, now + 20 * MIN, now + 30 * MIN, now + 40 * MIN]
+    assert {p.source for p in planned} == {"baseline-interval"}
+
+
+def test_n_defaults_to_five_and_is_bounded(client: Cronicorn) -> None:
+    ep = add(client)
+    assert len(client.explain(ep.id)) == 5 and increasing(client.explain(ep.id, n=100))
+    for bad in (0, 101):
+        with pytest.raises(InvalidInput, match="n: "):
+            client.explain(ep.id, n=bad)
+
+
+def test_a_cron_follows_its_time_zone_across_a_dst_change(client: Cronicorn, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # Europe moves to summer time on 29 March
+    ep = add(client, baseline_interval_ms=None, baseline_cron="0 9 * * *", timezone="Europe/Berlin")
+    planned = client.explain(ep.id, n=4)
+    assert [p.at for p in planned] == [
+        datetime(2026, 3, 28, 8, 0, tzinfo=UTC),  # 09:00 CET
+        datetime(2026, 3, 29, 7, 0, tzinfo=UTC),  # 09:00 CEST
+        datetime(2026, 3, 30, 7, 0, tzinfo=UTC),
+        datetime(2026, 3, 31, 7, 0, tzinfo=UTC),
+    ]
+    assert {p.source for p in planned} == {"baseline-cron"}
+
+
+def test_a_half_hour_time_zone_keeps_its_grid(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=None, baseline_cron="0 * * * *", timezone="Asia/Kolkata")
+    planned = client.explain(ep.id, n=3)
+    assert [p.at for p in planned] == [now + 30 * MIN, now + 90 * MIN, now + 150 * MIN]
+
+
+def test_an_interval_hint_runs_until_it_expires_then_the_baseline_returns(client: Cronicorn, now: datetime) -> None:
+    ep = add(client)
+    client.set_interval_hint(ep.id, 600_000, ttl_minutes=25)
+    planned = client.explain(ep.id, n=5)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 10 * MIN, "ai-interval"),
+        (now + 20 * MIN, "ai-interval"),
+        (now + 30 * MIN, "ai-interval"),  # planned at +20 while the hint was still fresh
+        (now + 90 * MIN, "baseline-interval"),
+        (now + 150 * MIN, "baseline-interval"),
+    ]
+
+
+def test_an_interval_hint_replaces_a_cron_baseline_while_fresh(client: Cronicorn) -> None:
+    ep = add(client, baseline_interval_ms=None, baseline_cron="0 * * * *", timezone="Asia/Kolkata")
+    client.set_interval_hint(ep.id, 600_000, ttl_minutes=15)
+    planned = client.explain(ep.id, n=4)
+    assert [p.source for p in planned] == ["ai-interval", "ai-interval", "baseline-cron", "baseline-cron"]
+    assert increasing(planned)
+
+
+def test_a_oneshot_hint_runs_once_then_the_baseline(client: Cronicorn, now: datetime) -> None:
+    ep = add(client)
+    client.set_oneshot_hint(ep.id, next_run_in_ms=5 * 60_000)
+    planned = client.explain(ep.id, n=3)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 5 * MIN, "ai-oneshot"), (now + 65 * MIN, "baseline-interval"), (now + 125 * MIN, "baseline-interval")]
+
+
+def test_a_run_now_request_is_served_once(client: Cronicorn, now: datetime) -> None:
+    ep = client.run_now(add(client).id)
+    planned = client.explain(ep.id, n=2)
+    assert [(p.at, p.source) for p in planned] == [(now, "manual"), (now + HOUR, "baseline-interval")]
+
+
+def test_a_paused_endpoint_starts_at_the_pause_end(client: Cronicorn, now: datetime) -> None:
+    ep = client.pause_endpoint(add(client).id, now + 3 * HOUR)
+    planned = client.explain(ep.id, n=3)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 3 * HOUR, "paused"), (now + 4 * HOUR, "baseline-interval"), (now + 5 * HOUR, "baseline-interval")]
+
+
+def test_guardrails_clamp_every_simulated_run(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, max_interval_ms=900_000)
+    planned = client.explain(ep.id, n=3)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 15 * MIN, "clamped-max"), (now + 30 * MIN, "clamped-max"), (now + 45 * MIN, "clamped-max")]
+
+
+def test_the_stored_failure_backoff_ends_after_a_simulated_success(client: Cronicorn, engine: Engine, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=60_000)
+    with engine.begin() as conn:
+        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=3, next_run_at=now + 8 * MIN))
+    planned = client.explain(ep.id, n=3)
+    assert [p.at for p in planned] == [now + 8 * MIN, now + 9 * MIN, now + 10 * MIN]
+
+
+def test_a_running_endpoint_is_explained_from_its_state_not_its_lease(client: Cronicorn, engine: Engine, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=60_000)
+    with engine.begin() as conn:
+        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(claimed_slot=now, next_run_at=now + 10 * MIN, fence=1))
+    assert client.explain(ep.id, n=1)[0].at == now + MIN
+
+
+def test_nothing_is_planned_for_an_endpoint_that_cannot_run(client: Cronicorn) -> None:
+    archived = client.archive_endpoint(add(client).id)
+    assert client.explain(archived.id) == []
+    paused_job = add(client)
+    client.pause_job(paused_job.job_id)
+    assert client.explain(paused_job.id) == []
+
+
+def test_explaining_writes_nothing(client: Cronicorn, engine: Engine, clock: Clock, now: datetime) -> None:
+    ep = add(client)
+    client.set_interval_hint(ep.id, 60_000, ttl_minutes=5)
+    before = snapshot(engine)
+    clock.now = now + 30 * MIN
+    client.explain(ep.id, n=10)
+    assert snapshot(engine) == before
+
+
+def test_explain_is_a_pure_function_of_the_endpoint_record(client: Cronicorn, now: datetime) -> None:
+    ep = add(client)
+    unplanned = replace(ep, next_run_at=None, next_run_source=None, baseline_interval_ms=120_000)
+    assert [(p.at, p.source) for p in explain(unplanned, now, 2)] == [
+        (now + 2 * MIN, "baseline-interval"), (now + 4 * MIN, "baseline-interval")]
+    assert explain(ep, now, 2, job_status="paused") == []
+    assert explain(ep, now, 2) == explain(ep, now, 2)
