@@ -10,7 +10,8 @@ Rules, in order (REFERENCE.md, with the original's defects fixed):
 5. Clamp into [floor, now + max_interval] where floor = max(now, last_run_at + min_interval):
    the minimum interval is the spacing between runs, so a run-now long after the last run is
    not held back by a whole min interval (the original measured it from `now`).
-6. Pause wins last: `paused_until > now` -> the pause end.
+6. Pause wins last: `paused_until > now` -> the pause end, but never before the min floor: a
+   short pause must not become a way around the minimum interval.
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def plan_next_run(state: EndpointState, now: datetime, *, after_slot: datetime |
             plan = Plan(ceiling, PlanSource.CLAMPED_MAX)
 
     if state.paused_until is not None and state.paused_until > now:
-        plan = Plan(state.paused_until, PlanSource.PAUSED)
+        plan = Plan(max(state.paused_until, floor), PlanSource.PAUSED)
     return plan
 
 

@@ -1,93 +1,140 @@
-"""Cron on the wall clock of an IANA time zone, with one rule for DST.
+"""Cron on the wall clock of an IANA time zone, with one rule for daylight-saving time.
 
-The rule: cron slots are wall-clock times, and each wall-clock slot runs once.
-- A slot inside a DST gap (02:30 on a spring-forward night) does not exist; it runs at the
-  transition instant (03:00 local), so several gap slots collapse into that one run.
-- A slot inside a fold (01:30 on a fall-back night) exists twice; it runs at its first
-  occurrence, and the repeated hour adds no runs.
-Implementation: iterate naive local wall times with croniter from the local wall time of
-`after`, convert each to UTC by the rule above, and return the first instant after `after`.
+DST rule: cron slots are wall-clock times in the endpoint's zone, and each wall-clock slot runs
+at most once. `next_cron_after` iterates naive local wall times with croniter, starting from the
+local wall time of `after`, converts each to UTC as below, and returns the first instant that is
+strictly after `after`.
+- Gap (spring forward): a wall time that does not exist (02:30 on 2026-03-08 in America/New_York)
+  runs at the transition instant, the first instant after the gap (03:00 EDT). Several gap slots
+  collapse into that one run, and a real slot at the transition (03:00) is the same instant, so
+  it all runs once. The transition is found by binary search to the second, not by assuming a
+  one-hour shift (Australia/Lord_Howe moves by 30 minutes).
+- Fold (fall back): an ambiguous wall time (01:30 on 2026-11-01 in America/New_York) maps to its
+  first occurrence (fold=0). The repeated hour's second pass maps to instants already passed, so
+  it adds no runs: hourly runs at 00:00 EDT, 01:00 EDT, then 02:00 EST (two real hours later), and
+  from inside the second pass (01:10 EST) the next slot is 02:00 EST.
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
+from croniter.croniter import CroniterBadDateError, CroniterError
 
 UTC = timezone.utc
 MACROS = frozenset({"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"})
-MAX_STEPS = 10_000
+MAX_STEPS = 10_000  # candidates rejected per call are at most a fold's worth; this only stops runaways
+_PROBE_START = datetime(2000, 1, 1)  # a leap year, so 29 February counts as firing
 
 
-@lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    """The IANA zone names zoneinfo knows (system tz database or the tzdata package)."""
+    # Membership, not just ZoneInfo(name), because ZoneInfo also loads "posix/..." and the
+    # leap-second "right/..." copies, and "localtime" is this host's setting rather than a zone.
+    return frozenset(available_timezones() - {"localtime"})
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name, cached; ValueError for anything else."""
+    error = ValueError(f"timezone {name!r} is not a known IANA time zone")
+    if name not in _zone_names():
+        raise error
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone {name!r} is not a known IANA time zone") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a listed but unreadable file
+        raise error from None
 
 
 def validate_timezone(name: str) -> None:
-    """Raise ValueError unless `name` is an IANA zone (e.g. Europe/Berlin)."""
-    zone(name)
+    """Raise ValueError unless `name` is an IANA time zone known to zoneinfo (e.g. Europe/Berlin)."""
+    _zone(name)
 
 
-def validate_cron(expr: str) -> None:
-    """Raise ValueError unless `expr` is a 5-field cron expression or a macro like @daily."""
-    text = expr.strip()
+@lru_cache(maxsize=1024)
+def _checked_cron(expr: str) -> str:
+    """`expr` validated and normalised (single spaces, lower-case macro); ValueError otherwise."""
+    text = " ".join(expr.split())
     if not text:
         raise ValueError("cron expression is empty")
     if text.startswith("@"):
         if text.lower() not in MACROS:
-            raise ValueError(f"cron macro {text!r} is not one of {', '.join(sorted(MACROS))}")
-        return
-    fields = text.split()
+            raise ValueError(f"cron macro {text!r} is not supported; use one of {', '.join(sorted(MACROS))}")
+        return text.lower()
+    fields = text.split(" ")
     if len(fields) != 5:
-        raise ValueError(f"cron expression {text!r} has {len(fields)} fields; expected 5 (minute hour day month weekday)")
-    if not croniter.is_valid(text):
-        raise ValueError(f"cron expression {text!r} is not valid")
-    # An expression that can never fire (e.g. 30 February) must be refused here, not loop later.
+        extra = "; seconds and year fields are not supported" if len(fields) in (6, 7) else ""
+        raise ValueError(
+            f"cron expression {text!r} has {len(fields)} fields; expected 5 "
+            f"(minute hour day-of-month month day-of-week){extra}"
+        )
     try:
-        next_cron_after(text, "UTC", datetime(2000, 1, 1, tzinfo=UTC))
-    except Exception:  # croniter's own error types differ across versions
-        raise ValueError(f"cron expression {text!r} never fires") from None
+        croniter(text, _PROBE_START).get_next(datetime)
+    except CroniterBadDateError:
+        # croniter parses "0 0 30 2 *" fine and only fails when asked for a date; refuse it here
+        # so a schedule is never stored that can't produce a next run.
+        raise ValueError(f"cron expression {text!r} never fires (no such date, e.g. 30 February)") from None
+    except (CroniterError, ValueError, KeyError, IndexError, TypeError) as exc:
+        # croniter's message names the bad field; other exception types come from odd input
+        # reaching its parser, and the caller should only ever see ValueError.
+        raise ValueError(f"cron expression {text!r} is invalid: {exc}") from None
+    return text
 
 
-def _to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
-    """A naive wall time in `tz` as UTC: first occurrence in a fold, transition instant in a gap."""
-    first = wall.replace(tzinfo=tz, fold=0)
-    instant = first.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall:
-        return instant  # exists (in a fold, fold=0 is its first occurrence)
-    # In a gap: fold=0 maps past the gap and fold=1 before it; the transition lies between.
-    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    high = instant
-    if low > high:
-        low, high = high, low
-    offset_before = low.astimezone(tz).utcoffset()
-    while high - low > timedelta(seconds=1):
-        mid = low + (high - low) / 2
-        if mid.astimezone(tz).utcoffset() == offset_before:
+def validate_cron(expr: str) -> None:
+    """Raise ValueError unless `expr` is a 5-field cron expression or a macro such as @daily."""
+    _checked_cron(expr)
+
+
+def _offset_at(timestamp: int, tz: ZoneInfo) -> timedelta | None:
+    """The UTC offset in force in `tz` at a POSIX timestamp."""
+    return datetime.fromtimestamp(timestamp, tz).utcoffset()
+
+
+def _gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The transition instant ending the DST gap that swallows the naive wall time `wall`."""
+    # For a missing wall time zoneinfo applies the offset from before the gap with fold=0 (an
+    # instant after the transition) and the offset from after it with fold=1 (an instant before),
+    # so the transition lies between them whatever the size of the shift.
+    readings = (wall.replace(tzinfo=tz, fold=0).timestamp(), wall.replace(tzinfo=tz, fold=1).timestamp())
+    low, high = math.floor(min(readings)), math.ceil(max(readings))
+    before = _offset_at(low, tz)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _offset_at(mid, tz) == before:
             low = mid
         else:
             high = mid
-    return high.replace(microsecond=0) if high.microsecond else high
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """A naive wall time in `tz` as UTC: its first occurrence in a fold, the transition in a gap."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first  # the wall time exists; in a fold, fold=0 is its first occurrence
+    return _gap_end(wall, tz)
 
 
 def next_cron_after(expr: str, tz_name: str, after: datetime) -> datetime:
-    """The first slot of `expr` strictly after `after`, on the wall clock of `tz_name`, in UTC."""
-    if after.tzinfo is None:
-        raise ValueError("next_cron_after needs an aware datetime")
-    tz = zone(tz_name)
-    start = after.astimezone(tz).replace(tzinfo=None)
-    # Start one second early so a slot exactly at `after`'s wall time is seen and rejected
-    # by the strict comparison below rather than skipped by croniter's own logic.
-    it = croniter(expr.strip(), start - timedelta(seconds=1))
+    """The first slot of `expr` on the wall clock of `tz_name` strictly after `after`, in UTC."""
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("next_cron_after needs an aware datetime, got a naive one")
+    text = _checked_cron(expr)
+    tz = _zone(tz_name)
+    # No slot after `after` has a wall time at or before `after`'s own: earlier wall times map to
+    # earlier instants, or (in a fold's second pass) to the first pass, which is also earlier.
+    slots = croniter(text, after.astimezone(tz).replace(tzinfo=None))
     for _ in range(MAX_STEPS):
-        wall = it.get_next(datetime)
-        candidate = _to_utc(wall, tz)
-        if candidate > after:
-            return candidate
-    raise ValueError(f"cron expression {expr!r} has no slot within {MAX_STEPS} steps after {after.isoformat()}")
+        try:
+            wall = slots.get_next(datetime)
+        except (CroniterBadDateError, OverflowError):
+            raise ValueError(f"cron expression {text!r} has no slot after {after.isoformat()}") from None
+        instant = _wall_to_utc(wall, tz)
+        if instant > after:
+            return instant
+    raise ValueError(f"cron expression {text!r} has no slot within {MAX_STEPS} steps after {after.isoformat()}")
