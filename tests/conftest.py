@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 
 from shared.db import make_engine
 from shared.migrate import upgrade
+from shared.client import Cronicorn
+from tests.clients import Clock
 from tests.targets import TargetServer
 from tests.services import postgres_engine, redis_client, reset_schema, truncate_all
 
@@ -61,6 +63,17 @@ def target() -> Iterator[TargetServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def clock(now: datetime) -> Clock:
+    return Clock(now)
+
+
+@pytest.fixture
+def client(engine: Engine, clock: Clock) -> Cronicorn:
+    """A producer client on both engines with a clock the test moves."""
+    return Cronicorn(engine, clock=clock)
 
 
 @pytest.fixture

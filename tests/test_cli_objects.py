@@ -14,22 +14,10 @@ from shared.cli_objects import add_object_commands
 from shared.client import Cronicorn
 from shared.durations import parse_duration
 from shared.tables import runs
+from tests.clients import Clock
 
 MIN = timedelta(minutes=1)
 Main = Callable[..., tuple[int, str, str]]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(now: datetime) -> Clock:
-    return Clock(now)
 
 
 @pytest.fixture

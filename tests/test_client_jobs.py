@@ -6,37 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from shared.client import Cronicorn
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.records import Endpoint
-from shared.tables import endpoints, jobs, runs
+from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(now: datetime) -> Clock:
-    return Clock(now)
-
-
-@pytest.fixture
-def client(engine: Engine, clock: Clock) -> Cronicorn:
-    return Cronicorn(engine, clock=clock)
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0])) for t in (jobs, endpoints, runs)}
 
 
 def add_endpoint(client: Cronicorn, job_id: str, name: str = "e", **fields: Any) -> Endpoint:

@@ -6,45 +6,23 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from shared.client import Cronicorn
 from shared.errors import InvalidInput
 from shared.explain import explain
 from shared.records import Endpoint, PlannedRun
-from shared.tables import endpoints, jobs, runs
+from shared.tables import endpoints
+from tests.clients import Clock, snapshot
 
 UTC = timezone.utc
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(now: datetime) -> Clock:
-    return Clock(now)
-
-
-@pytest.fixture
-def client(engine: Engine, clock: Clock) -> Cronicorn:
-    return Cronicorn(engine, clock=clock)
-
-
 def add(client: Cronicorn, **fields: Any) -> Endpoint:
     job = client.create_job(name="j")
     return client.add_endpoint(job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 3_600_000, **fields})
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0])) for t in (jobs, endpoints, runs)}
 
 
 def increasing(planned: list[PlannedRun]) -> bool:

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from shared.client import Cronicorn
 from shared.errors import Conflict, InvalidInput
 from shared.specs import EndpointSpec, JobSpec
-from shared.tables import endpoints, jobs, runs
+from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)
 JOB = {"name": "billing", "description": "invoices"}
@@ -19,29 +19,6 @@ SPECS: list[dict[str, Any]] = [
     {"name": "report", "url": "https://a.example.com/report", "method": "POST", "body": {"kind": "daily"},
      "baseline_cron": "0 6 * * *", "timezone": "Europe/Paris", "headers": {"X-Team": "billing"}},
 ]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(now: datetime) -> Clock:
-    return Clock(now)
-
-
-@pytest.fixture
-def client(engine: Engine, clock: Clock) -> Cronicorn:
-    return Cronicorn(engine, clock=clock)
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0])) for t in (jobs, endpoints, runs)}
 
 
 def test_the_first_registration_creates_the_job_and_its_endpoints(client: Cronicorn, now: datetime) -> None:
