@@ -32,8 +32,9 @@ class Deps:
     settings: Settings
     clock: Callable[[], datetime]
 
-    @property
+    @cached_property
     def tiers(self) -> dict[str, Tier]:
+        # Parsed once per process, not on every request (settings never change while serving).
         return parse_tiers(self.settings.tiers_json)
 
     @cached_property

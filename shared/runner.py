@@ -1,21 +1,20 @@
-"""Execute one claim: lock, fenced start, HTTP call, fenced finish. Called by the execute task."""
+"""Execute claims: lock, fenced start, HTTP calls side by side, fenced finishes. Called by the execute tasks."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from redis import Redis
-from redis.exceptions import LockError
 from sqlalchemy import Engine
 
-from shared.attempts import Attempt, RunResult, begin_attempt, finish_attempt, read_claim
-from shared.claims import lease_ms
+from shared.attempts import Attempt, Order, RunResult, begin_attempts, finish_attempts
 from shared.httpcall import HttpCaller, HttpOutcome, HttpRequest
 from shared.keyring import KeyRing
-from shared.locks import endpoint_lock_for
+from shared.locks import EndpointLocks
 from shared.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
 from shared.model import ErrorKind, RunStatus
 
@@ -40,38 +39,69 @@ class Runner:
     grace_ms: int = 30_000
     max_attempts: int = 3
     keyring: KeyRing | None = None  # per-tenant signing keys; None: the HTTP caller's own key
+    # Where the calls of a batch run side by side (threads, or greenlets under gevent).
+    calls: Executor | None = None
 
     def execute(self, endpoint_id: str, fence: int) -> Outcome:
         """Run the attempt that claim `fence` stands for, at most once."""
-        claim = read_claim(self.engine, endpoint_id)
-        if claim is None or claim.fence != fence or claim.claimed_slot is None:
-            return Outcome.STALE
-        lease_s = lease_ms(claim.timeout_ms, claim.max_execution_time_ms, self.grace_ms) / 1000
-        lock = endpoint_lock_for(self.redis, endpoint_id, lease_s=lease_s)
-        if not lock.acquire():
-            # The claim stays leased; if the holder is gone, the lease ends and a later tick
-            # claims the slot again. Waiting here would tie up a worker slot for nothing.
-            log.warning("endpoint %s is locked by another execution; fence %s left to its lease", endpoint_id, fence)
-            LOCK_CONTENTION.inc()
-            return Outcome.LOCKED
+        return self.execute_many([Order(endpoint_id, fence)])[endpoint_id]
+
+    def execute_many(self, orders: Sequence[Order]) -> dict[str, Outcome]:
+        """Run a batch of claims: one fenced start, the calls side by side, fenced finishes.
+
+        Finished calls are stored as they complete (those completing together share one
+        transaction), so a slow call never delays its siblings' next runs. Returns once every
+        run is stored: the message is acknowledged only then.
+        """
+        locks = EndpointLocks(self.redis)
+        held: dict[str, str] = {}
+        outcomes: dict[str, Outcome] = {}
         try:
-            attempt = begin_attempt(self.engine, endpoint_id, fence, self.clock(), grace_ms=self.grace_ms)
-            if attempt is None:
-                return Outcome.STALE
-            if attempt.attempt > self.max_attempts:
-                return self._give_up(attempt)
-            DISPATCH_LAG.observe(max(0.0, (attempt.started_at - attempt.slot).total_seconds()))
-            outcome = self.http.call(self._request(attempt))
-            result = run_result(outcome, self.clock())
-            RUNS.labels(result.status.value, attempt.source or "unknown").inc()
-            if not finish_attempt(self.engine, attempt, result):
-                return Outcome.SUPERSEDED
-            return Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
+            started = begin_attempts(self.engine, orders, self.clock(), grace_ms=self.grace_ms,
+                                     take_locks=lambda leases: locks.acquire(leases, held))
+            outcomes.update({eid: Outcome.STALE for eid in started.stale})
+            for eid in started.locked:
+                # The claim stays leased; if the holder is gone, the lease ends and a later tick
+                # claims the slot again. Waiting here would tie up a worker slot for nothing.
+                log.warning("endpoint %s is locked by another execution; its claim is left to its lease", eid)
+                LOCK_CONTENTION.inc()
+                outcomes[eid] = Outcome.LOCKED
+            give_up = [a for a in started.attempts if a.attempt > self.max_attempts]
+            if give_up:
+                outcomes.update(self._give_up(give_up))
+            to_call = [a for a in started.attempts if a.attempt <= self.max_attempts]
+            for attempt in to_call:
+                DISPATCH_LAG.observe(max(0.0, (attempt.started_at - attempt.slot).total_seconds()))
+            outcomes.update(self._call_all(to_call))
         finally:
-            try:
-                lock.release()
-            except LockError:
-                log.warning("lock of endpoint %s expired before release (attempt outlived its lease)", endpoint_id)
+            for eid in locks.release(held):
+                log.warning("lock of endpoint %s expired before release (attempt outlived its lease)", eid)
+        return outcomes
+
+    def _call_all(self, attempts: list[Attempt]) -> dict[str, Outcome]:
+        if len(attempts) == 1 or self.calls is None:
+            # A lone call runs in the task's own thread: no hand-off to pay for.
+            return self._store([(a, self._call(a)) for a in attempts])
+        outcomes: dict[str, Outcome] = {}
+        pending: dict[Future[RunResult], Attempt] = {self.calls.submit(self._call, a): a for a in attempts}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            outcomes.update(self._store([(pending.pop(f), f.result()) for f in done]))
+        return outcomes
+
+    def _call(self, attempt: Attempt) -> RunResult:
+        result = run_result(self.http.call(self._request(attempt)), self.clock())
+        RUNS.labels(result.status.value, attempt.source or "unknown").inc()
+        return result
+
+    def _store(self, done: list[tuple[Attempt, RunResult]]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        for (attempt, result), current in zip(done, finish_attempts(self.engine, done)):
+            if not current:
+                outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
+            else:
+                outcomes[attempt.endpoint_id] = Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
+        return outcomes
 
     def _request(self, attempt: Attempt) -> HttpRequest:
         c = attempt.config
@@ -86,18 +116,15 @@ class Runner:
             signing_keys=self.keyring.keys_for(c["tenant_id"]) if self.keyring else (),
         )
 
-    def _give_up(self, attempt: Attempt) -> Outcome:
-        message = f"slot given up after {attempt.attempt - 1} abandoned attempts (limit {self.max_attempts})"
-        result = RunResult(
-            status=RunStatus.ABANDONED,
-            finished_at=self.clock(),
-            duration_ms=0,
-            error_kind=ErrorKind.ABANDONED.value,
-            error_message=message,
-        )
-        finish_attempt(self.engine, attempt, result)
-        RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
-        return Outcome.GAVE_UP
+    def _give_up(self, attempts: list[Attempt]) -> dict[str, Outcome]:
+        done = []
+        for attempt in attempts:
+            message = f"slot given up after {attempt.attempt - 1} abandoned attempts (limit {self.max_attempts})"
+            done.append((attempt, RunResult(status=RunStatus.ABANDONED, finished_at=self.clock(), duration_ms=0,
+                                            error_kind=ErrorKind.ABANDONED.value, error_message=message)))
+            RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
+        finish_attempts(self.engine, done)
+        return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}
 
 
 def idempotency_key(endpoint_id: str, slot: datetime) -> str:

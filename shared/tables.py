@@ -181,6 +181,13 @@ runs = Table(
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
     ),
+    # Starting an attempt looks up its endpoints' running runs: never a scan of run history.
+    Index(
+        "ix_runs_running_endpoint",
+        "endpoint_id",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
 )
 
 ai_analysis_sessions = Table(

@@ -43,3 +43,22 @@ def test_with_many_registered_and_few_due_sqlite_reads_the_due_index(sqlite_engi
         sql = f"EXPLAIN QUERY PLAN {_DUE.compile(sqlite_engine)}"
         plan = conn.exec_driver_sql(sql, (now.replace(tzinfo=None).isoformat(" "), 100, 0)).all()
     assert any("ix_endpoints_due" in str(row) for row in plan), plan
+
+
+def test_starting_an_attempt_never_reads_the_endpoints_run_history(pg_engine: Engine, now: datetime) -> None:
+    """The running-runs lookup of every attempt start stays on a partial index however many runs exist."""
+    from shared.attempts import running_runs
+    from tests.factories import make_endpoint
+
+    ep = make_endpoint(pg_engine, now)
+    job = make_job(pg_engine, now)
+    with pg_engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO runs (id, endpoint_id, job_id, status, scheduled_at, attempt, fence, started_at)
+            SELECT gen_random_uuid()::text, :ep, :job, 'success', now() - i * interval '1 second', 1, i, now()
+            FROM generate_series(1, 20000) AS i
+        """), {"ep": ep, "job": job})
+        conn.execute(text("ANALYZE runs"))
+        sql = running_runs([ep]).compile(pg_engine, compile_kwargs={"literal_binds": True})
+        plan = conn.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()
+    assert any("ix_runs_running_endpoint" in line for line in plan), "\n".join(plan)

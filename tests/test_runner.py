@@ -1,6 +1,8 @@
 """One execution through the runner: real database, real Redis lock, real local target."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -104,3 +106,62 @@ def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: r
     assert sig.count("sha256=") == 2
     assert verify(new.encode(), ts, b"", sig, now=utcnow()) and verify(old.encode(), ts, b"", sig, now=utcnow())
     assert not verify(b"installation", ts, b"", sig, now=utcnow())
+
+
+@pytest.fixture
+def batch_runner(engine: Engine, redis_conn: redis.Redis) -> Iterator[Runner]:
+
+    http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"k")
+    with ThreadPoolExecutor(8) as calls:
+        yield Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2, calls=calls)
+
+
+def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
+    batch_runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis
+) -> None:
+    from shared.attempts import Order
+
+    now = utcnow()
+    ids = [make_endpoint(engine, now, url=target.url(f"/ok?n={i}"), baseline_interval_ms=60_000) for i in range(4)]
+    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=1000)}
+    holder = endpoint_lock_for(redis_conn, ids[2], lease_s=30)
+    assert holder.acquire()
+    orders = [Order(ids[0], claims[ids[0]].fence), Order(ids[1], claims[ids[1]].fence),
+              Order(ids[2], claims[ids[2]].fence), Order(ids[3], claims[ids[3]].fence - 1)]
+    outcomes = batch_runner.execute_many(orders)
+    assert outcomes == {ids[0]: Outcome.SUCCESS, ids[1]: Outcome.SUCCESS, ids[2]: Outcome.LOCKED, ids[3]: Outcome.STALE}
+    assert sorted(s.path for s in target.seen) == ["/ok?n=0", "/ok?n=1"]
+    for ep in ids[:2]:
+        assert [r.status for r in run_rows(engine, ep)] == ["success"]
+        assert endpoint_row(engine, ep).claimed_slot is None
+    assert run_rows(engine, ids[2]) == [] and endpoint_row(engine, ids[2]).claimed_slot is not None
+    assert holder.owned()  # the batch released only its own locks
+    # The whole batch again (a redelivered message): nothing is called twice.
+    target.clear()
+    assert set(batch_runner.execute_many(orders[:2]).values()) == {Outcome.STALE}
+    assert target.seen == []
+
+
+def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
+    batch_runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    import threading
+
+    from shared.attempts import Order
+    from tests.cluster import wait_for
+
+    now = utcnow()
+    slow = make_endpoint(engine, now, url=target.url("/slow?ms=3000"), baseline_interval_ms=60_000, timeout_ms=10_000)
+    fast = [make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000) for _ in range(3)]
+    claims = claim_due(engine, now, limit=10, grace_ms=1000)
+    outcomes: dict[str, Outcome] = {}
+    batch = threading.Thread(target=lambda: outcomes.update(batch_runner.execute_many([Order(c.endpoint_id, c.fence) for c in claims])))
+    batch.start()
+    # The fast runs are stored (and their next runs planned) while the slow call is still in flight.
+    wait_for(lambda: all([r.status for r in run_rows(engine, ep)] == ["success"] for ep in fast), 2.5, "fast runs stored")
+    assert batch.is_alive() and [r.status for r in run_rows(engine, slow)] == ["running"]
+    assert all(endpoint_row(engine, ep).claimed_slot is None for ep in fast)
+    batch.join(10)
+    assert set(outcomes.values()) == {Outcome.SUCCESS} and len(outcomes) == 4
+    [slow_run] = run_rows(engine, slow)
+    assert all(run_rows(engine, ep)[0].started_at == slow_run.started_at for ep in fast)  # one start for the batch

@@ -27,6 +27,7 @@ app.conf.update(
         "cronicorn.tick": {"queue": "scheduler"},
         "cronicorn.sweep": {"queue": "scheduler"},
         "cronicorn.execute": {"queue": "execute"},
+        "cronicorn.execute_batch": {"queue": "execute"},
         "cronicorn.analyze": {"queue": "analysis"},
         "cronicorn.plan_analyses": {"queue": "scheduler"},
     },

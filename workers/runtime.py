@@ -5,7 +5,9 @@ process (a per-thread client opens a connection per task under gevent and halves
 """
 from __future__ import annotations
 
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -57,6 +59,12 @@ class Runtime:
             grace_ms=self.settings.lease_grace_ms,
             max_attempts=self.settings.max_attempts,
             keyring=KeyRing(self.engine, key, utcnow),
+            # Room for every call of every message in progress: a batch's calls never queue
+            # behind another message's (threads start lazily; under gevent they are greenlets).
+            calls=ThreadPoolExecutor(
+                max_workers=self.settings.execute_concurrency * self.settings.execute_batch_size,
+                thread_name_prefix="call",
+            ),
         )
 
 
@@ -82,10 +90,23 @@ _lock = threading.Lock()
 _runtime: Runtime | None = None
 
 
+def _green_psycopg() -> None:
+    """Under the gevent pool, make psycopg2 wait on the hub instead of blocking the whole process."""
+    if "gevent" not in sys.modules:
+        return
+    from gevent import monkey
+
+    if monkey.is_module_patched("socket"):
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
+
+
 def runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None:
+            _green_psycopg()
             _runtime = Runtime(Settings.from_env())
             # Build the runner up front, under the lock, so threads never race to build two.
             _runtime.runner
