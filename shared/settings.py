@@ -86,8 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRONICORN_MAX_ATTEMPTS", "max_attempts", "3", lambda n, r: _int(n, r, minimum=1), "Attempts per slot after abandoned attempts (worker lost) before the slot is given up."),
     Setting("CRONICORN_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "7200", lambda n, r: _int(n, r, minimum=60), "Redis broker visibility timeout; must exceed the longest lease (checked at worker start)."),
     Setting("CRONICORN_EXECUTE_POOL", "execute_pool", "threads", _str, "Pool of execute workers started by `cronicorn worker execute` / `up`: threads or gevent."),
-    Setting("CRONICORN_EXECUTE_CONCURRENCY", "execute_concurrency", "16", lambda n, r: _int(n, r, minimum=1), "Execute messages in progress per execute worker process (pool threads or greenlets); each runs its batch of calls side by side."),
-    Setting("CRONICORN_EXECUTE_BATCH_SIZE", "execute_batch_size", "10", lambda n, r: _int(n, r, minimum=1, maximum=100), "Claims per execute message: their calls run side by side and their runs are stored in shared transactions. 1 sends one message per run."),
+    Setting("CRONICORN_EXECUTE_CONCURRENCY", "execute_concurrency", "8", lambda n, r: _int(n, r, minimum=1), "Execute messages in progress per execute worker process (pool threads or greenlets); each runs its batch of calls side by side."),
+    Setting("CRONICORN_EXECUTE_BATCH_SIZE", "execute_batch_size", "20", lambda n, r: _int(n, r, minimum=1, maximum=100), "Claims per execute message: their calls run side by side and their runs are stored in shared transactions. 1 sends one message per run."),
     Setting("CRONICORN_LOG_LEVEL", "log_level", "INFO", _str, "Log level of every role."),
     Setting("OPENAI_API_KEY", "openai_api_key", "", _opt, "Key for the AI planner's model. Unset: the planner is off and baselines run unchanged."),
     Setting("OPENAI_BASE_URL", "openai_base_url", "", _opt, "OpenAI-compatible endpoint (Ollama, vLLM, LiteLLM ...), e.g. http://localhost:11434/v1."),
@@ -125,8 +125,8 @@ class Settings:
     max_attempts: int = 3
     visibility_timeout_s: int = 7200
     execute_pool: str = "threads"
-    execute_concurrency: int = 16
-    execute_batch_size: int = 10
+    execute_concurrency: int = 8
+    execute_batch_size: int = 20
     log_level: str = "INFO"
     openai_api_key: str | None = None
     openai_base_url: str | None = None

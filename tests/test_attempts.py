@@ -123,3 +123,37 @@ def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) 
     row = endpoint_row(engine, ep)
     assert row.ai_hint_next_run_at is None and row.ai_hint_expires_at is None and row.ai_hint_reason is None
     assert row.next_run_at == now + timedelta(seconds=1, hours=1)
+
+
+def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engine, now: datetime) -> None:
+    from shared.attempts import finish_attempts
+
+    keep = make_endpoint(engine, now, max_execution_time_ms=3_600_000)  # its lease outlasts the test
+    lose = make_endpoint(engine, now, max_execution_time_ms=60_000)
+    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=0)}
+    a_keep = begin_attempt(engine, keep, claims[keep].fence, now, grace_ms=0)
+    a_lose = begin_attempt(engine, lose, claims[lose].fence, now, grace_ms=0)
+    assert a_keep is not None and a_lose is not None
+    later = now + timedelta(minutes=10)
+    [reclaimed] = claim_due(engine, later, limit=10, grace_ms=0)  # only `lose`'s lease ran out
+    assert reclaimed.endpoint_id == lose
+    assert finish_attempts(engine, [(a_keep, ok(later)), (a_lose, ok(later))]) == [True, False]
+    [kept] = run_rows(engine, keep)
+    assert kept.status == "success" and not kept.superseded
+    assert endpoint_row(engine, keep).claimed_slot is None and endpoint_row(engine, keep).next_run_at > later
+    [lost] = run_rows(engine, lose)
+    assert lost.status == "success" and lost.superseded
+    row = endpoint_row(engine, lose)
+    assert row.fence == reclaimed.fence and row.claimed_slot is not None  # the newer claim is untouched
+
+
+def test_a_batch_started_twice_starts_each_run_once(engine: Engine, now: datetime) -> None:
+    from shared.attempts import Order, begin_attempts
+
+    eps = [make_endpoint(engine, now) for _ in range(3)]
+    orders = [Order(c.endpoint_id, c.fence) for c in claim_due(engine, now, limit=10, grace_ms=GRACE)]
+    first = begin_attempts(engine, orders, now, grace_ms=GRACE, take_locks=lambda leases: set(leases))
+    assert len(first.attempts) == 3 and not first.stale and not first.locked
+    again = begin_attempts(engine, orders, now, grace_ms=GRACE, take_locks=lambda leases: set(leases))
+    assert again.attempts == [] and again.stale == set(eps)
+    assert all(len(run_rows(engine, ep)) == 1 for ep in eps)

@@ -126,8 +126,11 @@ def test_a_duplicated_execute_message_makes_one_http_call(
     # Claim it here, as a tick would, then deliver its execute message three times.
     [claim] = claim_due(engine, utcnow(), limit=10, grace_ms=30_000)
     app = Celery(broker=REDIS_URL)
-    for _ in range(3):
-        app.send_task("cronicorn.execute", kwargs={"endpoint_id": ep.id, "fence": claim.fence}, queue="execute")
+    # The same claim in two batch messages and a single one (the form sent before batches).
+    for _ in range(2):
+        app.send_task("cronicorn.execute_batch", kwargs={"claims": [{"endpoint_id": ep.id, "fence": claim.fence}]},
+                      queue="execute")
+    app.send_task("cronicorn.execute", kwargs={"endpoint_id": ep.id, "fence": claim.fence}, queue="execute")
     cluster.start_worker("execute", concurrency=8)
     try:
         wait_for(lambda: finished(engine, ep.id, 1), 30, "the run to finish")
@@ -283,3 +286,61 @@ def test_sigterm_to_an_execute_worker_mid_call_lets_the_call_finish_and_records_
         raise
     assert [(r.status, r.attempt, r.status_code) for r in rows] == [("success", 1, 200)]
     assert client.get_endpoint(ep.id).next_run_source == "baseline-interval"
+
+
+def test_a_ticks_claims_travel_in_batches_and_each_runs_once(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str], redis_conn: redis.Redis
+) -> None:
+    import base64
+    import json
+
+    engine = e2e_engine[0]
+    cluster.extra_env["CRONICORN_EXECUTE_BATCH_SIZE"] = "10"
+    job = client.create_job(name="batches")
+    eps = [client.add_endpoint(job.id, name=f"b{i}", url=target.url(f"/ok?b={i}"), baseline_interval_ms=3_600_000)
+           for i in range(25)]
+    for ep in eps:
+        client.run_now(ep.id)
+    cluster.start_worker("scheduler")
+    cluster.start_beat()
+    try:
+        wait_for(lambda: redis_conn.llen("execute") >= 3, 20, "the tick's messages")
+        time.sleep(1)  # later ticks find nothing due: every endpoint is claimed
+        messages = [json.loads(m) for m in redis_conn.lrange("execute", 0, -1)]
+        assert {m["headers"]["task"] for m in messages} == {"cronicorn.execute_batch"}
+        sizes = sorted(len(json.loads(base64.b64decode(m["body"]))[1]["claims"]) for m in messages)
+        assert sizes == [5, 10, 10]
+        cluster.start_worker("execute", concurrency=2)
+        wait_for(lambda: all(finished(engine, ep.id, 1) for ep in eps), 30, "every endpoint's run")
+        time.sleep(1)
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    assert all(len(run_list(engine, ep.id)) == 1 for ep in eps)
+    assert sorted(Counter(s.path for s in target.seen).values()) == [1] * 25
+
+
+def test_an_execute_worker_on_the_gevent_pool_runs_endpoints_on_postgres(
+    pg_engine: Engine, redis_conn: redis.Redis, target: TargetServer, tmp_path: Path
+) -> None:
+    """gevent with psycopg2 made cooperative (psycogreen): calls and database waits interleave."""
+    client = Cronicorn(pg_engine)
+    job = client.create_job(name="green")
+    eps = [client.add_endpoint(job.id, name=f"g{i}", url=target.url("/slow?ms=300"), baseline_interval_ms=1000)
+           for i in range(6)]
+    cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path,
+                      extra_env={"CRONICORN_EXECUTE_POOL": "gevent"})
+    try:
+        cluster.start_worker("scheduler")
+        cluster.start_worker("execute", concurrency=20)
+        cluster.start_beat()
+        wait_for(lambda: all(finished(pg_engine, ep.id, 3) for ep in eps), 40, "three runs of every endpoint")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop()
+    for ep in eps:
+        assert {r.status for r in run_list(pg_engine, ep.id)} <= {"success", "running"}
+    assert max(target.max_in_flight(ep.id) for ep in eps) == 1  # never two calls of one endpoint at once
+    assert "psycopg2 waits cooperatively" in (tmp_path / "execute.log").read_text()

@@ -5,6 +5,7 @@ process (a per-thread client opens a connection per task under gevent and halves
 """
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,9 @@ from shared.planner.analyst import Analyst, openai_client, planner_config
 from shared.runner import Runner
 from shared.settings import Settings
 from shared.ssrf import AddressGuard
+
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -100,6 +104,7 @@ def _green_psycopg() -> None:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
+        log.info("gevent pool: psycopg2 waits cooperatively (psycogreen)")
 
 
 def runtime() -> Runtime:

@@ -1,0 +1,122 @@
+"""The benchmark's HTTP target: a uvicorn (httptools) server that counts what it serves.
+
+    python -m bench.target --port 8099
+
+`/ok` answers at once, `/slow` after 200 ms. It keeps, for the benchmark to read at `/stats`:
+the number of requests served, the calls in flight (now, peak, and the time-averaged mean since
+the last `/reset`), and the dispatch lag of every request that carried an `Idempotency-Key`
+(`<endpoint>:<slot>`): arrival time minus the slot, which is exactly "request start minus
+scheduled slot" seen from the receiving end, independent of what the scheduler records.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+SLOW_S = 0.2
+_BODY = json.dumps({"ok": True, "queue_depth": 3}).encode()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.served = 0
+        # `inflight` is not reset: calls open now will still close.
+        self.inflight = getattr(self, "inflight", 0)
+        self.peak = self.inflight
+        self.samples = 0
+        self.inflight_sum = 0
+        self.lags: list[float] = []
+        self.since = time.monotonic()
+        self.cpu_since = time.process_time()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "peak_inflight": self.peak,
+            "mean_inflight": self.inflight_sum / self.samples if self.samples else 0.0,
+            "lags": self.lags,
+            "elapsed_s": time.monotonic() - self.since,
+            # The target's own CPU: served / cpu_s is what it could answer on one core.
+            "cpu_s": time.process_time() - self.cpu_since,
+        }
+
+
+STATS = Stats()
+
+
+def _lag(key: bytes, arrived: float) -> float | None:
+    """`<endpoint uuid>:<slot>`; the uuid has no colon, the slot has several."""
+    try:
+        slot = key.decode().split(":", 1)[1]
+        return arrived - datetime.strptime(slot, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    except (ValueError, IndexError):
+        return None
+
+
+async def _sampler() -> None:
+    # Time-averaged calls in flight: sampled every 10 ms (a mean over requests would overweight bursts).
+    while True:
+        await asyncio.sleep(0.01)
+        STATS.samples += 1
+        STATS.inflight_sum += STATS.inflight
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                asyncio.get_running_loop().create_task(_sampler())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path = scope["path"]
+    if path == "/stats":
+        return await _answer(send, json.dumps(STATS.snapshot()).encode())
+    if path == "/reset":
+        STATS.reset()
+        return await _answer(send, b"{}")
+    arrived = time.time()
+    for name, value in scope["headers"]:
+        if name == b"idempotency-key":
+            lag = _lag(value, arrived)
+            if lag is not None:
+                STATS.lags.append(lag)
+            break
+    STATS.inflight += 1
+    STATS.peak = max(STATS.peak, STATS.inflight)
+    try:
+        if path == "/slow":
+            await asyncio.sleep(SLOW_S)
+        await _answer(send, _BODY)
+    finally:
+        STATS.inflight -= 1
+        STATS.served += 1
+
+
+async def _answer(send: Any, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8099)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools", log_level="warning",
+                access_log=False, backlog=4096)
+
+
+if __name__ == "__main__":
+    main()
