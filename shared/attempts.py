@@ -8,8 +8,8 @@ rows a statement writes, never which rows may be written.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 

@@ -343,4 +343,6 @@ def test_an_execute_worker_on_the_gevent_pool_runs_endpoints_on_postgres(
     for ep in eps:
         assert {r.status for r in run_list(pg_engine, ep.id)} <= {"success", "running"}
     assert max(target.max_in_flight(ep.id) for ep in eps) == 1  # never two calls of one endpoint at once
-    assert "psycopg2 waits cooperatively" in (tmp_path / "execute.log").read_text()
+    log = (tmp_path / "execute.log").read_text()
+    assert "psycopg2 waits cooperatively" in log
+    assert "up to 400 side by side" in log  # the real pool size (20) x the batch size (20)

@@ -10,7 +10,7 @@ from beat.schedule import beat_schedule
 from shared.metrics import serve
 from shared.settings import Settings
 from workers.checks import check_worker_start
-from workers.runtime import reset_runtime
+from workers.runtime import reset_runtime, set_pool_size
 
 settings = Settings.from_env()
 
@@ -50,8 +50,11 @@ logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s 
 
 
 @worker_init.connect
-def _check_on_start(**_: object) -> None:
+def _check_on_start(sender: object = None, **_: object) -> None:
     check_worker_start(settings)
+    concurrency = getattr(sender, "concurrency", None)
+    if isinstance(concurrency, int):
+        set_pool_size(concurrency)
     if settings.metrics_port:
         serve(settings.metrics_port)
 

@@ -63,13 +63,16 @@ class Runtime:
             grace_ms=self.settings.lease_grace_ms,
             max_attempts=self.settings.max_attempts,
             keyring=KeyRing(self.engine, key, utcnow),
-            # Room for every call of every message in progress: a batch's calls never queue
-            # behind another message's (threads start lazily; under gevent they are greenlets).
-            calls=ThreadPoolExecutor(
-                max_workers=self.settings.execute_concurrency * self.settings.execute_batch_size,
-                thread_name_prefix="call",
-            ),
+            calls=self.calls,
         )
+
+    @cached_property
+    def calls(self) -> ThreadPoolExecutor:
+        """Room for every call of every message in progress: a batch's calls never queue behind
+        another message's (threads start lazily; under gevent they are greenlets)."""
+        size = (_pool_size or self.settings.execute_concurrency) * self.settings.execute_batch_size
+        log.info("execute calls: up to %d side by side in this process", size)
+        return ThreadPoolExecutor(max_workers=size, thread_name_prefix="call")
 
 
     @cached_property
@@ -92,6 +95,12 @@ class Runtime:
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
+_pool_size: int | None = None  # the worker's real pool size (`--concurrency` may override the setting)
+
+
+def set_pool_size(size: int) -> None:
+    global _pool_size
+    _pool_size = size
 
 
 def _green_psycopg() -> None:
