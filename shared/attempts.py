@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
+from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.claims import lease_ms
 from shared.governor import plan_next_run, settle_after_run
 from shared.metrics import ABANDONED
 from shared.model import ErrorKind, RunStatus
-from shared.planning import schedulable, state_from_row
-from shared.tables import endpoints, jobs, runs
+from shared.planning import lock_endpoint_rows, schedulable, state_from_row
+from shared.tables import endpoints, runs
 
 
 @dataclass(frozen=True)
@@ -77,18 +77,6 @@ class Started:
 LockTaker = Callable[[dict[str, int]], set[str]]
 
 
-def _locked_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, Any]:
-    """Endpoints joined with their job, locked for update in id order (no deadlock between batches)."""
-    query = (
-        select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
-        .join(jobs, jobs.c.id == endpoints.c.job_id)
-        .where(endpoints.c.id.in_(sorted(set(endpoint_ids))))
-        .order_by(endpoints.c.id)
-        .with_for_update(of=endpoints)
-    )
-    return {row.id: row for row in conn.execute(query)}
-
-
 def _is_current(row: Any, fence: int) -> bool:
     return row is not None and row.fence == fence and row.claimed_slot is not None
 
@@ -137,7 +125,7 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
     attempts: list[Attempt] = []
     stale: set[str] = set()
     with engine.begin() as conn:
-        rows = _locked_rows(conn, [o.endpoint_id for o in orders])
+        rows = lock_endpoint_rows(conn, [o.endpoint_id for o in orders])
         current: dict[str, tuple[Any, int]] = {}
         for order in orders:
             row = rows.get(order.endpoint_id)
@@ -248,7 +236,7 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
     run_updates: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
     with engine.begin() as conn:
-        rows = _locked_rows(conn, [a.endpoint_id for a, _ in done])
+        rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _ in done])
         for attempt, result in done:
             row = rows.get(attempt.endpoint_id)
             ours = _is_current(row, attempt.fence)

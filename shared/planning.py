@@ -1,6 +1,7 @@
 """Apply the governor to stored endpoints: the one place that writes `next_run_at` outside a run."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -32,15 +33,23 @@ def state_from_row(row: Any) -> EndpointState:
     return EndpointState(**{name: m[name] for name in STATE_COLUMNS})
 
 
-def lock_endpoint_row(conn: Connection, endpoint_id: str) -> Any:
-    """The endpoint joined with its job's status, locked for update (no-op lock on SQLite)."""
+def lock_endpoint_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+    """Endpoints joined with their job's status and tenant, by id, locked for update (no-op lock
+    on SQLite). Rows are locked in id order, so two transactions locking overlapping sets
+    cannot deadlock."""
     query = (
         select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
         .join(jobs, jobs.c.id == endpoints.c.job_id)
-        .where(endpoints.c.id == endpoint_id)
+        .where(endpoints.c.id.in_(sorted(set(endpoint_ids))))
+        .order_by(endpoints.c.id)
         .with_for_update(of=endpoints)
     )
-    return conn.execute(query).first()
+    return {row.id: row for row in conn.execute(query)}
+
+
+def lock_endpoint_row(conn: Connection, endpoint_id: str) -> Any:
+    """One endpoint (see `lock_endpoint_rows`), or None."""
+    return lock_endpoint_rows(conn, [endpoint_id]).get(endpoint_id)
 
 
 def schedulable(row: Any) -> bool:

@@ -7,6 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 
 from redis import Redis
 from sqlalchemy import Engine
@@ -57,7 +58,7 @@ class Runner:
         transaction), so a slow call never delays its siblings' next runs. Returns once every
         run is stored: the message is acknowledged only then.
         """
-        locks = EndpointLocks(self.redis)
+        locks = self._locks
         held: dict[str, str] = {}
         outcomes: dict[str, Outcome] = {}
         try:
@@ -81,6 +82,11 @@ class Runner:
             for eid in locks.release(held):
                 log.warning("lock of endpoint %s expired before release (attempt outlived its lease)", eid)
         return outcomes
+
+    @cached_property
+    def _locks(self) -> EndpointLocks:
+        # Built once: it registers the release script, which need not happen per batch.
+        return EndpointLocks(self.redis)
 
     def _call_all(self, attempts: list[Attempt]) -> dict[str, Outcome]:
         if len(attempts) == 1 or self.calls is None:

@@ -37,12 +37,14 @@ def publish_executions(claims: Sequence[Claim]) -> None:
     A message costs the broker and the worker far more than a local GET, so several claims
     share one; their calls still run side by side (see `Runner.execute_many`).
     """
-    size = runtime().settings.execute_batch_size
     with app.producer_or_acquire() as producer:
-        for start in range(0, len(claims), size):
-            execute_batch.apply_async(
-                kwargs={"claims": [_order(c) for c in claims[start:start + size]]}, producer=producer
-            )
+        for batch in batches(claims, runtime().settings.execute_batch_size):
+            execute_batch.apply_async(kwargs={"claims": [_order(c) for c in batch]}, producer=producer)
+
+
+def batches(claims: Sequence[Claim], size: int) -> list[Sequence[Claim]]:
+    """The claims of one tick, cut into messages of at most `size`, in claim order."""
+    return [claims[start:start + size] for start in range(0, len(claims), size)]
 
 
 def _order(c: Claim) -> dict[str, Any]:
