@@ -13,16 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import routes_control, routes_jobs, routes_read
-from api.deps import Deps
-from api.schemas import snake_field
+from cronicorn.api import routes_control, routes_jobs, routes_read
+from cronicorn.api.deps import Deps
+from cronicorn.api.schemas import snake_field
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from shared.db import make_engine
-from shared.health import tick_age
-from shared.metrics import ScheduleCollector, registry
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.settings import Settings
+from cronicorn.store.engine import make_engine
+from cronicorn.monitoring.health import tick_age
+from cronicorn.telemetry.metrics import ScheduleCollector, registry
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def create_app(d: Deps) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """The uvicorn entry point (`uvicorn --factory api.app:app_from_env`): settings read once, here."""
+    """The uvicorn entry point (`uvicorn --factory cronicorn.api.app:app_from_env`): settings read once, here."""
     settings = Settings.from_env()
     d = Deps(
         engine=make_engine(settings.database_url),

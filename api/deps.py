@@ -12,15 +12,15 @@ import redis
 from fastapi import Header, HTTPException, Request, Response
 from sqlalchemy import Engine
 
-from shared.client import Cronicorn
-from shared.httpcall import HttpCaller
-from shared.installation import signing_key
-from shared.keyring import KeyRing
-from shared.ssrf import AddressGuard
-from shared.limits import Tier, parse_tiers
-from shared.ratelimit import hit
-from shared.settings import Settings
-from shared.tenants import resolve_key
+from cronicorn.producer.client import Cronicorn
+from cronicorn.http.call import HttpCaller
+from cronicorn.store.installation import signing_key
+from cronicorn.store.signing_keys import KeyRing
+from cronicorn.http.ssrf import AddressGuard
+from cronicorn.core.tiers import Tier, parse_tiers
+from cronicorn.redis.rate_limits import hit
+from cronicorn.core.settings import Settings
+from cronicorn.store.tenants import resolve_key
 
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 

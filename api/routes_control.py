@@ -9,10 +9,10 @@ from pydantic.alias_generators import to_camel
 
 from fastapi import APIRouter, Depends, Request
 
-from api.deps import client_for, deps, tenant
-from api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
-from shared import keyring
-from shared.httpcall import HttpRequest
+from cronicorn.api.deps import client_for, deps, tenant
+from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from cronicorn.store import signing_keys as keyring
+from cronicorn.http.call import HttpRequest
 
 router = APIRouter(tags=["control"], responses=ERRORS)
 

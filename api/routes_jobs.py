@@ -5,9 +5,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api.deps import client_for, tenant
-from api.schemas import ERRORS, EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
-from shared.errors import NotFound
+from cronicorn.api.deps import client_for, tenant
+from cronicorn.api.schemas import ERRORS, EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
+from cronicorn.core.errors import NotFound
 
 router = APIRouter(tags=["jobs"], responses=ERRORS)
 

@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from api.deps import client_for, deps, tenant
-from api.schemas import ERRORS, to_api
-from shared.errors import InvalidInput
-from shared.health import check_health
-from shared.planner.context import health_numbers
-from shared.tables import endpoints, jobs, runs
+from cronicorn.api.deps import client_for, deps, tenant
+from cronicorn.api.schemas import ERRORS, to_api
+from cronicorn.core.errors import InvalidInput
+from cronicorn.monitoring.health import check_health
+from cronicorn.planner.context import health_numbers
+from cronicorn.store.tables import endpoints, jobs, runs
 
 router = APIRouter(tags=["runs"], responses=ERRORS)
 

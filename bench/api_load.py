@@ -22,10 +22,10 @@ from pathlib import Path
 
 import requests
 
-from shared.bundled_redis import free_port
-from shared.client import Cronicorn
-from shared.tables import runs
-from shared.tenants import create_key, create_tenant
+from cronicorn.shell.bundled_redis import free_port
+from cronicorn.producer.client import Cronicorn
+from cronicorn.store.tables import runs
+from cronicorn.store.tenants import create_key, create_tenant
 from tests.services import POSTGRES_URL, REDIS_URL, postgres_engine, redis_client, reset_schema
 
 TIERS = {"bench": {"endpoints": 10_000_000, "min_interval_ms": 1000, "runs_per_month": 10_000_000, "ai_tokens_per_month": 1}}
@@ -85,7 +85,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "CRONICORN_DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL, "CRONICORN_LOG_LEVEL": "WARNING",
            "CRONICORN_API_READS_PER_MIN": "100000000", "CRONICORN_API_WRITES_PER_MIN": "100000000"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "cronicorn.api.app:app_from_env", "--port", str(port),
                                "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env)
     base = f"http://127.0.0.1:{port}/api"
     try:

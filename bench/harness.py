@@ -23,11 +23,11 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, text
 
-from shared.bundled_redis import free_port, start_bundled_redis
-from shared.db import make_engine
+from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
+from cronicorn.store.engine import make_engine
 from tests.cluster import Cluster, wait_for
 from tests.services import ensure_postgres_database, reset_schema
-from workers.runtime import utcnow
+from cronicorn.workers.runtime import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("CRONICORN_BENCH_RESULTS", Path(__file__).parent / "results"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from celery import Celery
 from sqlalchemy import func, select
 
-from shared.tables import ai_analysis_sessions, endpoints, jobs, runs
+from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs, runs
 from tests.cluster import Cluster, wait_for
 from tests.fake_openai import FakeOpenAI, submit, turns
 from tests.services import POSTGRES_URL, REDIS_URL, postgres_engine, redis_client, reset_schema

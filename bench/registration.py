@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.harness import BENCH_POSTGRES_URL, Table, bench_engine, own_redis, percentile, save, seed_endpoints, soon, utcnow
 
-from shared.claims import Claim
+from cronicorn.store.claims import Claim
 
 
 def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str, Any]:
@@ -35,9 +35,9 @@ def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str
     print(f"seeded {size:,} endpoints in {time.monotonic() - t0:.0f}s", flush=True)
 
     os.environ.update({"CRONICORN_DATABASE_URL": BENCH_POSTGRES_URL, "REDIS_URL": redis_url})
-    from shared.ticker import run_tick
-    from workers.runtime import reset_runtime, runtime
-    from workers.tasks import publish_executions
+    from cronicorn.dispatch.tick import run_tick
+    from cronicorn.workers.runtime import reset_runtime, runtime
+    from cronicorn.workers.tasks import publish_executions
 
     reset_runtime()
     rt = runtime()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from shared.tables import endpoints, jobs, runs
+from cronicorn.store.tables import endpoints, jobs, runs
 
 
 class Clock:

@@ -9,9 +9,9 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from shared.db import make_engine
-from shared.migrate import upgrade
-from shared.client import Cronicorn
+from cronicorn.store.engine import make_engine
+from cronicorn.store.migrate import upgrade
+from cronicorn.producer.client import Cronicorn
 from tests.clients import Clock
 from tests.targets import TargetServer
 from tests.services import postgres_engine, redis_client, reset_schema, truncate_all

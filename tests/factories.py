@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from shared.tables import endpoints, jobs, runs
+from cronicorn.store.tables import endpoints, jobs, runs
 
 
 def make_job(engine: Engine, now: datetime, **overrides: Any) -> str:

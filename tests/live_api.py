@@ -7,7 +7,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from shared.bundled_redis import free_port
+from cronicorn.shell.bundled_redis import free_port
 
 
 class LiveApi:

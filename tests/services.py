@@ -8,9 +8,9 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from shared.db import make_engine
-from shared.migrate import upgrade
-from shared.tables import metadata
+from cronicorn.store.engine import make_engine
+from cronicorn.store.migrate import upgrade
+from cronicorn.store.tables import metadata
 
 POSTGRES_URL = os.environ.get(
     "CRONICORN_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/cronicorn_test"

@@ -10,12 +10,12 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.deps import Deps
-from shared.keys import last_tick
-from shared.settings import Settings
-from shared.tables import runs
-from shared.tenants import create_key, create_tenant, revoke_key
+from cronicorn.api.app import create_app
+from cronicorn.api.deps import Deps
+from cronicorn.redis.keys import last_tick
+from cronicorn.core.settings import Settings
+from cronicorn.store.tables import runs
+from cronicorn.store.tenants import create_key, create_tenant, revoke_key
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 
@@ -187,7 +187,7 @@ def test_another_tenants_objects_answer_404(setup: tuple[Api, Api, Engine]) -> N
     with engine.begin() as conn:
         conn.execute(runs.insert().values(id="run-1", endpoint_id=ep["id"], job_id=job_id, status="success", scheduled_at=NOW,
                                           attempt=1, fence=1, started_at=NOW))
-    from shared.planner.sessions import SessionRecord, save_session
+    from cronicorn.store.analysis_sessions import SessionRecord, save_session
 
     session = SessionRecord(endpoint_id=ep["id"], analyzed_at=NOW, status="success", mode="active", model="m")
     save_session(engine, session)

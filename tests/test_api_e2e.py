@@ -9,10 +9,10 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.deps import Deps
-from shared.settings import Settings
-from shared.tenants import create_key, create_tenant
+from cronicorn.api.app import create_app
+from cronicorn.api.deps import Deps
+from cronicorn.core.settings import Settings
+from cronicorn.store.tenants import create_key, create_tenant
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer

@@ -11,13 +11,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from api.app import create_app
-from api.deps import Deps
-from shared.client import Cronicorn
-from shared.db import make_engine
-from shared.migrate import upgrade
-from shared.settings import Settings
-from shared.tenants import create_key, create_tenant
+from cronicorn.api.app import create_app
+from cronicorn.api.deps import Deps
+from cronicorn.producer.client import Cronicorn
+from cronicorn.store.engine import make_engine
+from cronicorn.store.migrate import upgrade
+from cronicorn.core.settings import Settings
+from cronicorn.store.tenants import create_key, create_tenant
 from tests.services import REDIS_URL, redis_client
 
 # Built at import: schemathesis reads the schema to generate one test per operation.

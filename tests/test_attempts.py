@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from shared.attempts import RunResult, begin_attempt, finish_attempt
-from shared.claims import claim_due
-from shared.model import RunStatus
-from shared.sweep import sweep_abandoned
+from cronicorn.store.attempts import RunResult, begin_attempt, finish_attempt
+from cronicorn.store.claims import claim_due
+from cronicorn.core.model import RunStatus
+from cronicorn.store.sweep import sweep_abandoned
 from tests.factories import endpoint_row, make_endpoint, run_rows
 
 GRACE = 30_000
@@ -126,7 +126,7 @@ def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) 
 
 
 def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engine, now: datetime) -> None:
-    from shared.attempts import finish_attempts
+    from cronicorn.store.attempts import finish_attempts
 
     keep = make_endpoint(engine, now, max_execution_time_ms=3_600_000)  # its lease outlasts the test
     lose = make_endpoint(engine, now, max_execution_time_ms=60_000)
@@ -148,7 +148,7 @@ def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engin
 
 
 def test_a_batch_started_twice_starts_each_run_once(engine: Engine, now: datetime) -> None:
-    from shared.attempts import Order, begin_attempts
+    from cronicorn.store.attempts import Order, begin_attempts
 
     eps = [make_endpoint(engine, now) for _ in range(3)]
     orders = [Order(c.endpoint_id, c.fence) for c in claim_due(engine, now, limit=10, grace_ms=GRACE)]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from shared.claims import claim_due, lease_ms
+from cronicorn.store.claims import claim_due, lease_ms
 from tests.factories import endpoint_row, make_endpoint, make_job
 
 GRACE = 30_000

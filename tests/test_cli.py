@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main
+from cronicorn.shell.cli import main
 from tests.cluster import ROOT, wait_for
 
 
@@ -80,10 +80,10 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CRONICORN_DATABASE_URL", "CRONICORN_BROKER_URL")}
     env.update({"CRONICORN_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
     log = open(tmp_path / "up.log", "w+")
-    from shared.bundled_redis import free_port
+    from cronicorn.shell.bundled_redis import free_port
 
     api_port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--demo", "--api-port", str(api_port)], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cronicorn.shell.cli", "up", "--demo", "--api-port", str(api_port)], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: (tmp_path / "up.log").read_text().count(" success ") >= 2, 60, "demo runs in the output")
@@ -104,8 +104,8 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
 def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import datetime, timezone
 
-    from shared.client import Cronicorn
-    from shared.planner.sessions import SessionRecord, save_session
+    from cronicorn.producer.client import Cronicorn
+    from cronicorn.store.analysis_sessions import SessionRecord, save_session
 
     capsys.readouterr()
     client = Cronicorn.from_url(f"sqlite:///{home / 'cronicorn.db'}")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared.cli_objects import add_object_commands
-from shared.client import Cronicorn
-from shared.durations import parse_duration
-from shared.tables import runs
+from cronicorn.shell.cli_objects import add_object_commands
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.durations import parse_duration
+from cronicorn.store.tables import runs
 from tests.clients import Clock
 
 MIN = timedelta(minutes=1)

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, func, select
 
-from shared import control
-from shared.client import Cronicorn
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.tables import endpoints, jobs
+from cronicorn.producer import control
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.store.tables import endpoints, jobs
 
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
@@ -297,7 +297,7 @@ def test_register_validates_everything_before_writing(client: Cronicorn, engine:
 
 
 def test_runs_are_listed_newest_first_with_filters_and_a_total(client: Cronicorn, engine: Engine) -> None:
-    from shared.tables import runs
+    from cronicorn.store.tables import runs
 
     ep = add(client)
     with engine.begin() as conn:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared import control
-from shared.client import Cronicorn
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.records import Endpoint
-from shared.tables import endpoints
+from cronicorn.producer import control
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.records import Endpoint
+from cronicorn.store.tables import endpoints
 from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from shared.client import Cronicorn
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.records import Endpoint
-from shared.specs import EndpointSpec
-from shared.tables import endpoints, runs
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.records import Endpoint
+from cronicorn.producer.specs import EndpointSpec
+from cronicorn.store.tables import endpoints, runs
 from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared.client import Cronicorn
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.records import Endpoint
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.records import Endpoint
 from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)
@@ -29,7 +29,7 @@ def test_a_new_job_is_active_with_a_uuid_and_a_stripped_name(client: Cronicorn, 
 
 
 def test_a_job_can_be_created_from_a_spec_object(client: Cronicorn) -> None:
-    from shared.specs import JobSpec
+    from cronicorn.producer.specs import JobSpec
 
     assert client.create_job(JobSpec(name="from-spec")).name == "from-spec"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from shared.cli import build_parser
-from shared.settings import SETTINGS, known_env_vars
+from cronicorn.shell.cli import build_parser
+from cronicorn.core.settings import SETTINGS, known_env_vars
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "flower"}

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from shared.claims import _DUE
-from shared.tables import endpoints
+from cronicorn.store.claims import _DUE
+from cronicorn.store.tables import endpoints
 from tests.factories import make_job
 
 
@@ -47,7 +47,7 @@ def test_with_many_registered_and_few_due_sqlite_reads_the_due_index(sqlite_engi
 
 def test_starting_an_attempt_never_reads_the_endpoints_run_history(pg_engine: Engine, now: datetime) -> None:
     """The running-runs lookup of every attempt start stays on a partial index however many runs exist."""
-    from shared.attempts import running_runs
+    from cronicorn.store.attempts import running_runs
     from tests.factories import make_endpoint
 
     ep = make_endpoint(pg_engine, now)

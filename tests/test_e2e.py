@@ -16,9 +16,9 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, select
 
-from shared.claims import claim_due
-from shared.client import Cronicorn
-from shared.tables import runs
+from cronicorn.store.claims import claim_due
+from cronicorn.producer.client import Cronicorn
+from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
 from tests.services import REDIS_URL, POSTGRES_URL
 from tests.targets import TargetServer
@@ -230,7 +230,7 @@ def test_a_slow_endpoint_spammed_with_run_now_never_overlaps(
 def test_a_redis_restart_loses_nothing(
     client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str], tmp_path: Path
 ) -> None:
-    from shared.bundled_redis import free_port, start_bundled_redis
+    from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
 
     engine, url = e2e_engine
     port = free_port()

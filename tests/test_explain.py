@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared.client import Cronicorn
-from shared.errors import InvalidInput
-from shared.explain import explain
-from shared.records import Endpoint, PlannedRun
-from shared.tables import endpoints
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import InvalidInput
+from cronicorn.producer.explain import explain
+from cronicorn.producer.records import Endpoint, PlannedRun
+from cronicorn.store.tables import endpoints
 from tests.clients import Clock, snapshot
 
 UTC = timezone.utc

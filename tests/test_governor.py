@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.governor import EndpointState, Plan, plan_next_run, settle_after_run
-from shared.model import PlanSource as S
+from cronicorn.core.governor import EndpointState, Plan, plan_next_run, settle_after_run
+from cronicorn.core.model import PlanSource as S
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

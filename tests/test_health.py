@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.bundled_redis import free_port, start_bundled_redis
-from shared.cli import main
-from shared.keys import last_tick
+from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
+from cronicorn.shell.cli import main
+from cronicorn.redis.keys import last_tick
 
 
 def report(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 
-from shared.httpcall import HttpCaller, HttpOutcome, HttpRequest
-from shared.model import ErrorKind
-from shared.signing import verify
-from shared.ssrf import AddressGuard, BlockedAddress
+from cronicorn.http.call import HttpCaller, HttpOutcome, HttpRequest
+from cronicorn.core.model import ErrorKind
+from cronicorn.http.signing import verify
+from cronicorn.http.ssrf import AddressGuard, BlockedAddress
 from tests.targets import BINARY_BODY, TEXT_BODY, TargetServer
 
 KEY = b"test-signing-key"

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from shared.errors import InvalidInput, NotFound
-from shared.keyring import KeyRing, list_signing_keys, live_secrets, rotate_signing_key
-from shared.signing import signature_headers, verify
-from shared.tenants import create_tenant
+from cronicorn.core.errors import InvalidInput, NotFound
+from cronicorn.store.signing_keys import KeyRing, list_signing_keys, live_secrets, rotate_signing_key
+from cronicorn.http.signing import signature_headers, verify
+from cronicorn.store.tenants import create_tenant
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)

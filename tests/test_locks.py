@@ -7,8 +7,8 @@ import pytest
 import redis
 from redis.exceptions import LockNotOwnedError
 
-from shared.keys import endpoint_lock
-from shared.locks import endpoint_lock_for
+from cronicorn.redis.keys import endpoint_lock
+from cronicorn.redis.locks import endpoint_lock_for
 
 
 def test_a_second_holder_cannot_take_a_held_endpoint_lock(redis_conn: redis.Redis) -> None:
@@ -45,7 +45,7 @@ def test_extend_compares_the_owner_token(redis_conn: redis.Redis) -> None:
 
 
 def test_batch_locks_take_the_free_ones_and_respect_a_redis_py_lock(redis_conn: redis.Redis) -> None:
-    from shared.locks import EndpointLocks
+    from cronicorn.redis.locks import EndpointLocks
 
     other = endpoint_lock_for(redis_conn, "ep-2", lease_s=10)
     assert other.acquire()  # held by another execution, taken the single-endpoint way
@@ -62,7 +62,7 @@ def test_batch_locks_take_the_free_ones_and_respect_a_redis_py_lock(redis_conn: 
 
 
 def test_batch_release_never_frees_a_lock_retaken_after_expiry(redis_conn: redis.Redis) -> None:
-    from shared.locks import EndpointLocks
+    from cronicorn.redis.locks import EndpointLocks
 
     locks, held = EndpointLocks(redis_conn), {}
     assert locks.acquire({"ep-1": 200}, held) == {"ep-1"}

@@ -12,12 +12,12 @@ import requests
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from api.app import create_app
-from api.deps import Deps
-from shared.bundled_redis import free_port
-from shared.client import Cronicorn
-from shared.settings import Settings
-from shared.tables import runs
+from cronicorn.api.app import create_app
+from cronicorn.api.deps import Deps
+from cronicorn.shell.bundled_redis import free_port
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.settings import Settings
+from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer

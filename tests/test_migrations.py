@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from shared.migrate import downgrade, head_revision, is_current, upgrade
-from shared.tables import metadata
+from cronicorn.store.migrate import downgrade, head_revision, is_current, upgrade
+from cronicorn.store.tables import metadata
 
 
 def test_it_migrates_an_empty_database_to_head_with_every_table(engine: Engine) -> None:

@@ -11,12 +11,12 @@ import openai
 import pytest
 from sqlalchemy import Engine, func, select
 
-from shared.client import Cronicorn
-from shared.planner.selection import select_for_analysis
-from shared.planner.session import PlannerConfig, run_session
-from shared.planner.sessions import list_sessions
-from shared.records import Endpoint
-from shared.tables import ai_analysis_sessions, endpoints, runs
+from cronicorn.producer.client import Cronicorn
+from cronicorn.planner.selection import select_for_analysis
+from cronicorn.planner.session_loop import PlannerConfig, run_session
+from cronicorn.store.analysis_sessions import list_sessions
+from cronicorn.producer.records import Endpoint
+from cronicorn.store.tables import ai_analysis_sessions, endpoints, runs
 from tests.fake_openai import FakeOpenAI, Fault, submit, turns
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)

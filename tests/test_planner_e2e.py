@@ -18,8 +18,8 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, select
 
-from shared.client import Cronicorn
-from shared.tables import endpoints, runs
+from cronicorn.producer.client import Cronicorn
+from cronicorn.store.tables import endpoints, runs
 from tests.cluster import Cluster, wait_for
 from tests.fake_openai import Calls, FakeOpenAI, Fault, endpoint_name, submit
 from tests.services import POSTGRES_URL, REDIS_URL

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import SETTINGS, Settings, SettingsError
+from cronicorn.core.settings import SETTINGS, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,8 +47,8 @@ def test_the_readme_producer_example_works_as_written(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Python producers", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    migrate = subprocess.run([sys.executable, "-m", "shared.cli", "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    migrate = subprocess.run([sys.executable, "-m", "cronicorn.shell.cli", "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert migrate.returncode == 0, migrate.stderr
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

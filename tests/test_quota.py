@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine
 
-from shared.claims import Claim
-from shared.limits import Tier
-from shared.quota import RunQuota
-from shared.tables import runs
-from shared.tenants import create_tenant
-from shared.ticker import run_tick
+from cronicorn.store.claims import Claim
+from cronicorn.core.tiers import Tier
+from cronicorn.store.quota import RunQuota
+from cronicorn.store.tables import runs
+from cronicorn.store.tenants import create_tenant
+from cronicorn.dispatch.tick import run_tick
 from tests.factories import endpoint_row, make_endpoint, make_job, run_rows
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)

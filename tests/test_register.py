@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared.client import Cronicorn
-from shared.errors import Conflict, InvalidInput
-from shared.specs import EndpointSpec, JobSpec
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.errors import Conflict, InvalidInput
+from cronicorn.producer.specs import EndpointSpec, JobSpec
 from tests.clients import Clock, snapshot
 
 MIN = timedelta(minutes=1)

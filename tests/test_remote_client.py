@@ -12,12 +12,12 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.deps import Deps
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.remote import RemoteCronicorn
-from shared.settings import Settings
-from shared.tenants import create_key, create_tenant
+from cronicorn.api.app import create_app
+from cronicorn.api.deps import Deps
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.remote import RemoteCronicorn
+from cronicorn.core.settings import Settings
+from cronicorn.store.tenants import create_key, create_tenant
 from tests.live_api import LiveApi
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"

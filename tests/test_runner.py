@@ -9,11 +9,11 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from shared.claims import claim_due
-from shared.httpcall import HttpCaller
-from shared.locks import endpoint_lock_for
-from shared.runner import Outcome, Runner, idempotency_key
-from shared.ssrf import AddressGuard
+from cronicorn.store.claims import claim_due
+from cronicorn.http.call import HttpCaller
+from cronicorn.redis.locks import endpoint_lock_for
+from cronicorn.dispatch.runner import Outcome, Runner, idempotency_key
+from cronicorn.http.ssrf import AddressGuard
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
 
@@ -87,9 +87,9 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
 
 
 def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: redis.Redis, target: TargetServer) -> None:
-    from shared.keyring import KeyRing, rotate_signing_key
-    from shared.signing import verify
-    from shared.tenants import create_tenant
+    from cronicorn.store.signing_keys import KeyRing, rotate_signing_key
+    from cronicorn.http.signing import verify
+    from cronicorn.store.tenants import create_tenant
     from tests.factories import make_job
 
     now = utcnow()
@@ -119,7 +119,7 @@ def batch_runner(engine: Engine, redis_conn: redis.Redis) -> Iterator[Runner]:
 def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
     batch_runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis
 ) -> None:
-    from shared.attempts import Order
+    from cronicorn.store.attempts import Order
 
     now = utcnow()
     ids = [make_endpoint(engine, now, url=target.url(f"/ok?n={i}"), baseline_interval_ms=60_000) for i in range(4)]
@@ -147,7 +147,7 @@ def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
 ) -> None:
     import threading
 
-    from shared.attempts import Order
+    from cronicorn.store.attempts import Order
     from tests.cluster import wait_for
 
     now = utcnow()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.schedule import next_cron_after, validate_cron, validate_timezone
+from cronicorn.core.schedule import next_cron_after, validate_cron, validate_timezone
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

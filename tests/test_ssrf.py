@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.ssrf import AddressGuard, BlockedAddress, UnresolvableHost
+from cronicorn.http.ssrf import AddressGuard, BlockedAddress, UnresolvableHost
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,15 @@ import logging
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
-from beat.schedule import beat_schedule
-from shared.metrics import serve
-from shared.settings import Settings
-from workers.checks import check_worker_start
-from workers.runtime import reset_runtime, set_pool_size
+from cronicorn.beat.schedule import beat_schedule
+from cronicorn.telemetry.metrics import serve
+from cronicorn.core.settings import Settings
+from cronicorn.workers.checks import check_worker_start
+from cronicorn.workers.runtime import reset_runtime, set_pool_size
 
 settings = Settings.from_env()
 
-app = Celery("cronicorn", broker=settings.effective_broker_url, include=["workers.tasks"])
+app = Celery("cronicorn", broker=settings.effective_broker_url, include=["cronicorn.workers.tasks"])
 app.conf.update(
     task_ignore_result=True,
     result_backend=None,

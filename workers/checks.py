@@ -5,11 +5,11 @@ import logging
 
 from sqlalchemy import func, select
 
-from shared.claims import lease_ms
-from shared.db import make_engine
-from shared.migrate import is_current
-from shared.settings import Settings
-from shared.tables import endpoints
+from cronicorn.store.claims import lease_ms
+from cronicorn.store.engine import make_engine
+from cronicorn.store.migrate import is_current
+from cronicorn.core.settings import Settings
+from cronicorn.store.tables import endpoints
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,16 @@ from functools import cached_property
 import redis
 from sqlalchemy import Engine
 
-from shared.db import make_engine
-from shared.httpcall import HttpCaller
-from shared.installation import signing_key
-from shared.keyring import KeyRing
-from shared.limits import parse_tiers
-from shared.quota import RunQuota
-from shared.planner.analyst import Analyst, openai_client, planner_config
-from shared.runner import Runner
-from shared.settings import Settings
-from shared.ssrf import AddressGuard
+from cronicorn.store.engine import make_engine
+from cronicorn.http.call import HttpCaller
+from cronicorn.store.installation import signing_key
+from cronicorn.store.signing_keys import KeyRing
+from cronicorn.core.tiers import parse_tiers
+from cronicorn.store.quota import RunQuota
+from cronicorn.planner.analyst import Analyst, openai_client, planner_config
+from cronicorn.dispatch.runner import Runner
+from cronicorn.core.settings import Settings
+from cronicorn.http.ssrf import AddressGuard
 
 
 log = logging.getLogger(__name__)

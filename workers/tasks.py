@@ -4,14 +4,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.attempts import Order
-from shared.claims import Claim
-from shared.keys import last_tick
-from shared.planner.selection import select_for_analysis
-from shared.sweep import sweep_abandoned
-from shared.ticker import run_tick
-from workers.app import app
-from workers.runtime import runtime, utcnow
+from cronicorn.store.attempts import Order
+from cronicorn.store.claims import Claim
+from cronicorn.redis.keys import last_tick
+from cronicorn.planner.selection import select_for_analysis
+from cronicorn.store.sweep import sweep_abandoned
+from cronicorn.dispatch.tick import run_tick
+from cronicorn.workers.app import app
+from cronicorn.workers.runtime import runtime, utcnow
 
 
 @app.task(name="cronicorn.tick", acks_late=False)

@@ -9,11 +9,11 @@ import openai
 from redis import Redis
 from sqlalchemy import Engine, func, select
 
-from shared.keys import analysis_lock
-from shared.limits import parse_tiers
-from shared.planner.session import PlannerConfig, run_session
-from shared.settings import Settings
-from shared.tables import ai_analysis_sessions
+from cronicorn.redis.keys import analysis_lock
+from cronicorn.core.tiers import parse_tiers
+from cronicorn.planner.session_loop import PlannerConfig, run_session
+from cronicorn.core.settings import Settings
+from cronicorn.store.tables import ai_analysis_sessions
 
 
 def planner_config(settings: Settings) -> PlannerConfig:

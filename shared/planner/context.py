@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, select
 
-from shared.governor import backoff_factor
-from shared.planner.views import endpoint_view
-from shared.tables import ai_analysis_sessions, endpoints, jobs, runs
+from cronicorn.core.governor import backoff_factor
+from cronicorn.planner.views import endpoint_view
+from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs, runs
 
 
 def health_numbers(engine: Engine, endpoint_id: str, now: datetime) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select
 
-from shared.model import JobStatus
-from shared.tables import ai_analysis_sessions, endpoints, jobs
+from cronicorn.core.model import JobStatus
+from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs
 
 
 def select_for_analysis(engine: Engine, now: datetime, *, min_spacing_s: float, limit: int = 100) -> list[str]:

@@ -1,6 +1,6 @@
 """The planner's tools, bound to one endpoint: a table of schemas and a name -> function map.
 
-Write tools go through `shared.control`, the same validated path people use: the governor
+Write tools go through `cronicorn.producer.control`, the same validated path people use: the governor
 clamps into min/max, hints only move the next run earlier, and an AI cannot lift a person's
 pause. In shadow mode writes are validated and recorded, not applied.
 """
@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from shared import control
-from shared.errors import CronicornError
-from shared.planner.views import endpoint_view, run_view
-from shared.tables import endpoints, jobs, runs
+from cronicorn.producer import control
+from cronicorn.core.errors import CronicornError
+from cronicorn.planner.views import endpoint_view, run_view
+from cronicorn.store.tables import endpoints, jobs, runs
 
 MIN_NEXT_ANALYSIS_MS = 5 * 60_000
 MAX_NEXT_ANALYSIS_MS = 24 * 3_600_000

@@ -1,0 +1,188 @@
+"""Settings: one table of environment variables, read once at the entry points.
+
+Every variable has a name, a default, a parser and a line of documentation; the README's
+configuration table and the deployment checks are made from this table, so docs and code
+cannot disagree on a default.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={raw!r}: must be <= {maximum}")
+    return value
+
+
+def _float(name: str, raw: str, *, minimum: float = 0.0) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be >= {minimum}")
+    return value
+
+
+def _cidrs(name: str, raw: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {item!r} is not a CIDR (e.g. 127.0.0.0/8)") from None
+    return items
+
+
+def _str(name: str, raw: str) -> str:
+    return raw
+
+
+def _opt(name: str, raw: str) -> str | None:
+    return raw or None
+
+
+def default_home() -> Path:
+    return Path(os.path.expanduser("~")) / ".cronicorn"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    attr: str
+    default: str
+    parse: Callable[..., Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CRONICORN_HOME", "home", "", _str, "Folder for the embedded default's SQLite file, bundled Redis and signing key (default ~/.cronicorn)."),
+    Setting("CRONICORN_DATABASE_URL", "database_url", "", _str, "SQLAlchemy URL; postgresql+psycopg2://... in production (default: SQLite file in CRONICORN_HOME)."),
+    Setting("REDIS_URL", "redis_url", "", _opt, "Redis for locks (and the broker unless CRONICORN_BROKER_URL is set). Unset: `cronicorn up` starts a bundled Redis; other roles use redis://127.0.0.1:6379/0."),
+    Setting("CRONICORN_BROKER_URL", "broker_url", "", _opt, "Celery broker URL (default: REDIS_URL)."),
+    Setting("CRONICORN_SIGNING_KEY", "signing_key", "", _opt, "HMAC key that signs every request. Unset: generated on first start and stored in the database."),
+    Setting("CRONICORN_SSRF_ALLOW", "ssrf_allow", "", _cidrs, "Comma-separated CIDRs the SSRF guard lets through (private/loopback/link-local are refused otherwise). `cronicorn up` adds 127.0.0.0/8,::1/128."),
+    Setting("CRONICORN_MAX_REDIRECTS", "max_redirects", "5", lambda n, r: _int(n, r, minimum=0), "Redirect hops followed per call; each hop passes the SSRF guard."),
+    Setting("CRONICORN_TICK_INTERVAL_S", "tick_interval_s", "1.0", lambda n, r: _float(n, r, minimum=0.1), "Seconds between ticks enqueued by beat."),
+    Setting("CRONICORN_TICK_BATCH_SIZE", "tick_batch_size", "200", lambda n, r: _int(n, r, minimum=1), "Endpoints claimed per transaction by one tick."),
+    Setting("CRONICORN_TICK_MAX_BATCHES", "tick_max_batches", "25", lambda n, r: _int(n, r, minimum=1), "Batches one tick claims at most before leaving the rest to the next tick."),
+    Setting("CRONICORN_SWEEP_INTERVAL_S", "sweep_interval_s", "60", lambda n, r: _float(n, r, minimum=1.0), "Seconds between sweeps that mark runs abandoned after their lease."),
+    Setting("CRONICORN_LEASE_GRACE_MS", "lease_grace_ms", "30000", lambda n, r: _int(n, r, minimum=0), "Added to an endpoint's timeout to form its lease (how long a claim or attempt may last)."),
+    Setting("CRONICORN_MAX_ATTEMPTS", "max_attempts", "3", lambda n, r: _int(n, r, minimum=1), "Attempts per slot after abandoned attempts (worker lost) before the slot is given up."),
+    Setting("CRONICORN_VISIBILITY_TIMEOUT_S", "visibility_timeout_s", "7200", lambda n, r: _int(n, r, minimum=60), "Redis broker visibility timeout; must exceed the longest lease (checked at worker start)."),
+    Setting("CRONICORN_EXECUTE_POOL", "execute_pool", "threads", _str, "Pool of execute workers started by `cronicorn worker execute` / `up`: threads or gevent."),
+    Setting("CRONICORN_EXECUTE_CONCURRENCY", "execute_concurrency", "8", lambda n, r: _int(n, r, minimum=1), "Execute messages in progress per execute worker process (pool threads or greenlets); each runs its batch of calls side by side."),
+    Setting("CRONICORN_EXECUTE_BATCH_SIZE", "execute_batch_size", "20", lambda n, r: _int(n, r, minimum=1, maximum=100), "Claims per execute message: their calls run side by side and their runs are stored in shared transactions. 1 sends one message per run."),
+    Setting("CRONICORN_LOG_LEVEL", "log_level", "INFO", _str, "Log level of every role."),
+    Setting("OPENAI_API_KEY", "openai_api_key", "", _opt, "Key for the AI planner's model. Unset: the planner is off and baselines run unchanged."),
+    Setting("OPENAI_BASE_URL", "openai_base_url", "", _opt, "OpenAI-compatible endpoint (Ollama, vLLM, LiteLLM ...), e.g. http://localhost:11434/v1."),
+    Setting("CRONICORN_AI_MODEL", "ai_model", "gpt-4o-mini", _str, "Model name sent to the chat completions API."),
+    Setting("CRONICORN_AI_TEMPERATURE", "ai_temperature", "0.7", lambda n, r: _float(n, r, minimum=0.0), "Sampling temperature of the planner."),
+    Setting("CRONICORN_AI_MAX_STEPS", "ai_max_steps", "15", lambda n, r: _int(n, r, minimum=2), "Model calls per session at most; the last one is forced to submit_analysis."),
+    Setting("CRONICORN_AI_SESSION_TOKEN_CAP", "ai_session_token_cap", "60000", lambda n, r: _int(n, r, minimum=1), "Tokens one session may use before it is stopped (with a warning)."),
+    Setting("CRONICORN_AI_MONTHLY_TOKEN_BUDGET", "ai_monthly_token_budget", "5000000", lambda n, r: _int(n, r, minimum=0), "Tokens per tenant per calendar month (UTC); past it sessions are skipped and say so."),
+    Setting("CRONICORN_AI_MIN_SPACING_S", "ai_min_spacing_s", "300", lambda n, r: _float(n, r, minimum=0.0), "Minimum seconds between two analyses of one endpoint."),
+    Setting("CRONICORN_AI_MODE", "ai_mode", "active", _str, "active: hints are applied; shadow: sessions record what they would do and apply nothing."),
+    Setting("CRONICORN_AI_TIMEOUT_S", "ai_timeout_s", "60", lambda n, r: _float(n, r, minimum=1.0), "Timeout of one model call."),
+    Setting("CRONICORN_AI_RETRIES", "ai_retries", "2", lambda n, r: _int(n, r, minimum=0), "Retries of a failed model call (with backoff) before the session is recorded as failed."),
+    Setting("CRONICORN_TIERS", "tiers_json", "", _str, "JSON that replaces or adds tenant tiers, e.g. {\"team\": {\"endpoints\": 50, \"min_interval_ms\": 5000, \"runs_per_month\": 50000, \"ai_tokens_per_month\": 500000}}; defaults: free, pro, enterprise."),
+    Setting("CRONICORN_API_READS_PER_MIN", "api_reads_per_min", "120", lambda n, r: _int(n, r, minimum=1), "REST reads allowed per API key per minute (shared by all API replicas through Redis)."),
+    Setting("CRONICORN_API_WRITES_PER_MIN", "api_writes_per_min", "60", lambda n, r: _int(n, r, minimum=1), "REST writes allowed per API key per minute."),
+    Setting("CRONICORN_METRICS_PORT", "metrics_port", "0", lambda n, r: _int(n, r, minimum=0), "Port on which each worker process serves Prometheus metrics (0: off). The API serves /metrics itself."),
+    Setting("CRONICORN_ANALYSIS_INTERVAL_S", "analysis_interval_s", "30", lambda n, r: _float(n, r, minimum=0.5), "Seconds between beat's selections of endpoints to analyse."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=default_home)
+    database_url: str = ""
+    redis_url: str | None = None
+    broker_url: str | None = None
+    signing_key: str | None = None
+    ssrf_allow: tuple[str, ...] = ()
+    max_redirects: int = 5
+    tick_interval_s: float = 1.0
+    tick_batch_size: int = 200
+    tick_max_batches: int = 25
+    sweep_interval_s: float = 60.0
+    lease_grace_ms: int = 30_000
+    max_attempts: int = 3
+    visibility_timeout_s: int = 7200
+    execute_pool: str = "threads"
+    execute_concurrency: int = 8
+    execute_batch_size: int = 20
+    log_level: str = "INFO"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    ai_temperature: float = 0.7
+    ai_max_steps: int = 15
+    ai_session_token_cap: int = 60_000
+    ai_monthly_token_budget: int = 5_000_000
+    ai_min_spacing_s: float = 300.0
+    ai_mode: str = "active"
+    ai_timeout_s: float = 60.0
+    ai_retries: int = 2
+    analysis_interval_s: float = 30.0
+    tiers_json: str = ""
+    metrics_port: int = 0
+    api_reads_per_min: int = 120
+    api_writes_per_min: int = 60
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            raw = env.get(s.env, s.default)
+            values[s.attr] = s.parse(s.env, raw)
+        raw_home = values.pop("home")
+        home = Path(raw_home) if raw_home else default_home()
+        if values["execute_pool"] not in ("threads", "gevent"):
+            raise SettingsError(f"CRONICORN_EXECUTE_POOL={values['execute_pool']!r}: expected threads or gevent")
+        if values["ai_mode"] not in ("active", "shadow"):
+            raise SettingsError(f"CRONICORN_AI_MODE={values['ai_mode']!r}: expected active or shadow")
+        from cronicorn.core.tiers import parse_tiers  # validated here so a bad value stops start-up
+
+        try:
+            parse_tiers(values["tiers_json"])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        if not values["database_url"]:
+            values["database_url"] = f"sqlite:///{home / 'cronicorn.db'}"
+        return cls(home=home, **values)
+
+    @property
+    def planner_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or "redis://127.0.0.1:6379/0"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.effective_redis_url
+
+
+def known_env_vars() -> frozenset[str]:
+    return frozenset(s.env for s in SETTINGS)
+
+
+assert {s.attr for s in SETTINGS} == {f.name for f in fields(Settings)}, "settings table and dataclass differ"

@@ -1,0 +1,1 @@
+"""Running the schedule: the tick that claims, the runner that executes claims."""

@@ -1,0 +1,59 @@
+"""One tick: claim due endpoints in bounded batches and hand each claim to `publish`."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from cronicorn.store.claims import Claim, claim_due
+from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
+from cronicorn.store.quota import RunQuota
+
+
+@dataclass(frozen=True)
+class TickResult:
+    claimed: int
+    batches: int
+    duration_s: float
+
+
+def run_tick(
+    engine: Engine,
+    clock: Callable[[], datetime],
+    publish: Callable[[Sequence[Claim]], None],
+    *,
+    batch_size: int,
+    max_batches: int,
+    grace_ms: int,
+    max_duration_s: float = 0.9,
+    quota: RunQuota | None = None,
+) -> TickResult:
+    """Claim and publish while due work remains, within a batch and time budget.
+
+    Publishing happens after each batch's commit: a message is never sent for a claim that
+    could still roll back. If publishing fails, the claims' leases expire and a later tick
+    claims them again, so nothing is lost.
+    """
+    started = time.monotonic()
+    claimed = batches = 0
+    while batches < max_batches:
+        now = clock()
+        claims = claim_due(engine, now, limit=batch_size, grace_ms=grace_ms)
+        batches += 1
+        runnable = claims
+        if quota is not None and claims:
+            runnable, deferred = quota.split(claims, now)
+            if deferred:
+                quota.defer(deferred, now)
+        if runnable:
+            publish(runnable)
+        claimed += len(claims)
+        if len(claims) < batch_size or time.monotonic() - started > max_duration_s:
+            break
+    duration = time.monotonic() - started
+    CLAIMS_PER_TICK.observe(claimed)
+    TICK_DURATION.observe(duration)
+    return TickResult(claimed=claimed, batches=batches, duration_s=duration)

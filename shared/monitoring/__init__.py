@@ -1,0 +1,1 @@
+"""Read-outs for operators: installation health and schedule gauges."""

@@ -1,0 +1,306 @@
+"""The Python producer client: register and steer jobs and endpoints straight on the database.
+
+Example::
+
+    from cronicorn.producer.client import Cronicorn
+
+    cron = Cronicorn.from_url("postgresql+psycopg2://user@db/cronicorn")
+    job, eps = cron.register(
+        {"name": "billing", "description": "Invoices and their health"},
+        [{"name": "sync", "url": "https://api.example.com/sync", "baseline_interval_ms": 60_000}],
+    )
+    cron.run_now(eps[0].id)
+
+Every change takes effect at once: the endpoint's next run is re-planned in the same
+transaction. Invalid input raises `InvalidInput` naming each bad field, and writes nothing.
+Another tenant's objects raise `NotFound`, as if they did not exist. A change the object's
+state does not allow (e.g. run-now on a paused endpoint, resuming an archived job) raises
+`Conflict`. All three derive from `cronicorn.core.errors.CronicornError`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from cronicorn.producer import control
+from cronicorn.producer import endpoints
+from cronicorn.producer import jobs
+from cronicorn.producer import register
+from cronicorn.producer import runs as runs_query
+from cronicorn.store.engine import make_engine
+from cronicorn.producer.endpoints import endpoint_row
+from cronicorn.producer.explain import explain_row
+from cronicorn.core.tiers import Tier
+from cronicorn.store import analysis_sessions as sessions
+from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
+from cronicorn.producer.specs import EndpointSpec, JobSpec
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _fields(spec: BaseModel | dict[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if spec is None:
+        return kwargs
+    base = spec.model_dump(exclude_unset=True) if isinstance(spec, BaseModel) else dict(spec)
+    return {**base, **kwargs}
+
+
+class Cronicorn:
+    """Producer-facing client for one tenant, working directly on the scheduler's database.
+
+    Args:
+        engine: a SQLAlchemy engine on the scheduler's database (see `from_url`).
+        tenant_id: the tenant whose jobs this client sees and writes (default "default").
+            Every query is scoped to it; other tenants' ids raise `NotFound`.
+        clock: returns the current aware UTC time; defaults to the system clock. Tests pass a
+            fixed one so that planned times are exact.
+        tier: the tenant's limits (endpoints, minimum interval); None means unlimited, which is
+            right for trusted producers on their own database. The REST API passes the caller's.
+
+    Returned objects are frozen records (`Job`, `Endpoint`, `Run`, `RunPage`, `PlannedRun`) from
+    `cronicorn.producer.records`; datetimes in them are aware UTC.
+    """
+
+    def __init__(self, engine: Engine, *, tenant_id: str = "default", clock: Callable[[], datetime] | None = None,
+                 tier: Tier | None = None) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self.clock = clock or _utcnow
+        self.tier = tier
+
+    @classmethod
+    def from_url(cls, database_url: str, **kwargs: Any) -> "Cronicorn":
+        """A client on the database at `database_url`.
+
+        Args:
+            database_url: SQLAlchemy URL, e.g. "postgresql+psycopg2://user@host/db" or
+                "sqlite:////var/lib/cronicorn/cronicorn.db" (the schema must be migrated).
+            **kwargs: `tenant_id`, `clock` and `tier`, as for the constructor.
+        """
+        return cls(make_engine(database_url), **kwargs)
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    # --- jobs ---------------------------------------------------------------------------
+    def create_job(self, spec: JobSpec | dict[str, Any] | None = None, **fields: Any) -> Job:
+        """Create an active job.
+
+        Args:
+            spec: a `JobSpec` or a dict; keyword arguments are merged over it.
+            name: 1-255 characters (surrounding spaces are stripped).
+            description: up to 1000 characters; the AI planner reads it as context.
+
+        Raises:
+            InvalidInput: a field is missing, too long, or unknown.
+        """
+        return jobs.create_job(self.engine, self.tenant_id, self._now(), _fields(spec, fields))
+
+    def get_job(self, job_id: str) -> Job:
+        """The job with this id. Raises NotFound (also for another tenant's job)."""
+        return jobs.get_job(self.engine, self.tenant_id, job_id)
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        """This tenant's jobs, oldest first.
+
+        Args:
+            status: only jobs in this status: "active", "paused" or "archived".
+            limit: page size, 1-1000. offset: how many to skip.
+        """
+        return jobs.list_jobs(self.engine, self.tenant_id, status=status, limit=limit, offset=offset)
+
+    def update_job(self, job_id: str, **fields: Any) -> Job:
+        """Change a job's `name` and/or `description` (description=None clears it).
+
+        Raises:
+            InvalidInput: bad or unknown field. NotFound: no such job. Conflict: the job is archived.
+        """
+        return jobs.update_job(self.engine, self.tenant_id, self._now(), job_id, fields)
+
+    def pause_job(self, job_id: str) -> Job:
+        """Stop every endpoint of the job at once (their next_run_at becomes NULL) until `resume_job`.
+
+        An attempt already in flight finishes and then plans nothing. Raises Conflict if archived.
+        """
+        return jobs.pause_job(self.engine, self.tenant_id, self._now(), job_id)
+
+    def resume_job(self, job_id: str) -> Job:
+        """Make a paused job active again; each endpoint is re-planned from now. Conflict if archived."""
+        return jobs.resume_job(self.engine, self.tenant_id, self._now(), job_id)
+
+    def archive_job(self, job_id: str) -> Job:
+        """Archive a job for good: its endpoints never run again; runs are kept. Idempotent."""
+        return jobs.archive_job(self.engine, self.tenant_id, self._now(), job_id)
+
+    # --- endpoints ----------------------------------------------------------------------
+    def add_endpoint(self, job_id: str, spec: EndpointSpec | dict[str, Any] | None = None, **fields: Any) -> Endpoint:
+        """Add an endpoint to an active or paused job; its first run is planned at once.
+
+        Args:
+            job_id: the job to add it to (not archived).
+            spec: an `EndpointSpec` or dict; keyword arguments are merged over it.
+            name: 1-255 characters. description: up to 2000 (the AI planner's instructions).
+            url: http:// or https:// with a host. method: GET (default), POST, PUT, PATCH, DELETE.
+            headers: {name: value} strings without line breaks. body: any JSON (POST/PUT/PATCH only).
+            baseline_interval_ms: run every N ms (>= 1000); or
+            baseline_cron: a 5-field cron (or @daily...) evaluated in `timezone` (IANA, default "UTC").
+                Exactly one of the two.
+            min_interval_ms / max_interval_ms: guardrails every plan (hints too) is clamped into.
+            timeout_ms: per request (default 30000, >= 1000, <= max_execution_time_ms).
+            max_execution_time_ms: lease length (default 60000, <= 1800000).
+            max_response_size_kb: largest response body stored (default 100, 1-10240).
+            upstream_endpoint_ids: endpoints of other jobs the AI planner may read.
+
+        Raises:
+            InvalidInput (nothing written), NotFound (no such job), Conflict (job archived, tier full).
+        """
+        return endpoints.add_endpoint(self.engine, self.tenant_id, self._now(), job_id, _fields(spec, fields), self.tier)
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint with this id, including its schedule state (next_run_at, hints, pause). NotFound otherwise."""
+        return endpoints.get_endpoint(self.engine, self.tenant_id, endpoint_id)
+
+    def list_endpoints(self, job_id: str | None = None, *, include_archived: bool = False,
+                       limit: int = 100, offset: int = 0) -> list[Endpoint]:
+        """This tenant's endpoints, oldest first.
+
+        Args:
+            job_id: only this job's endpoints. include_archived: also list archived ones.
+            limit: page size, 1-1000. offset: how many to skip.
+        """
+        return endpoints.list_endpoints(self.engine, self.tenant_id, job_id, include_archived=include_archived,
+                                        limit=limit, offset=offset)
+
+    def update_endpoint(self, endpoint_id: str, **fields: Any) -> Endpoint:
+        """Change any fields of `add_endpoint`; the next run is re-planned at once.
+
+        The merged result is validated as a whole. Setting `baseline_cron` on an interval endpoint
+        (or `baseline_interval_ms` on a cron one) replaces the baseline. Fields that can be
+        cleared (description, body, min/max_interval_ms) take None. Nothing changes, and nothing
+        is written, when the values equal the stored ones.
+
+        Raises:
+            InvalidInput (nothing written), NotFound, Conflict (the endpoint is archived).
+        """
+        return endpoints.update_endpoint(self.engine, self.tenant_id, self._now(), endpoint_id, fields, self.tier)
+
+    def archive_endpoint(self, endpoint_id: str) -> Endpoint:
+        """Archive an endpoint for good: it never runs again; its runs are kept. Idempotent."""
+        return endpoints.archive_endpoint(self.engine, self.tenant_id, self._now(), endpoint_id)
+
+    def pause_endpoint(self, endpoint_id: str, until: datetime, reason: str | None = None) -> Endpoint:
+        """Pause the endpoint until `until`; its next run moves to `until` at once.
+
+        Args:
+            until: aware datetime in the future (InvalidInput otherwise).
+            reason: free text kept with the pause (up to 1000 characters).
+
+        The pause is recorded as set by a person: the AI planner cannot lift or change it.
+        """
+        return control.pause_endpoint(self.engine, self.tenant_id, self._now(), endpoint_id, until, reason)
+
+    def resume_endpoint(self, endpoint_id: str) -> Endpoint:
+        """Lift a pause (whoever set it) and re-plan the next run from now."""
+        return control.resume_endpoint(self.engine, self.tenant_id, self._now(), endpoint_id)
+
+    def reset_failures(self, endpoint_id: str) -> Endpoint:
+        """Forget consecutive failures (and their interval backoff); re-plans at once."""
+        return endpoints.reset_failures(self.engine, self.tenant_id, self._now(), endpoint_id)
+
+    def run_now(self, endpoint_id: str) -> Endpoint:
+        """Run as soon as the guardrails allow: now, or `last_run_at + min_interval_ms` if later.
+
+        If an attempt is in flight, the requested run follows it. Raises Conflict when the
+        endpoint is paused or archived or its job is not active.
+        """
+        return control.run_now(self.engine, self.tenant_id, self._now(), endpoint_id)
+
+    def set_interval_hint(self, endpoint_id: str, interval_ms: int, ttl_minutes: float = 60,
+                          reason: str | None = None) -> Endpoint:
+        """Run every `interval_ms` (clamped into min/max) instead of the baseline until the hint expires.
+
+        Args:
+            interval_ms: > 0 milliseconds. ttl_minutes: how long the hint stays fresh (default 60).
+            reason: why, shown beside the endpoint.
+
+        The next run only ever moves earlier because of a hint, never later.
+        """
+        return control.set_interval_hint(self.engine, self.tenant_id, self._now(), endpoint_id, interval_ms,
+                                         ttl_minutes, reason)
+
+    def set_oneshot_hint(self, endpoint_id: str, *, next_run_at: datetime | None = None,
+                         next_run_in_ms: int | None = None, ttl_minutes: float = 30,
+                         reason: str | None = None) -> Endpoint:
+        """Run once at `next_run_at` (aware) or in `next_run_in_ms`, if that is earlier than planned.
+
+        Give exactly one of the two. The hint stays fresh `ttl_minutes` (default 30) and at least
+        until a minute after its time; it is consumed by the run it causes.
+        """
+        return control.set_oneshot_hint(self.engine, self.tenant_id, self._now(), endpoint_id,
+                                        next_run_at=next_run_at, next_run_in_ms=next_run_in_ms,
+                                        ttl_minutes=ttl_minutes, reason=reason)
+
+    def clear_hints(self, endpoint_id: str) -> Endpoint:
+        """Drop the interval and one-shot hints; the next run is re-planned from the baseline."""
+        return control.clear_hints(self.engine, self.tenant_id, self._now(), endpoint_id)
+
+    def explain(self, endpoint_id: str, n: int = 5) -> list[PlannedRun]:
+        """The next `n` (1-100) run times with the governor rule behind each, assuming every run succeeds.
+
+        Starts with the stored next run; empty when the endpoint cannot run (archived, job paused).
+        Writes nothing.
+        """
+        with self.engine.connect() as conn:
+            row = endpoint_row(conn, self.tenant_id, endpoint_id)
+        return explain_row(row, self._now(), n)
+
+    # --- runs ---------------------------------------------------------------------------
+    def list_runs(self, *, endpoint_id: str | None = None, job_id: str | None = None, status: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+                  offset: int = 0) -> RunPage:
+        """Runs newest first, one page, with the total number matching.
+
+        Args:
+            endpoint_id / job_id: only runs of this endpoint / job.
+            status: running, success, failed, abandoned or canceled.
+            since / until: aware datetimes bounding `started_at` (since inclusive, until exclusive).
+            limit: page size, 1-1000 (default 50). offset: how many to skip.
+        """
+        return runs_query.list_runs(self.engine, self.tenant_id, endpoint_id=endpoint_id, job_id=job_id,
+                                    status=status, since=since, until=until, limit=limit, offset=offset)
+
+    def get_run(self, run_id: str) -> Run:
+        """One run with its response (status code, body, error). NotFound otherwise."""
+        return runs_query.get_run(self.engine, self.tenant_id, run_id)
+
+    # --- AI planner sessions --------------------------------------------------------------
+    def list_sessions(self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """Planner sessions newest first: tool calls, reasoning, tokens, outcome and warnings."""
+        return sessions.list_sessions(self.engine, self.tenant_id, endpoint_id=endpoint_id, limit=limit, offset=offset)
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        """One planner session with its tool calls. NotFound otherwise."""
+        return sessions.get_session(self.engine, self.tenant_id, session_id)
+
+    # --- deploy-time registration -------------------------------------------------------
+    def register(self, job: JobSpec | dict[str, Any], endpoints: Sequence[EndpointSpec | dict[str, Any]],
+                 on_conflict: register.OnConflict = "update") -> tuple[Job, list[Endpoint]]:
+        """Create or bring up to date a job and its endpoints by name; safe to run on every deploy.
+
+        Args:
+            job: the job's spec; it is found by name among this tenant's jobs that are not archived.
+            endpoints: endpoint specs, matched by name within the job.
+            on_conflict: what to do with an existing endpoint whose fields differ: "update" it
+                (default), "skip" it, or "error" (raise Conflict, write nothing).
+
+        Returns the job and the declared endpoints in the order given. Endpoints of the job that
+        are not declared are left alone. Running it again with the same input writes nothing.
+        Everything happens in one transaction; invalid input (named `endpoints[i].field`) writes nothing.
+        """
+        return register.register(self.engine, self.tenant_id, self._now(), job, list(endpoints), on_conflict, self.tier)

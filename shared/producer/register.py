@@ -1,0 +1,108 @@
+"""Idempotent deploy-time registration: declare a job and its endpoints; run it on every deploy.
+
+The job is found by (tenant, name) among jobs that are not archived, endpoints by name within
+the job (archived ones are ignored). Missing ones are created; changed ones are updated
+(`update`), left alone (`skip`) or refused (`error`, nothing written). Endpoints that exist but
+are not declared are left alone: registration never deletes or archives. Running it twice with
+the same input writes nothing (same ids, same `updated_at`, no re-planning). Everything happens
+in one transaction: a failure leaves the database as it was.
+"""
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, select, text
+
+from cronicorn.producer.endpoints import apply_endpoint_spec, desired_values, endpoint_row, insert_endpoint
+from cronicorn.core.errors import Conflict, FieldError, InvalidInput
+from cronicorn.producer.jobs import apply_job_patch, find_job_by_name, insert_job, job_row
+from cronicorn.core.tiers import Tier
+from cronicorn.producer.records import Endpoint, Job
+from cronicorn.producer.specs import EndpointSpec, JobSpec, parse
+from cronicorn.store.tables import endpoints
+
+OnConflict = Literal["update", "skip", "error"]
+
+
+def _specs(job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | dict[str, Any]]) -> tuple[JobSpec, list[EndpointSpec]]:
+    """Validate the whole declaration, naming fields as `endpoints[i].field`."""
+    errors: list[FieldError] = []
+    job_spec: JobSpec | None = None
+    try:
+        job_spec = parse(JobSpec, job)
+    except InvalidInput as exc:
+        errors.extend(FieldError(f"job.{e.field}", e.reason) for e in exc.errors)
+    if not isinstance(endpoint_specs, (list, tuple)):
+        raise InvalidInput([*errors, FieldError("endpoints", "must be a list of endpoint specs")])
+    specs: list[EndpointSpec] = []
+    for i, raw in enumerate(endpoint_specs):
+        try:
+            specs.append(parse(EndpointSpec, raw))
+        except InvalidInput as exc:
+            errors.extend(FieldError(f"endpoints[{i}].{e.field}", e.reason) for e in exc.errors)
+    names = [s.name for s in specs]
+    errors.extend(FieldError("endpoints", f"name {n!r} appears twice") for n in sorted({n for n in names if names.count(n) > 1}))
+    if errors or job_spec is None:
+        raise InvalidInput(errors)
+    return job_spec, specs
+
+
+def _serialise(conn: Connection, tenant_id: str, name: str) -> None:
+    """Two deploys registering the same job at once take turns (SQLite's BEGIN IMMEDIATE already does)."""
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(f"cronicorn-register:{tenant_id}:{name}".encode())
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def register(
+    engine: Engine, tenant_id: str, now: datetime, job: JobSpec | dict[str, Any],
+    endpoint_specs: list[EndpointSpec | dict[str, Any]], on_conflict: OnConflict = "update",
+    tier: Tier | None = None,
+) -> tuple[Job, list[Endpoint]]:
+    """Create or bring up to date a job and its declared endpoints; returns them in declaration order."""
+    if on_conflict not in ("update", "skip", "error"):
+        raise InvalidInput.one("on_conflict", "must be update, skip or error")
+    job_spec, specs = _specs(job, endpoint_specs)
+    with engine.begin() as conn:
+        _serialise(conn, tenant_id, job_spec.name)
+        existing = find_job_by_name(conn, tenant_id, job_spec.name)
+        if existing is None:
+            job_id = insert_job(conn, tenant_id, now, job_spec)
+        else:
+            job_id = existing.id
+            if existing.description != job_spec.description:
+                if on_conflict == "error":
+                    raise Conflict(f"job {job_spec.name!r} exists with a different description")
+                if on_conflict == "update":
+                    apply_job_patch(conn, tenant_id, now, job_id, {"description": job_spec.description})
+        rows = conn.execute(
+            select(endpoints.c.id, endpoints.c.name)
+            .where(endpoints.c.job_id == job_id, endpoints.c.archived_at.is_(None))
+            .order_by(endpoints.c.created_at, endpoints.c.id)
+        ).all()
+        by_name: dict[str, str] = {}
+        for row in rows:
+            by_name.setdefault(row.name, row.id)
+        if on_conflict == "error":
+            differing = [s.name for s in specs if s.name in by_name and _differs(conn, tenant_id, by_name[s.name], s, tier)]
+            if differing:
+                raise Conflict(f"endpoints differ from the registered ones: {', '.join(differing)}")
+        ids = []
+        for spec in specs:
+            if spec.name not in by_name:
+                ids.append(insert_endpoint(conn, tenant_id, now, job_id, spec, tier))
+                continue
+            if on_conflict == "update":
+                apply_endpoint_spec(conn, tenant_id, now, by_name[spec.name], spec, tier)
+            ids.append(by_name[spec.name])
+        return (Job.from_row(job_row(conn, tenant_id, job_id)),
+                [Endpoint.from_row(endpoint_row(conn, tenant_id, i)) for i in ids])
+
+
+def _differs(conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None) -> bool:
+    row = endpoint_row(conn, tenant_id, endpoint_id)
+    values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
+    return any(row._mapping[k] != v for k, v in values.items())
+

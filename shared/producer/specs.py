@@ -1,0 +1,213 @@
+"""Validated input for jobs and endpoints, shared by the Python client, the CLI and the REST API."""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cronicorn.core.errors import FieldError, InvalidInput
+from cronicorn.core.model import (
+    BODY_METHODS,
+    DEFAULT_MAX_EXECUTION_TIME_MS,
+    DEFAULT_MAX_RESPONSE_SIZE_KB,
+    DEFAULT_TIMEOUT_MS,
+    HTTP_METHODS,
+    MAX_EXECUTION_TIME_MS,
+    MIN_BASELINE_INTERVAL_MS,
+    MIN_TIMEOUT_MS,
+)
+from cronicorn.core.schedule import validate_cron, validate_timezone
+
+M = TypeVar("M", bound=BaseModel)
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+MAX_INTERVAL_MS = 366 * 24 * 3_600_000  # a year: longer is a mistake, and must fit every integer column
+MAX_RESPONSE_SIZE_KB = 10_240
+
+
+class JobSpec(BaseModel):
+    """A job as a producer declares it."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class JobPatch(BaseModel):
+    """A partial job update: only the fields given change (description None clears it)."""
+
+    model_config = _STRICT
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class EndpointSpec(BaseModel):
+    """An endpoint as a producer declares it: the HTTP call, its schedule and its guardrails."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    url: str = Field(min_length=1, max_length=2048)
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    baseline_cron: str | None = None
+    baseline_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS, le=MAX_INTERVAL_MS)
+    timezone: str = "UTC"
+    min_interval_ms: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_MS)
+    max_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS, le=MAX_INTERVAL_MS)
+    timeout_ms: int = Field(default=DEFAULT_TIMEOUT_MS, ge=MIN_TIMEOUT_MS)
+    max_execution_time_ms: int = Field(default=DEFAULT_MAX_EXECUTION_TIME_MS, ge=MIN_TIMEOUT_MS, le=MAX_EXECUTION_TIME_MS)
+    max_response_size_kb: int = Field(default=DEFAULT_MAX_RESPONSE_SIZE_KB, ge=1, le=MAX_RESPONSE_SIZE_KB)
+    upstream_endpoint_ids: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if any(c.isspace() for c in value):
+            raise ValueError("must not contain spaces or line breaks")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        method = value.upper()
+        if method not in HTTP_METHODS:
+            raise ValueError(f"must be one of {', '.join(HTTP_METHODS)}")
+        return method
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header in value.items():
+            if not name or any(c in name for c in "\r\n: \t") or any(c in header for c in "\r\n\0"):
+                raise ValueError(f"header {name!r} has an empty name, or a line break, colon or space in it")
+        return value
+
+    @field_validator("baseline_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            validate_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        validate_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EndpointSpec":
+        # Model-level messages start with "<field>: " so the error names the field.
+        if (self.baseline_cron is None) == (self.baseline_interval_ms is None):
+            raise ValueError("baseline: set exactly one of baseline_cron or baseline_interval_ms")
+        if self.min_interval_ms is not None and self.max_interval_ms is not None and self.min_interval_ms > self.max_interval_ms:
+            raise ValueError("min_interval_ms: must not exceed max_interval_ms")
+        if self.timeout_ms > self.max_execution_time_ms:
+            raise ValueError("timeout_ms: must not exceed max_execution_time_ms")
+        if len(set(self.upstream_endpoint_ids)) != len(self.upstream_endpoint_ids):
+            raise ValueError("upstream_endpoint_ids: lists an endpoint twice")
+        if self.body is not None and self.method not in BODY_METHODS:
+            raise ValueError(f"body: a {self.method} request carries no body; use POST, PUT or PATCH")
+        return self
+
+
+class EndpointPatch(BaseModel):
+    """A partial endpoint update; the merged endpoint is validated as a whole by `merge_endpoint`."""
+
+    model_config = _STRICT
+    name: str | None = None
+    description: str | None = None
+    url: str | None = None
+    method: str | None = None
+    headers: dict[str, str] | None = None
+    body: Any = None
+    baseline_cron: str | None = None
+    baseline_interval_ms: int | None = None
+    timezone: str | None = None
+    min_interval_ms: int | None = None
+    max_interval_ms: int | None = None
+    timeout_ms: int | None = None
+    max_execution_time_ms: int | None = None
+    max_response_size_kb: int | None = None
+    upstream_endpoint_ids: list[str] | None = None
+
+
+ENDPOINT_FIELDS = tuple(EndpointSpec.model_fields)
+# Fields that cannot be cleared: a None in a patch means "leave as is" for them.
+_REQUIRED = frozenset({"name", "url", "method", "headers", "timezone", "timeout_ms", "max_execution_time_ms",
+                       "max_response_size_kb", "upstream_endpoint_ids"})
+
+
+_REASONS = {
+    "extra_forbidden": "unknown field",
+    "missing": "is required",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than_equal": "must be <= {le}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_long": "must have at most {max_length} items",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be text",
+    "dict_type": "must be a mapping",
+    "list_type": "must be a list",
+}
+
+
+def _reason(err: Any) -> str:
+    if err["type"] == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty"
+    template = _REASONS.get(err["type"])
+    if template is not None:
+        try:
+            return template.format(**err.get("ctx", {}))
+        except (KeyError, IndexError):
+            pass
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic errors as FieldErrors with dotted field names and readable reasons."""
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        reason = _reason(err)
+        if not loc and ": " in reason:  # model-level checks name their field first
+            loc, reason = reason.split(": ", 1)
+        errors.append(FieldError(loc or "input", reason))
+    return errors
+
+
+def invalid_input(exc: ValidationError) -> InvalidInput:
+    """The InvalidInput a pydantic ValidationError stands for."""
+    return InvalidInput(field_errors(exc))
+
+
+def parse(model: type[M], data: dict[str, Any] | BaseModel) -> M:
+    """Validate `data` into `model`, raising InvalidInput that names every bad field."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(exclude_unset=True)
+    if not isinstance(data, dict):
+        raise InvalidInput.one("input", "must be a mapping of field names to values")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+def merge_endpoint(current: dict[str, Any], patch: dict[str, Any] | EndpointPatch) -> EndpointSpec:
+    """Apply a partial update and validate the result; setting one kind of baseline replaces the other."""
+    changes = parse(EndpointPatch, patch).model_dump(exclude_unset=True)
+    changes = {k: v for k, v in changes.items() if not (v is None and k in _REQUIRED)}
+    merged = {**current, **changes}
+    if changes.get("baseline_cron") is not None and "baseline_interval_ms" not in changes:
+        merged["baseline_interval_ms"] = None
+    if changes.get("baseline_interval_ms") is not None and "baseline_cron" not in changes:
+        merged["baseline_cron"] = None
+    return parse(EndpointSpec, merged)

@@ -1,0 +1,1 @@
+"""Redis as lock service: per-endpoint locks, every key name, rate limits. Never a database."""

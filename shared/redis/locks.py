@@ -1,0 +1,56 @@
+"""Per-endpoint Redis locks: no two executions of one endpoint ever overlap (promise 1)."""
+from __future__ import annotations
+
+import uuid
+
+from redis import Redis
+from redis.lock import Lock
+
+from cronicorn.redis.keys import endpoint_lock
+
+
+def endpoint_lock_for(client: Redis, endpoint_id: str, *, lease_s: float) -> Lock:
+    """A redis-py Lock with an owner token; extend and release compare that token atomically.
+
+    The lock expires with the attempt's lease, so a worker that dies holding it cannot keep
+    the endpoint blocked for longer than the lease the database already promises.
+    """
+    lock: Lock = client.lock(endpoint_lock(endpoint_id), timeout=lease_s, blocking=False, thread_local=False)
+    return lock
+
+
+# Delete the key only if it still holds our token (the lock may have expired and been retaken).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class EndpointLocks:
+    """The same per-endpoint locks for a batch: one pipelined round trip to take or release many.
+
+    Compatible with `endpoint_lock_for` (same keys, a unique token as the value, the lease as
+    the expiry), so a lock taken either way excludes the other.
+    """
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._release = client.register_script(_RELEASE)
+
+    def acquire(self, leases_ms: dict[str, int], held: dict[str, str]) -> set[str]:
+        """Take the free locks among `leases_ms`; tokens go into `held`. Ids already in `held` count as taken."""
+        wanted = [eid for eid in leases_ms if eid not in held]
+        tokens = {eid: uuid.uuid4().hex for eid in wanted}
+        pipe = self._client.pipeline(transaction=False)
+        for eid in wanted:
+            pipe.set(endpoint_lock(eid), tokens[eid], nx=True, px=max(1, leases_ms[eid]))
+        for eid, ok in zip(wanted, pipe.execute() if wanted else []):
+            if ok:
+                held[eid] = tokens[eid]
+        return {eid for eid in leases_ms if eid in held}
+
+    def release(self, held: dict[str, str]) -> list[str]:
+        """Release the given locks; returns the ids whose lock had already expired (lease outlived)."""
+        if not held:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for eid, token in held.items():
+            self._release(keys=[endpoint_lock(eid)], args=[token], client=pipe)
+        return [eid for eid, released in zip(held, pipe.execute()) if not released]

@@ -1,0 +1,1 @@
+"""The shell: the `cronicorn` CLI, the embedded `up`, its supervisor, the demo. Nothing in the library imports it."""

@@ -1,0 +1,236 @@
+"""`cronicorn`: run the roles (`up`, `worker`, `beat`, `migrate`) and manage jobs, endpoints and runs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from cronicorn.core.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from cronicorn.producer.client import Cronicorn
+
+    return Cronicorn.from_url(_settings().database_url, tenant_id=args.tenant)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    import json
+
+    import redis
+
+    from cronicorn.store.engine import make_engine
+    from cronicorn.monitoring.health import check_health
+
+    settings = _settings()
+    client = redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=2)
+    broker = redis.Redis.from_url(settings.effective_broker_url, socket_timeout=2, socket_connect_timeout=2)
+    report = check_health(make_engine(settings.database_url), client, utcnow(), broker=broker)
+    print(json.dumps(report, indent=2))
+    return 0 if report["status"] == "ok" else 1
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from cronicorn.store.engine import make_engine
+    from cronicorn.store.migrate import current_revision, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"database at {current_revision(engine)} ({engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from cronicorn.shell.roles import worker_command
+
+    argv = worker_command(args.role, _settings(), concurrency=args.concurrency, hostname=args.hostname)
+    os.execv(argv[0], argv)  # become the worker: signals from the orchestrator reach Celery directly
+    return 0  # pragma: no cover
+
+
+def cmd_beat(_args: argparse.Namespace) -> int:
+    from cronicorn.shell.roles import beat_command
+
+    argv = beat_command(_settings())
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover
+
+
+def cmd_flower(args: argparse.Namespace) -> int:
+    from cronicorn.shell.roles import flower_command
+
+    argv = flower_command(args.port)
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from cronicorn.shell.embedded import run_embedded
+
+    return run_embedded(_settings(), demo=args.demo, flower_port=args.flower_port, api_port=args.api_port)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from cronicorn.shell.roles import api_command
+
+    argv = api_command(_settings(), host=args.host, port=args.port)
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover
+
+
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from cronicorn.store.engine import make_engine
+    from cronicorn.core.errors import CronicornError
+    from cronicorn.store.tenants import create_tenant, list_tenants
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.tenants_command == "create":
+            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier)
+            print(f"tenant {tenant['id']} created ({tenant['tier']})")
+        else:
+            for t in list_tenants(engine):
+                print(f"{t['id']:<24} {t['tier']:<10} {t['name']}")
+    except CronicornError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_signing_keys(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from cronicorn.store.engine import make_engine
+    from cronicorn.core.durations import parse_duration
+    from cronicorn.core.errors import CronicornError
+    from cronicorn.store.signing_keys import list_signing_keys, rotate_signing_key
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.signing_command == "rotate":
+            grace = timedelta(milliseconds=parse_duration(args.grace))
+            info, secret = rotate_signing_key(engine, utcnow(), args.tenant_id, grace=grace)
+            print(f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until {utcnow() + grace:%Y-%m-%d %H:%M} UTC."
+                  f"\nSecret (shown once; give it to your receivers):\n{secret}")
+        else:
+            for k in list_signing_keys(engine, args.tenant_id):
+                print(f"{k.id}  created {k.created_at:%Y-%m-%d %H:%M}  " + (f"retires {k.retires_at:%Y-%m-%d %H:%M}" if k.retires_at else "current"))
+    except (CronicornError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from cronicorn.store.engine import make_engine
+    from cronicorn.core.errors import CronicornError
+    from cronicorn.store.tenants import create_key, list_keys, revoke_key
+
+    engine = make_engine(_settings().database_url)
+    try:
+        if args.keys_command == "create":
+            key, plain = create_key(engine, utcnow(), args.tenant_id, args.name)
+            print(f"key {key.id} for tenant {key.tenant_id} (shown once, store it now):\n{plain}")
+        elif args.keys_command == "list":
+            for k in list_keys(engine, args.tenant_id):
+                state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+                print(f"{k.id}  {k.prefix}...  {k.name:<20} {state}")
+        else:
+            revoke_key(engine, utcnow(), args.key_id)
+            print(f"key {args.key_id} revoked")
+    except CronicornError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cronicorn", description=__doc__)
+    parser.add_argument("--tenant", default="default", help="tenant whose objects the commands see (default: default)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything on this machine (SQLite and a bundled Redis unless configured)")
+    up.add_argument("--demo", action="store_true", help="register a demo job against a built-in target and show its runs")
+    up.add_argument("--flower-port", type=int, default=None, help="also run Flower on this port")
+    up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (0: do not run it)")
+    up.set_defaults(func=cmd_up)
+
+    sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("health", help="database, Redis, queue depths and tick freshness; exit 1 when unhealthy").set_defaults(func=cmd_health)
+
+    worker = sub.add_parser("worker", help="run a Celery worker for one role")
+    worker.add_argument("role", choices=["scheduler", "execute", "analysis"])
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument("--hostname", default=None)
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("beat", help="run Celery beat (enqueues ticks and sweeps)").set_defaults(func=cmd_beat)
+
+    api = sub.add_parser("api", help="serve the REST API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(func=cmd_api)
+
+    tenants = sub.add_parser("tenants", help="manage tenants of the REST API").add_subparsers(dest="tenants_command", required=True)
+    p = tenants.add_parser("create", help="create a tenant")
+    p.add_argument("tenant_id")
+    p.add_argument("--name")
+    p.add_argument("--tier", default="free")
+    p.set_defaults(func=cmd_tenants)
+    tenants.add_parser("list", help="list tenants").set_defaults(func=cmd_tenants)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("create", help="create a key (shown once)")
+    p.add_argument("tenant_id")
+    p.add_argument("--name", default="key")
+    p.set_defaults(func=cmd_keys)
+    p = keys.add_parser("list", help="list a tenant's keys")
+    p.add_argument("tenant_id")
+    p.set_defaults(func=cmd_keys)
+    p = keys.add_parser("revoke", help="revoke a key")
+    p.add_argument("key_id")
+    p.set_defaults(func=cmd_keys)
+
+    signing = sub.add_parser("signing-keys", help="rotate a tenant's request signing key").add_subparsers(dest="signing_command", required=True)
+    p = signing.add_parser("rotate", help="new key; the old ones keep signing for --grace")
+    p.add_argument("tenant_id")
+    p.add_argument("--grace", default="24h", help="how long previous keys keep signing (e.g. 24h)")
+    p.set_defaults(func=cmd_signing_keys)
+    p = signing.add_parser("list", help="a tenant's signing keys")
+    p.add_argument("tenant_id")
+    p.set_defaults(func=cmd_signing_keys)
+
+    flower = sub.add_parser("flower", help="run Flower, the live view of workers and tasks")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(func=cmd_flower)
+
+    from cronicorn.shell.cli_objects import add_object_commands
+
+    add_object_commands(sub, _client)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("CRONICORN_LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    return int(result or 0)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

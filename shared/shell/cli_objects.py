@@ -1,0 +1,292 @@
+"""CLI commands over the producer client: jobs, endpoints, runs (and planner sessions)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields, is_dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from cronicorn.producer.client import Cronicorn
+from cronicorn.core.durations import parse_duration
+from cronicorn.core.errors import CronicornError, InvalidInput
+
+GetClient = Callable[[argparse.Namespace], Cronicorn]
+Handler = Callable[[Cronicorn, argparse.Namespace], None]
+
+
+def _ms(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"header {text!r} must look like Name=value")
+    return name.strip(), value
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--json-body is not valid JSON: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _table(rows: Sequence[Any], columns: Sequence[str]) -> str:
+    cells = [[_fmt(getattr(r, c)) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _details(value: Any) -> str:
+    """One object as aligned `field  value` lines (times in UTC)."""
+    names = [f.name for f in fields(value)]
+    width = max(len(n) for n in names)
+    return "\n".join(f"{n.ljust(width)}  {_fmt(getattr(value, n))}" for n in names)
+
+
+def _show(args: argparse.Namespace, value: Any, columns: Sequence[str] | None = None) -> None:
+    """JSON with --json (or for plain mappings); a table for lists and `columns`; details otherwise."""
+    if args.json or not (is_dataclass(value) or isinstance(value, list)):
+        print(json.dumps(_plain(value), indent=2, default=str))
+    elif columns is not None:
+        print(_table(value if isinstance(value, list) else [value], columns))
+    else:
+        print(_details(value))
+
+
+JOB_COLS = ("id", "name", "status", "created_at")
+EP_COLS = ("id", "name", "method", "url", "next_run_at", "next_run_source", "failure_count", "paused_until")
+RUN_COLS = ("id", "status", "source", "attempt", "started_at", "duration_ms", "status_code", "error_message")
+SESSION_COLS = ("id", "endpoint_name", "analyzed_at", "status", "mode", "prompt_tokens", "completion_tokens", "reasoning")
+_ENDPOINT_FLAGS = (
+    ("name", "name"), ("url", "url"), ("method", "method"), ("description", "description"),
+    ("cron", "baseline_cron"), ("interval", "baseline_interval_ms"), ("tz", "timezone"),
+    ("min", "min_interval_ms"), ("max", "max_interval_ms"), ("timeout", "timeout_ms"),
+    ("max_execution_time", "max_execution_time_ms"), ("max_response_kb", "max_response_size_kb"), ("json_body", "body"),
+)
+
+
+def _endpoint_fields(args: argparse.Namespace) -> dict[str, Any]:
+    found: dict[str, Any] = {key: getattr(args, attr) for attr, key in _ENDPOINT_FLAGS if getattr(args, attr, None) is not None}
+    if getattr(args, "no_body", False):
+        found["body"] = None
+    if getattr(args, "header", None):
+        found["headers"] = dict(args.header)
+    if getattr(args, "upstream", None):
+        found["upstream_endpoint_ids"] = list(args.upstream)
+    return found
+
+
+def _endpoint_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
+    p.add_argument("--name", required=adding)
+    p.add_argument("--url", required=adding)
+    p.add_argument("--method", help="GET (default), POST, PUT, PATCH or DELETE")
+    p.add_argument("--description", help="what the endpoint does; the AI planner's instructions")
+    p.add_argument("--cron", help="5-field cron, evaluated in --tz")
+    p.add_argument("--interval", type=_ms, help="baseline interval: 30s, 5m, 1h or milliseconds")
+    p.add_argument("--tz", help="IANA time zone of the cron (default UTC)")
+    p.add_argument("--min", type=_ms, help="minimum interval between runs (e.g. 10s)")
+    p.add_argument("--max", type=_ms, help="maximum interval between runs (e.g. 1h)")
+    p.add_argument("--timeout", type=_ms, help="request timeout (default 30s)")
+    p.add_argument("--max-execution-time", type=_ms, help="lease length (default 60s, at most 30m)")
+    p.add_argument("--max-response-kb", type=int, help="largest response body stored (default 100)")
+    p.add_argument("--header", action="append", type=_header, metavar="NAME=VALUE", help="repeatable; replaces all headers")
+    p.add_argument("--json-body", type=_json, metavar="JSON", help="request body (POST/PUT/PATCH)")
+    if not adding:
+        p.add_argument("--no-body", action="store_true", help="remove the request body")
+    p.add_argument("--upstream", action="append", metavar="ENDPOINT_ID",
+                   help="an endpoint of another job whose responses the planner may read (repeatable)")
+
+
+def _run(handler: Handler, get_client: GetClient) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        try:
+            handler(get_client(args), args)
+        except InvalidInput as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except CronicornError as exc:  # NotFound, Conflict
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return command
+
+
+def _by_id(method: str, arg: str, columns: Sequence[str] | None) -> Handler:
+    """A handler calling `client.<method>(<id argument>)` and showing the result."""
+
+    def handler(client: Cronicorn, args: argparse.Namespace) -> None:
+        _show(args, getattr(client, method)(getattr(args, arg)), columns)
+
+    return handler
+
+
+def _pause_until(client: Cronicorn, args: argparse.Namespace) -> datetime:
+    if args.until is not None:
+        return args.until  # type: ignore[no-any-return]
+    return client.clock() + timedelta(milliseconds=args.for_)
+
+
+def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
+    if args.interval is not None:
+        ep = client.set_interval_hint(args.endpoint_id, args.interval, 60 if args.ttl is None else args.ttl, args.reason)
+    else:
+        ep = client.set_oneshot_hint(args.endpoint_id, next_run_at=args.at, next_run_in_ms=args.in_,
+                                     ttl_minutes=30 if args.ttl is None else args.ttl, reason=args.reason)
+    _show(args, ep, EP_COLS)
+
+
+def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
+    planned = client.explain(args.endpoint_id, args.n)
+    if not planned and not args.json:
+        print("not scheduled: the endpoint is archived or its job is paused or archived")
+        return
+    _show(args, planned, ("at", "source"))
+
+
+def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:
+    page = client.list_runs(endpoint_id=args.endpoint, job_id=args.job, status=args.status, since=args.since,
+                            until=args.until, limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(_plain(page), indent=2, default=str))
+    else:
+        print(_table(page.runs, RUN_COLS))
+        print(f"{len(page.runs)} of {page.total} runs")
+
+
+def _list_sessions(client: Cronicorn, args: argparse.Namespace) -> None:
+    found = client.list_sessions(args.endpoint, limit=args.limit)
+    if args.json:
+        print(json.dumps(_plain(found), indent=2, default=str))
+        return
+    rows = [argparse.Namespace(**{c: (str(s[c])[:60] if c == "reasoning" and s[c] else s[c]) for c in SESSION_COLS}) for s in found]
+    print(_table(rows, SESSION_COLS))
+
+
+def _page(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument("--limit", type=int, default=default, help=f"page size, 1-1000 (default {default})")
+    p.add_argument("--offset", type=int, default=0)
+
+
+def add_object_commands(sub: Any, get_client: GetClient) -> None:
+    """Register `jobs`, `endpoints`, `runs` and `sessions` subcommands on the CLI's subparsers.
+
+    Each sets `func(args) -> exit code`: 0 on success, 2 for invalid input, 1 for not found or
+    conflict; errors print "error: <message>" to stderr.
+    """
+
+    def cmd(parent: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        p.set_defaults(func=_run(handler, get_client))
+        return p
+
+    jobs = sub.add_parser("jobs", help="manage jobs").add_subparsers(dest="jobs_command", required=True)
+    p = cmd(jobs, "list", lambda c, a: _show(a, c.list_jobs(status=a.status, limit=a.limit, offset=a.offset), JOB_COLS), "list jobs")
+    p.add_argument("--status", choices=["active", "paused", "archived"])
+    _page(p, 100)
+    p = cmd(jobs, "create", lambda c, a: _show(a, c.create_job(name=a.name, description=a.description), JOB_COLS), "create a job")
+    p.add_argument("name")
+    p.add_argument("--description")
+    p = cmd(jobs, "update", lambda c, a: _show(a, c.update_job(a.job_id, **{k: v for k, v in (("name", a.name), ("description", a.description)) if v is not None}), JOB_COLS), "rename a job or change its description")
+    p.add_argument("job_id")
+    p.add_argument("--name")
+    p.add_argument("--description")
+    for name, method, text in (("show", "get_job", "show a job"), ("pause", "pause_job", "pause a job and all its endpoints"),
+                               ("resume", "resume_job", "resume a paused job"), ("archive", "archive_job", "archive a job for good")):
+        p = cmd(jobs, name, _by_id(method, "job_id", None if method == "get_job" else JOB_COLS), text)
+        p.add_argument("job_id")
+
+    eps = sub.add_parser("endpoints", help="manage endpoints").add_subparsers(dest="endpoints_command", required=True)
+    p = cmd(eps, "add", lambda c, a: _show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS), "add an endpoint to a job")
+    p.add_argument("job_id")
+    _endpoint_options(p, adding=True)
+    p = cmd(eps, "list", lambda c, a: _show(a, c.list_endpoints(a.job, include_archived=a.archived, limit=a.limit, offset=a.offset), EP_COLS), "list endpoints")
+    p.add_argument("--job", help="only this job's endpoints")
+    p.add_argument("--archived", action="store_true", help="include archived endpoints")
+    _page(p, 100)
+    p = cmd(eps, "show", _by_id("get_endpoint", "endpoint_id", None), "show an endpoint")
+    p.add_argument("endpoint_id")
+    p = cmd(eps, "update", lambda c, a: _show(a, c.update_endpoint(a.endpoint_id, **_endpoint_fields(a)), EP_COLS), "change an endpoint")
+    p.add_argument("endpoint_id")
+    _endpoint_options(p, adding=False)
+    p = cmd(eps, "pause", lambda c, a: _show(a, c.pause_endpoint(a.endpoint_id, _pause_until(c, a), a.reason), EP_COLS), "pause an endpoint")
+    p.add_argument("endpoint_id")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--for", dest="for_", type=_ms, help="pause for a duration (e.g. 2h)")
+    group.add_argument("--until", type=_when, help="pause until an ISO time (UTC if no offset)")
+    p.add_argument("--reason")
+    for name, method, text in (("resume", "resume_endpoint", "resume a paused endpoint"), ("archive", "archive_endpoint", "archive an endpoint for good"),
+                               ("run-now", "run_now", "run an endpoint as soon as its guardrails allow"),
+                               ("clear-hints", "clear_hints", "drop all hints"), ("reset-failures", "reset_failures", "forget consecutive failures")):
+        p = cmd(eps, name, _by_id(method, "endpoint_id", EP_COLS), text)
+        p.add_argument("endpoint_id")
+    p = cmd(eps, "explain", _explain, "the next run times and why")
+    p.add_argument("endpoint_id")
+    p.add_argument("-n", type=int, default=5, help="how many runs (1-100, default 5)")
+    p = cmd(eps, "hint", _hint, "set an interval (--interval) or one-shot (--in / --at) hint")
+    p.add_argument("endpoint_id")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--interval", type=_ms, help="run every ... (e.g. 30s) while the hint is fresh")
+    group.add_argument("--in", dest="in_", type=_ms, help="run once after this delay")
+    group.add_argument("--at", type=_when, help="run once at this ISO time")
+    p.add_argument("--ttl", type=float, default=None, help="minutes the hint stays fresh (60 for interval, 30 for one-shot)")
+    p.add_argument("--reason")
+
+    runs = sub.add_parser("runs", help="read runs").add_subparsers(dest="runs_command", required=True)
+    p = cmd(runs, "list", _list_runs, "list runs, newest first")
+    p.add_argument("--endpoint")
+    p.add_argument("--job")
+    p.add_argument("--status", help="running, success, failed, abandoned or canceled")
+    p.add_argument("--since", type=_when, help="runs started at or after this ISO time")
+    p.add_argument("--until", type=_when, help="runs started before this ISO time")
+    _page(p, 20)
+    p = cmd(runs, "show", _by_id("get_run", "run_id", None), "show one run with its response")
+    p.add_argument("run_id")
+
+    sessions = sub.add_parser("sessions", help="read AI planner sessions").add_subparsers(dest="sessions_command", required=True)
+    p = cmd(sessions, "list", _list_sessions, "list planner sessions, newest first")
+    p.add_argument("--endpoint")
+    p.add_argument("--limit", type=int, default=20)
+    p = cmd(sessions, "show", lambda c, a: _show(a, c.get_session(a.session_id)), "show one session with its tool calls")
+    p.add_argument("session_id")

@@ -1,0 +1,45 @@
+"""Command lines of each role, shared by `cronicorn worker|beat|up` and the deployment files."""
+from __future__ import annotations
+
+import sys
+
+from cronicorn.core.settings import Settings
+
+APP = "cronicorn.workers.app"
+QUEUES = {"scheduler": "scheduler", "execute": "execute", "analysis": "analysis"}
+
+
+def worker_command(role: str, settings: Settings, *, concurrency: int | None = None, hostname: str | None = None) -> list[str]:
+    """`celery worker` for one role, consuming only that role's queue."""
+    if role not in QUEUES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(QUEUES)}")
+    if role == "execute":
+        pool, default_concurrency = settings.execute_pool, settings.execute_concurrency
+    elif role == "scheduler":
+        # Ticks overlap safely (SKIP LOCKED), a few threads keep a slow tick from delaying the next.
+        pool, default_concurrency = "threads", 4
+    else:
+        pool, default_concurrency = "threads", 4
+    return [
+        sys.executable, "-m", "celery", "-A", APP, "worker",
+        "-Q", QUEUES[role],
+        "--pool", pool,
+        "--concurrency", str(concurrency or default_concurrency),
+        "--hostname", hostname or f"{role}@%h",
+        "--loglevel", settings.log_level,
+        "--without-gossip", "--without-mingle",
+    ]
+
+
+def beat_command(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", APP, "beat", "--loglevel", settings.log_level]
+
+
+def api_command(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> list[str]:
+    """The REST API under uvicorn; the factory reads the settings once, in the server process."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "cronicorn.api.app:app_from_env", "--host", host, "--port", str(port),
+            "--log-level", settings.log_level.lower(), "--no-access-log"]
+
+
+def flower_command(port: int = 5555) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", APP, "flower", f"--port={port}"]

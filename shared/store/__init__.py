@@ -1,0 +1,1 @@
+"""The database: tables, migrations, claims, attempts, re-planning, sweep, quotas, tenants and keys."""

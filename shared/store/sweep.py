@@ -1,0 +1,31 @@
+"""Sweep: attempts still `running` past their lease are recorded as abandoned."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, and_
+
+from cronicorn.telemetry.metrics import ABANDONED
+from cronicorn.core.model import ErrorKind, RunStatus
+from cronicorn.store.tables import runs
+
+
+def sweep_abandoned(engine: Engine, now: datetime) -> int:
+    """Mark runs whose lease ended without a finish as abandoned; returns how many.
+
+    Their endpoints need no action here: a claim moves `next_run_at` to the lease end, so an
+    endpoint whose attempt died is already due again and the next tick claims it.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            runs.update()
+            .where(and_(runs.c.status == RunStatus.RUNNING.value, runs.c.lease_until < now))
+            .values(
+                status=RunStatus.ABANDONED.value,
+                finished_at=now,
+                error_kind=ErrorKind.ABANDONED.value,
+                error_message="attempt abandoned: still running when its lease expired (worker lost or cut off)",
+            )
+        )
+        ABANDONED.inc(result.rowcount)
+        return int(result.rowcount)

@@ -1,0 +1,214 @@
+"""Database tables (SQLAlchemy Core). The database is the schedule."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from cronicorn.store.column_types import JSONType, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+installation = Table(
+    "installation",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("tier", String(32), nullable=False, server_default="free"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    # Only a SHA-256 of the key is kept; the prefix lets people tell their keys apart.
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_api_keys_tenant", "tenant_id"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when a newer key replaced this one: it keeps signing (beside the new one) until then.
+    Column("retires_at", UTCDateTime, nullable=True),
+    Index("ix_signing_keys_tenant", "tenant_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False, server_default="default"),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("archived_at", UTCDateTime, nullable=True),
+    # Deploy-time registration finds a job by (tenant, name); archived jobs free the name.
+    Index("ix_jobs_tenant_name", "tenant_id", "name"),
+)
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("method", String(8), nullable=False, server_default="GET"),
+    Column("headers", JSONType, nullable=False),
+    Column("body", JSONType, nullable=True),
+    # Endpoints in other jobs whose responses this one's planner may read (cross-job coordination).
+    Column("upstream_endpoint_ids", JSONType, nullable=True),
+    Column("baseline_cron", String(255), nullable=True),
+    Column("baseline_interval_ms", BigInteger, nullable=True),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("min_interval_ms", BigInteger, nullable=True),
+    Column("max_interval_ms", BigInteger, nullable=True),
+    Column("timeout_ms", Integer, nullable=False),
+    Column("max_execution_time_ms", Integer, nullable=False),
+    Column("max_response_size_kb", Integer, nullable=False),
+    Column("paused_until", UTCDateTime, nullable=True),
+    Column("paused_by", String(8), nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("archived_at", UTCDateTime, nullable=True),
+    Column("last_run_at", UTCDateTime, nullable=True),
+    # NULL while not schedulable (archived, or its job paused/archived): never scanned by the tick.
+    Column("next_run_at", UTCDateTime, nullable=True),
+    Column("next_run_source", String(32), nullable=True),
+    Column("failure_count", Integer, nullable=False, server_default="0"),
+    Column("run_requested_at", UTCDateTime, nullable=True),
+    Column("ai_hint_interval_ms", BigInteger, nullable=True),
+    Column("ai_hint_next_run_at", UTCDateTime, nullable=True),
+    Column("ai_hint_expires_at", UTCDateTime, nullable=True),
+    Column("ai_hint_reason", Text, nullable=True),
+    # Planner bookkeeping: when to analyse next, and the failure count the last session saw.
+    Column("ai_next_analysis_at", UTCDateTime, nullable=True),
+    Column("ai_analyzed_failure_count", Integer, nullable=True),
+    # Claim state: a claim copies next_run_at into claimed_slot, bumps the fencing token and
+    # moves next_run_at to the lease expiry, so an attempt that never finishes is claimed
+    # again (same slot, next attempt) once its lease has passed.
+    Column("fence", BigInteger, nullable=False, server_default="0"),
+    Column("claimed_slot", UTCDateTime, nullable=True),
+    Column("claimed_source", String(32), nullable=True),
+    Column("claim_attempt", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_endpoints_job_id", "job_id"),
+    # The tick's only scan: cost follows the number due, not the number registered.
+    Index(
+        "ix_endpoints_due",
+        "next_run_at",
+        postgresql_where=text("next_run_at IS NOT NULL"),
+        sqlite_where=text("next_run_at IS NOT NULL"),
+    ),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("endpoint_id", String(36), ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(32), nullable=True),
+    Column("scheduled_at", UTCDateTime, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("fence", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("status_code", Integer, nullable=True),
+    Column("request_url", Text, nullable=True),
+    Column("response_headers", JSONType, nullable=True),
+    Column("response_body", JSONType, nullable=True),
+    Column("response_text", Text, nullable=True),
+    Column("response_size_bytes", Integer, nullable=True),
+    Column("response_truncated", Boolean, nullable=False, server_default=text("false")),
+    Column("content_type", String(255), nullable=True),
+    Column("error_kind", String(32), nullable=True),
+    Column("error_message", Text, nullable=True),
+    # True when the run finished after its claim was superseded: stored, but it planned nothing.
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("endpoint_id", "scheduled_at", "attempt", name="uq_runs_endpoint_slot_attempt"),
+    Index("ix_runs_endpoint_started", "endpoint_id", "started_at"),
+    Index("ix_runs_job_started", "job_id", "started_at"),
+    Index(
+        "ix_runs_running_lease",
+        "lease_until",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
+    # Starting an attempt looks up its endpoints' running runs: never a scan of run history.
+    Index(
+        "ix_runs_running_endpoint",
+        "endpoint_id",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
+)
+
+ai_analysis_sessions = Table(
+    "ai_analysis_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("endpoint_id", String(36), ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("analyzed_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="success"),
+    Column("mode", String(16), nullable=False, server_default="active"),
+    Column("model", String(128), nullable=True),
+    Column("tool_calls", JSONType, nullable=False),
+    Column("reasoning", Text, nullable=True),
+    Column("actions_taken", JSONType, nullable=True),
+    Column("confidence", String(16), nullable=True),
+    Column("prompt_tokens", Integer, nullable=False, server_default="0"),
+    Column("completion_tokens", Integer, nullable=False, server_default="0"),
+    Column("duration_ms", Integer, nullable=True),
+    Column("next_analysis_at", UTCDateTime, nullable=True),
+    Column("endpoint_failure_count", Integer, nullable=False, server_default="0"),
+    Column("warnings", JSONType, nullable=False),
+    Column("error_message", Text, nullable=True),
+    Index("ix_ai_sessions_endpoint_analyzed", "endpoint_id", "analyzed_at"),
+)

@@ -1,0 +1,1 @@
+"""Prometheus instruments that every layer may count into."""
