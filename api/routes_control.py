@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
 from cronicorn.store import signing_keys as keyring
-from cronicorn.http.call import HttpRequest
+from cronicorn.core.calls import HttpRequest
 
 router = APIRouter(tags=["control"], responses=ERRORS)
 

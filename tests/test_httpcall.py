@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 
-from cronicorn.http.call import HttpCaller, HttpOutcome, HttpRequest
+from cronicorn.core.calls import HttpOutcome, HttpRequest
+from cronicorn.http.call import HttpCaller
 from cronicorn.core.model import ErrorKind
 from cronicorn.http.signing import verify
 from cronicorn.http.ssrf import AddressGuard, BlockedAddress

@@ -13,7 +13,8 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from cronicorn.store.attempts import Attempt, Order, RunResult, begin_attempts, finish_attempts
-from cronicorn.http.call import HttpCaller, HttpOutcome, HttpRequest
+from cronicorn.core.calls import HttpOutcome, HttpRequest
+from cronicorn.http.call import HttpCaller
 from cronicorn.store.signing_keys import KeyRing
 from cronicorn.redis.locks import EndpointLocks
 from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS

@@ -12,9 +12,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.cookiejar import DefaultCookiePolicy
@@ -30,6 +29,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import DecodeError, NameResolutionError, NewConnectionError, ReadTimeoutError
 
+from cronicorn.core.calls import HttpOutcome, HttpRequest
 from cronicorn.core.model import BODY_METHODS, HTTP_METHODS, ErrorKind
 from cronicorn.http.signing import signature_headers
 from cronicorn.http.ssrf import AddressGuard, BlockedAddress
@@ -62,38 +62,6 @@ MAX_CONNECT_S = 10.0
 MANAGED_HEADERS = frozenset({"content-length", "transfer-encoding", "x-cronicorn-signature", "x-cronicorn-timestamp"})
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 READ_CHUNK = 65_536
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One call to make: where, how, and the bounds on time and size."""
-
-    url: str
-    method: str = "GET"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None  # a JSON value; sent only for POST, PUT and PATCH
-    timeout_ms: int = 30_000
-    max_response_size_kb: int = 100
-    idempotency_key: str | None = None
-    signing_keys: tuple[bytes, ...] = ()  # the tenant's live keys; empty: the caller's own key
-
-
-@dataclass(frozen=True)
-class HttpOutcome:
-    """What came back (or why nothing did), ready to store on a run."""
-
-    ok: bool
-    status_code: int | None
-    duration_ms: int
-    final_url: str
-    response_headers: dict[str, str] = field(default_factory=dict)  # KEPT_HEADERS only, lower-cased names
-    body_json: Any | None = None
-    body_text: str | None = None
-    body_size_bytes: int | None = None
-    truncated: bool = False
-    content_type: str | None = None
-    error_kind: ErrorKind | None = None
-    error_message: str | None = None
 
 
 class _Failure(Exception):
