@@ -20,7 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from cronicorn.store.engine import make_engine
 from cronicorn.monitoring.health import tick_age
-from cronicorn.telemetry.metrics import ScheduleCollector, registry
+from cronicorn.monitoring.schedule_gauges import ScheduleCollector
+from cronicorn.telemetry.metrics import registry
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.settings import Settings
 

@@ -27,7 +27,7 @@ from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
 from cronicorn.store.engine import make_engine
 from tests.cluster import Cluster, wait_for
 from tests.services import ensure_postgres_database, reset_schema
-from cronicorn.workers.runtime import utcnow
+from cronicorn.core.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("CRONICORN_BENCH_RESULTS", Path(__file__).parent / "results"))

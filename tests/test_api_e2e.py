@@ -1,7 +1,6 @@
 """Over HTTP end to end: create a job and endpoints through the API, watch real workers run them, steer with a hint."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,9 @@ from cronicorn.store.tenants import create_key, create_tenant
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
+from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def test_jobs_created_over_http_run_on_workers_and_a_hint_moves_the_next_run(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,9 @@ from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
 from tests.services import REDIS_URL, POSTGRES_URL
 from tests.targets import TargetServer
+from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,9 @@ from tests.cluster import Cluster, wait_for
 from tests.fake_openai import Calls, FakeOpenAI, Fault, endpoint_name, submit
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
+from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class ByEndpoint:

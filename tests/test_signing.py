@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cronicorn.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, generate_key, sign, signature_headers, verify
+from cronicorn.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signature_headers, verify
+from cronicorn.store.signing_keys import generate_key
 
 KEY = b"receiver-shared-secret"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)

@@ -10,7 +10,6 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import cached_property
 
 import redis
@@ -26,13 +25,10 @@ from cronicorn.planner.analyst import Analyst, openai_client, planner_config
 from cronicorn.dispatch.runner import Runner
 from cronicorn.core.settings import Settings
 from cronicorn.http.ssrf import AddressGuard
+from cronicorn.core.clock import utcnow
 
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -40,11 +39,6 @@ def verify(
         return False
     expected = sign(key, ts, body).encode()
     return any(hmac.compare_digest(expected, candidate.strip().encode()) for candidate in signature.split(","))
-
-
-def generate_key() -> str:
-    """A new random signing key (43 URL-safe characters, 256 bits)."""
-    return secrets.token_urlsafe(32)
 
 
 def _unix(now: datetime) -> int:

@@ -13,7 +13,8 @@ from sqlalchemy import Connection, Engine, select
 
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from cronicorn.producer.jobs import check_page, job_row
-from cronicorn.core.tiers import Tier, apply_tier
+from cronicorn.core.tiers import Tier
+from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.core.model import JobStatus
 from cronicorn.store.replanning import replan
 from cronicorn.producer.records import Endpoint

@@ -6,9 +6,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
 from cronicorn.core.settings import Settings, SettingsError
+from cronicorn.core.clock import utcnow
 
 
 def _settings() -> Settings:
@@ -226,10 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     result = args.func(args)
     return int(result or 0)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -16,13 +15,10 @@ from cronicorn.shell.roles import api_command, beat_command, flower_command, wor
 from cronicorn.core.settings import Settings
 from cronicorn.shell.supervisor import Supervisor
 from cronicorn.store.tables import endpoints, jobs, runs
+from cronicorn.core.clock import utcnow
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.0/8", "::1/128")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | None = None, api_port: int = 8000) -> int:
@@ -43,7 +39,7 @@ def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | N
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    signing_key(engine, settings.signing_key, _utcnow())  # generated once, before workers race for it
+    signing_key(engine, settings.signing_key, utcnow())  # generated once, before workers race for it
 
     supervisor = Supervisor(env=env)
     supervisor.add("beat", beat_command(child_settings))
@@ -78,7 +74,7 @@ def _start_demo(settings: Settings) -> Any:
     client.register(DEMO_JOB, demo_endpoints(base_url), on_conflict="update")
     print(f"demo target at {base_url}; job 'demo' registered; runs appear below as they happen")
     engine = make_engine(settings.database_url)
-    seen_after = [_utcnow()]
+    seen_after = [utcnow()]
 
     def show_new_runs() -> None:
         query = (

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cronicorn.core.tiers import month_start
 from cronicorn.core.errors import InvalidInput, NotFound
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs
 
@@ -43,10 +44,6 @@ def save_session(engine: Engine, record: SessionRecord) -> None:
                 ai_analyzed_failure_count=record.endpoint_failure_count,
             )
         )
-
-
-def month_start(now: datetime) -> datetime:
-    return now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def monthly_tokens(engine: Engine, tenant_id: str, now: datetime) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from cronicorn.http.signing import generate_key
+from cronicorn.store.signing_keys import generate_key
 from cronicorn.store.tables import installation
 
 SIGNING_KEY = "signing_key"

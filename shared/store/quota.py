@@ -16,9 +16,8 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, func, select
 
 from cronicorn.store.claims import Claim
-from cronicorn.core.tiers import Tier, month_after
+from cronicorn.core.tiers import Tier, month_after, month_start
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
-from cronicorn.store.analysis_sessions import month_start
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
 
 

@@ -6,6 +6,7 @@ old key, or already only the new one, accepts it: nobody drops a request while r
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
@@ -16,7 +17,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, select
 
 from cronicorn.core.errors import InvalidInput, NotFound
-from cronicorn.http.signing import generate_key
 from cronicorn.store.tables import signing_keys, tenants
 
 
@@ -82,3 +82,8 @@ class KeyRing:
         with self._lock:
             self._cache[tenant_id] = (time.monotonic(), keys)
         return keys
+
+
+def generate_key() -> str:
+    """A new random signing key (43 URL-safe characters, 256 bits)."""
+    return secrets.token_urlsafe(32)

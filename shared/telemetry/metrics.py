@@ -1,4 +1,4 @@
-"""Prometheus metrics. Workers count what they do; the API adds what the schedule says at scrape time.
+"""Prometheus metrics that workers count into (the schedule's own gauges are in `cronicorn.monitoring`).
 
 Multiprocess-safe: with PROMETHEUS_MULTIPROC_DIR set (prefork pools, several uvicorn workers),
 prometheus_client keeps per-process files and `registry()` aggregates them.
@@ -6,16 +6,9 @@ prometheus_client keeps per-process files and `registry()` aggregates them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
-
-from cronicorn.store.tables import endpoints
 
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -47,26 +40,3 @@ def serve(port: int) -> None:
         start_http_server(port)
     else:
         start_http_server(port, registry=reg)
-
-
-class ScheduleCollector(Collector):
-    """Read at scrape time from the schedule: due backlog, the next 5 minutes' load, tick age."""
-
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], tick_age: Callable[[], float | None]) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.tick_age = tick_age
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = self.clock()
-        with self.engine.connect() as conn:
-            # Claimed endpoints carry their lease end in next_run_at: they are in flight, not due.
-            idle = endpoints.c.claimed_slot.is_(None)
-            backlog = conn.execute(select(func.count()).select_from(endpoints).where(idle, endpoints.c.next_run_at <= now)).scalar_one()
-            forecast = conn.execute(select(func.count()).select_from(endpoints).where(
-                idle, endpoints.c.next_run_at > now, endpoints.c.next_run_at <= now + timedelta(minutes=5))).scalar_one()
-        yield GaugeMetricFamily("cronicorn_due_backlog", "Endpoints due now and not yet claimed or finished", value=int(backlog))
-        yield GaugeMetricFamily("cronicorn_due_forecast_5m", "Endpoints whose next run falls in the next 5 minutes", value=int(forecast))
-        age = self.tick_age()
-        if age is not None:
-            yield GaugeMetricFamily("cronicorn_tick_age_seconds", "Seconds since the last tick ran (dead-tick alarm)", value=age)
