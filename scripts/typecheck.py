@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "cronicorn"]
     elif tool == "lint-imports":
         cmd = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
-               "sys.exit(c(['--config', sys.argv[1], '--no-cache']))", str(ROOT / "pyproject.toml")]
+               "sys.exit(c([sys.argv[1], '--no-cache']))", str(ROOT / "pyproject.toml")]
     else:
         print(f"unknown tool {tool!r}: use mypy or lint-imports", file=sys.stderr)
         return 2

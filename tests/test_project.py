@@ -1,7 +1,6 @@
-"""The project's own promises: typed shared/, shared/ free of Celery, docs that match the code."""
+"""The project's own promises: layers that point down, strict types, clean lint, docs that match the code."""
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,10 @@ from cronicorn.core.settings import SETTINGS, Settings, SettingsError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_shared_never_imports_celery() -> None:
-    offenders = []
-    for path in (ROOT / "shared").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if any(n == "celery" or n.startswith(("celery.", "workers", "beat")) for n in names):
-                offenders.append(str(path.relative_to(ROOT)))
-    assert offenders == []
+def test_layers_point_only_downward_and_only_the_workers_know_celery() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]), checked on the installed package layout."""
+    result = subprocess.run([sys.executable, "scripts/typecheck.py", "lint-imports"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_product_package_passes_mypy_strict() -> None:
