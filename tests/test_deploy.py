@@ -8,10 +8,14 @@ from typing import Any
 import yaml
 
 from cronicorn.shell.cli import build_parser
-from cronicorn.core.settings import SETTINGS, known_env_vars
+from cronicorn.core.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "flower"}
+
+
+def known_env_vars() -> frozenset[str]:
+    return frozenset(s.env for s in SETTINGS)
 
 
 def cli_commands() -> dict[str, argparse.ArgumentParser]:

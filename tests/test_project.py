@@ -23,6 +23,11 @@ def test_every_product_package_passes_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_is_clean() -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_setting_is_documented_in_the_readme_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
     for s in SETTINGS:

@@ -181,8 +181,4 @@ class Settings:
         return self.broker_url or self.effective_redis_url
 
 
-def known_env_vars() -> frozenset[str]:
-    return frozenset(s.env for s in SETTINGS)
-
-
 assert {s.attr for s in SETTINGS} == {f.name for f in fields(Settings)}, "settings table and dataclass differ"
