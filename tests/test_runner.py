@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 
 from cronicorn.store.claims import claim_due
 from cronicorn.http.call import HttpCaller
-from cronicorn.redis.locks import endpoint_lock_for
+from cronicorn.redis.keys import endpoint_lock
+from cronicorn.redis.locks import EndpointLocks
 from cronicorn.dispatch.runner import Outcome, Runner, idempotency_key
 from cronicorn.http.ssrf import AddressGuard
 from tests.factories import endpoint_row, make_endpoint, run_rows
@@ -54,8 +55,7 @@ def test_a_locked_endpoint_is_not_called(runner: Runner, engine: Engine, target:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    holder = endpoint_lock_for(redis_conn, ep, lease_s=30)
-    assert holder.acquire()  # another execution of this endpoint is in flight
+    assert EndpointLocks(redis_conn).acquire({ep: 30_000}, {}) == {ep}  # another execution of this endpoint is in flight
     assert runner.execute(ep, claim.fence) is Outcome.LOCKED
     assert target.seen == [] and run_rows(engine, ep) == []
     assert endpoint_row(engine, ep).claimed_slot is not None  # left to its lease, not lost
@@ -124,8 +124,8 @@ def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
     now = utcnow()
     ids = [make_endpoint(engine, now, url=target.url(f"/ok?n={i}"), baseline_interval_ms=60_000) for i in range(4)]
     claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=1000)}
-    holder = endpoint_lock_for(redis_conn, ids[2], lease_s=30)
-    assert holder.acquire()
+    holder: dict[str, str] = {}
+    assert EndpointLocks(redis_conn).acquire({ids[2]: 30_000}, holder) == {ids[2]}
     orders = [Order(ids[0], claims[ids[0]].fence), Order(ids[1], claims[ids[1]].fence),
               Order(ids[2], claims[ids[2]].fence), Order(ids[3], claims[ids[3]].fence - 1)]
     outcomes = batch_runner.execute_many(orders)
@@ -135,7 +135,7 @@ def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
         assert [r.status for r in run_rows(engine, ep)] == ["success"]
         assert endpoint_row(engine, ep).claimed_slot is None
     assert run_rows(engine, ids[2]) == [] and endpoint_row(engine, ids[2]).claimed_slot is not None
-    assert holder.owned()  # the batch released only its own locks
+    assert redis_conn.get(endpoint_lock(ids[2])) == holder[ids[2]].encode()  # the batch released only its own locks
     # The whole batch again (a redelivered message): nothing is called twice.
     target.clear()
     assert set(batch_runner.execute_many(orders[:2]).values()) == {Outcome.STALE}
