@@ -5,13 +5,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from cronicorn.store.attempts import RunResult, begin_attempt, finish_attempt
+from cronicorn.store.attempts import Order, RunResult, Started, begin_attempts, finish_attempts, idempotency_key
 from cronicorn.store.claims import claim_due
 from cronicorn.core.model import RunStatus
 from cronicorn.store.sweep import sweep_abandoned
 from tests.factories import endpoint_row, make_endpoint, run_rows
 
 GRACE = 30_000
+
+
+def no_locks(leases: dict[str, int]) -> set[str]:
+    """Every endpoint lock granted: these tests are about the database side of an attempt."""
+    return set(leases)
+
+
+def begin_one(engine: Engine, endpoint_id: str, fence: int, now: datetime, *, grace_ms: int) -> Started:
+    """What one execute message starts: a batch of one order."""
+    return begin_attempts(engine, [Order(endpoint_id, fence)], now, grace_ms=grace_ms, take_locks=no_locks)
 
 
 def ok(at: datetime) -> RunResult:
@@ -25,8 +35,12 @@ def failed(at: datetime) -> RunResult:
 def test_a_current_claim_starts_one_running_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now)
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
     assert attempt is not None and attempt.slot == now and attempt.attempt == 1
+    # The request to send, read from the row; signing keys are the runner's to add.
+    assert attempt.request.url == "http://127.0.0.1:9/ok" and attempt.request.method == "GET"
+    assert attempt.request.idempotency_key == idempotency_key(ep, now) and attempt.request.signing_keys == ()
+    assert attempt.tenant_id == "default"
     [run] = run_rows(engine, ep)
     assert run.status == "running" and run.fence == claim.fence and run.source == "baseline-interval"
 
@@ -35,25 +49,25 @@ def test_a_stale_fence_starts_nothing(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
     [old] = claim_due(engine, now, limit=1, grace_ms=0)
     claim_due(engine, now + timedelta(seconds=2), limit=1, grace_ms=0)  # lease ran out: reclaimed
-    assert begin_attempt(engine, ep, old.fence, now + timedelta(seconds=2), grace_ms=0) is None
+    assert begin_one(engine, ep, old.fence, now + timedelta(seconds=2), grace_ms=0).stale == {ep}
     assert run_rows(engine, ep) == []
 
 
 def test_the_same_message_twice_starts_one_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now)
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    assert begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE) is not None
-    assert begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE) is None
+    assert len(begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts) == 1
+    assert begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).stale == {ep}
     assert len(run_rows(engine, ep)) == 1
 
 
 def test_finishing_stores_the_result_releases_the_claim_and_plans_the_next_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, baseline_interval_ms=60_000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
     assert attempt is not None
     done = now + timedelta(seconds=2)
-    assert finish_attempt(engine, attempt, ok(done))
+    assert finish_attempts(engine, [(attempt, ok(done))]) == [True]
     row = endpoint_row(engine, ep)
     assert row.claimed_slot is None and row.lease_until is None
     assert row.next_run_at == done + timedelta(seconds=60) and row.next_run_source == "baseline-interval"
@@ -65,9 +79,9 @@ def test_finishing_stores_the_result_releases_the_claim_and_plans_the_next_run(e
 def test_a_failure_counts_and_backs_off(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, baseline_interval_ms=60_000, failure_count=2)
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
     assert attempt is not None
-    finish_attempt(engine, attempt, failed(now))
+    assert finish_attempts(engine, [(attempt, failed(now))]) == [True]
     row = endpoint_row(engine, ep)
     assert row.failure_count == 3 and row.next_run_at == now + timedelta(minutes=8)
 
@@ -75,11 +89,11 @@ def test_a_failure_counts_and_backs_off(engine: Engine, now: datetime) -> None:
 def test_a_finish_after_the_claim_moved_on_is_stored_but_plans_nothing(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=0)
-    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=0)
+    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=0).attempts
     assert attempt is not None
     later = now + timedelta(seconds=5)
     [newer] = claim_due(engine, later, limit=1, grace_ms=0)
-    assert not finish_attempt(engine, attempt, ok(later))
+    assert finish_attempts(engine, [(attempt, ok(later))]) == [False]
     row = endpoint_row(engine, ep)
     assert row.fence == newer.fence and row.claimed_slot == now  # the newer claim still owns it
     [run] = run_rows(engine, ep)
@@ -89,11 +103,11 @@ def test_a_finish_after_the_claim_moved_on_is_stored_but_plans_nothing(engine: E
 def test_a_new_attempt_marks_the_lost_one_abandoned(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
     [first] = claim_due(engine, now, limit=1, grace_ms=0)
-    assert begin_attempt(engine, ep, first.fence, now, grace_ms=0) is not None
+    assert len(begin_one(engine, ep, first.fence, now, grace_ms=0).attempts) == 1
     later = now + timedelta(seconds=5)
     [second] = claim_due(engine, later, limit=1, grace_ms=0)
     assert second.attempt == 2
-    assert begin_attempt(engine, ep, second.fence, later, grace_ms=0) is not None
+    assert len(begin_one(engine, ep, second.fence, later, grace_ms=0).attempts) == 1
     lost, current = run_rows(engine, ep)
     assert lost.status == "abandoned" and "lease expired" in lost.error_message
     assert current.status == "running" and current.attempt == 2 and current.scheduled_at == lost.scheduled_at
@@ -104,7 +118,7 @@ def test_the_sweep_abandons_runs_past_their_lease_only(engine: Engine, now: date
     keep = make_endpoint(engine, now, timeout_ms=30_000, max_execution_time_ms=60_000)
     claims = claim_due(engine, now, limit=5, grace_ms=0)
     for c in claims:
-        assert begin_attempt(engine, c.endpoint_id, c.fence, now, grace_ms=0) is not None
+        assert len(begin_one(engine, c.endpoint_id, c.fence, now, grace_ms=0).attempts) == 1
     assert sweep_abandoned(engine, now + timedelta(seconds=5)) == 1
     assert run_rows(engine, ep)[0].status == "abandoned"
     assert run_rows(engine, keep)[0].status == "running"
@@ -117,22 +131,20 @@ def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) 
         ai_hint_expires_at=now + timedelta(minutes=30), ai_hint_reason="recovery", next_run_source="ai-oneshot",
     )
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    attempt = begin_attempt(engine, ep, claim.fence, now, grace_ms=GRACE)
+    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
     assert attempt is not None
-    finish_attempt(engine, attempt, ok(now + timedelta(seconds=1)))
+    assert finish_attempts(engine, [(attempt, ok(now + timedelta(seconds=1)))]) == [True]
     row = endpoint_row(engine, ep)
     assert row.ai_hint_next_run_at is None and row.ai_hint_expires_at is None and row.ai_hint_reason is None
     assert row.next_run_at == now + timedelta(seconds=1, hours=1)
 
 
 def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engine, now: datetime) -> None:
-    from cronicorn.store.attempts import finish_attempts
-
     keep = make_endpoint(engine, now, max_execution_time_ms=3_600_000)  # its lease outlasts the test
     lose = make_endpoint(engine, now, max_execution_time_ms=60_000)
     claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=0)}
-    a_keep = begin_attempt(engine, keep, claims[keep].fence, now, grace_ms=0)
-    a_lose = begin_attempt(engine, lose, claims[lose].fence, now, grace_ms=0)
+    [a_keep] = begin_one(engine, keep, claims[keep].fence, now, grace_ms=0).attempts
+    [a_lose] = begin_one(engine, lose, claims[lose].fence, now, grace_ms=0).attempts
     assert a_keep is not None and a_lose is not None
     later = now + timedelta(minutes=10)
     [reclaimed] = claim_due(engine, later, limit=10, grace_ms=0)  # only `lose`'s lease ran out
@@ -148,8 +160,6 @@ def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engin
 
 
 def test_a_batch_started_twice_starts_each_run_once(engine: Engine, now: datetime) -> None:
-    from cronicorn.store.attempts import Order, begin_attempts
-
     eps = [make_endpoint(engine, now) for _ in range(3)]
     orders = [Order(c.endpoint_id, c.fence) for c in claim_due(engine, now, limit=10, grace_ms=GRACE)]
     first = begin_attempts(engine, orders, now, grace_ms=GRACE, take_locks=lambda leases: set(leases))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import redis
@@ -11,15 +11,14 @@ from sqlalchemy import Engine
 
 from cronicorn.store.claims import claim_due
 from cronicorn.http.call import HttpCaller
-from cronicorn.redis.locks import endpoint_lock_for
-from cronicorn.dispatch.runner import Outcome, Runner, idempotency_key
+from cronicorn.redis.keys import endpoint_lock
+from cronicorn.redis.locks import EndpointLocks
+from cronicorn.core.clock import utcnow
+from cronicorn.dispatch.runner import Outcome, Runner
+from cronicorn.store.attempts import Order, idempotency_key
 from cronicorn.http.ssrf import AddressGuard
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(runner: Runn
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    assert runner.execute(ep, claim.fence) is Outcome.SUCCESS
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     [seen] = target.requests_to("/ok")
     assert seen.headers["Idempotency-Key"] == idempotency_key(ep, claim.slot)
     [run] = run_rows(engine, ep)
@@ -45,8 +44,8 @@ def test_a_redelivered_message_after_the_run_does_nothing(runner: Runner, engine
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    assert runner.execute(ep, claim.fence) is Outcome.SUCCESS
-    assert runner.execute(ep, claim.fence) is Outcome.STALE
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.STALE}
     assert len(target.requests_to("/ok")) == 1 and len(run_rows(engine, ep)) == 1
 
 
@@ -54,9 +53,9 @@ def test_a_locked_endpoint_is_not_called(runner: Runner, engine: Engine, target:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    holder = endpoint_lock_for(redis_conn, ep, lease_s=30)
-    assert holder.acquire()  # another execution of this endpoint is in flight
-    assert runner.execute(ep, claim.fence) is Outcome.LOCKED
+    # Another execution of this endpoint is in flight.
+    assert EndpointLocks(redis_conn).acquire({ep: 30_000}, {}) == {ep}
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.LOCKED}
     assert target.seen == [] and run_rows(engine, ep) == []
     assert endpoint_row(engine, ep).claimed_slot is not None  # left to its lease, not lost
 
@@ -65,7 +64,7 @@ def test_a_failed_call_is_a_recorded_failed_run_with_backoff(runner: Runner, eng
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/status/503"), baseline_interval_ms=10_000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    assert runner.execute(ep, claim.fence) is Outcome.FAILED
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.FAILED}
     [run] = run_rows(engine, ep)
     assert run.status == "failed" and run.error_kind == "http_status" and run.status_code == 503
     row = endpoint_row(engine, ep)
@@ -79,7 +78,7 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
                        claimed_slot=now, lease_until=now, next_run_at=now)
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
     assert claim.attempt == 3
-    assert runner.execute(ep, claim.fence) is Outcome.GAVE_UP
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.GAVE_UP}
     assert target.seen == []
     [run] = run_rows(engine, ep)
     assert run.status == "abandoned" and "given up" in run.error_message
@@ -100,7 +99,7 @@ def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: r
     runner = Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, keyring=KeyRing(engine, b"installation", utcnow))
     ep = make_endpoint(engine, now, job_id=make_job(engine, now, tenant_id="acme"), url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
-    assert runner.execute(ep, claim.fence) is Outcome.SUCCESS
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     [seen] = target.requests_to("/ok")
     ts, sig = seen.headers["X-Cronicorn-Timestamp"], seen.headers["X-Cronicorn-Signature"]
     assert sig.count("sha256=") == 2
@@ -119,13 +118,11 @@ def batch_runner(engine: Engine, redis_conn: redis.Redis) -> Iterator[Runner]:
 def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
     batch_runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis
 ) -> None:
-    from cronicorn.store.attempts import Order
-
     now = utcnow()
     ids = [make_endpoint(engine, now, url=target.url(f"/ok?n={i}"), baseline_interval_ms=60_000) for i in range(4)]
     claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=1000)}
-    holder = endpoint_lock_for(redis_conn, ids[2], lease_s=30)
-    assert holder.acquire()
+    holder: dict[str, str] = {}
+    assert EndpointLocks(redis_conn).acquire({ids[2]: 30_000}, holder) == {ids[2]}
     orders = [Order(ids[0], claims[ids[0]].fence), Order(ids[1], claims[ids[1]].fence),
               Order(ids[2], claims[ids[2]].fence), Order(ids[3], claims[ids[3]].fence - 1)]
     outcomes = batch_runner.execute_many(orders)
@@ -135,7 +132,7 @@ def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
         assert [r.status for r in run_rows(engine, ep)] == ["success"]
         assert endpoint_row(engine, ep).claimed_slot is None
     assert run_rows(engine, ids[2]) == [] and endpoint_row(engine, ids[2]).claimed_slot is not None
-    assert holder.owned()  # the batch released only its own locks
+    assert redis_conn.get(endpoint_lock(ids[2])) == holder[ids[2]].encode()  # the batch released only its own locks
     # The whole batch again (a redelivered message): nothing is called twice.
     target.clear()
     assert set(batch_runner.execute_many(orders[:2]).values()) == {Outcome.STALE}
@@ -147,7 +144,6 @@ def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
 ) -> None:
     import threading
 
-    from cronicorn.store.attempts import Order
     from tests.cluster import wait_for
 
     now = utcnow()

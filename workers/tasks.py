@@ -67,8 +67,8 @@ def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
 
 @app.task(name="cronicorn.execute", acks_late=True, reject_on_worker_lost=True)
 def execute(endpoint_id: str, fence: int, **_readable: Any) -> str:
-    """One claim per message (messages sent before batches existed, and manual sends)."""
-    return runtime().runner.execute(endpoint_id, fence).value
+    """One claim per message, run as a batch of one: older versions still send these during a rolling upgrade."""
+    return runtime().runner.execute_many([Order(endpoint_id, int(fence))])[endpoint_id].value
 
 
 @app.task(name="cronicorn.sweep")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from functools import cached_property
@@ -47,10 +47,6 @@ class Runner:
     keyring: KeyRing | None = None  # per-tenant signing keys; None: the HTTP caller's own key
     # Where the calls of a batch run side by side (threads, or greenlets under gevent).
     calls: Executor | None = None
-
-    def execute(self, endpoint_id: str, fence: int) -> Outcome:
-        """Run the attempt that claim `fence` stands for, at most once."""
-        return self.execute_many([Order(endpoint_id, fence)])[endpoint_id]
 
     def execute_many(self, orders: Sequence[Order]) -> dict[str, Outcome]:
         """Run a batch of claims: one fenced start, the calls side by side, fenced finishes.
@@ -118,17 +114,8 @@ class Runner:
         return outcomes
 
     def _request(self, attempt: Attempt) -> HttpRequest:
-        c = attempt.config
-        return HttpRequest(
-            url=c["url"],
-            method=c["method"],
-            headers=c["headers"],
-            body=c["body"],
-            timeout_ms=c["timeout_ms"],
-            max_response_size_kb=c["max_response_size_kb"],
-            idempotency_key=idempotency_key(attempt.endpoint_id, attempt.slot),
-            signing_keys=self.keyring.keys_for(c["tenant_id"]) if self.keyring else (),
-        )
+        keys = self.keyring.keys_for(attempt.tenant_id) if self.keyring else ()
+        return replace(attempt.request, signing_keys=keys)
 
     def _give_up(self, attempts: list[Attempt]) -> dict[str, Outcome]:
         done = []
@@ -139,11 +126,6 @@ class Runner:
             RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
         finish_attempts(self.engine, done)
         return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}
-
-
-def idempotency_key(endpoint_id: str, slot: datetime) -> str:
-    """Same for every attempt at one slot, so receivers can drop a retried delivery."""
-    return f"{endpoint_id}:{slot.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
 
 
 def run_result(outcome: HttpOutcome, finished_at: datetime) -> RunResult:

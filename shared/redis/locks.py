@@ -4,19 +4,8 @@ from __future__ import annotations
 import uuid
 
 from redis import Redis
-from redis.lock import Lock
 
 from cronicorn.redis.keys import endpoint_lock
-
-
-def endpoint_lock_for(client: Redis, endpoint_id: str, *, lease_s: float) -> Lock:
-    """A redis-py Lock with an owner token; extend and release compare that token atomically.
-
-    The lock expires with the attempt's lease, so a worker that dies holding it cannot keep
-    the endpoint blocked for longer than the lease the database already promises.
-    """
-    lock: Lock = client.lock(endpoint_lock(endpoint_id), timeout=lease_s, blocking=False, thread_local=False)
-    return lock
 
 
 # Delete the key only if it still holds our token (the lock may have expired and been retaken).
@@ -24,10 +13,13 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 class EndpointLocks:
-    """The same per-endpoint locks for a batch: one pipelined round trip to take or release many.
+    """Per-endpoint locks for a batch: one pipelined round trip takes or releases many.
 
-    Compatible with `endpoint_lock_for` (same keys, a unique token as the value, the lease as
-    the expiry), so a lock taken either way excludes the other.
+    Each lock is a key holding a unique owner token, expiring with the attempt's lease (so a
+    worker that dies holding it cannot block the endpoint longer than the database's lease),
+    and released only by the token's owner (a Lua compare-and-delete). Not redis-py's `Lock`:
+    that takes one lock per round trip (and runs a script per release), while a batch of
+    claims needs all of its locks in one pipeline.
     """
 
     def __init__(self, client: Redis) -> None:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, bindparam, select
+from sqlalchemy import Engine, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from cronicorn.core.calls import HttpRequest
 from cronicorn.store.claims import lease_ms
 from cronicorn.core.governor import plan_next_run, settle_after_run
 from cronicorn.telemetry.metrics import ABANDONED
@@ -34,7 +35,8 @@ class Attempt:
     started_at: datetime
     lease_until: datetime
     source: str | None
-    config: dict[str, Any]  # url, method, headers, body, timeout_ms, max_response_size_kb, tenant_id
+    request: HttpRequest  # without signing keys: the runner adds the tenant's
+    tenant_id: str
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Started:
 LockTaker = Callable[[dict[str, int]], set[str]]
 
 
-def _is_current(row: Any, fence: int) -> bool:
+def _is_current(row: Row[Any] | None, fence: int) -> bool:
     return row is not None and row.fence == fence and row.claimed_slot is not None
 
 
@@ -126,7 +128,7 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
     stale: set[str] = set()
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [o.endpoint_id for o in orders])
-        current: dict[str, tuple[Any, int]] = {}
+        current: dict[str, tuple[Row[Any], int]] = {}
         for order in orders:
             row = rows.get(order.endpoint_id)
             if row is not None and _is_current(row, order.fence) and order.endpoint_id not in current:
@@ -174,7 +176,7 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
     return Started(attempts=attempts, stale=stale, locked=set(current) - locked)
 
 
-def _attempt(row: Any, run_id: str, now: datetime, lease_until: datetime) -> Attempt:
+def _attempt(row: Row[Any], run_id: str, now: datetime, lease_until: datetime) -> Attempt:
     return Attempt(
         run_id=run_id,
         endpoint_id=row.id,
@@ -184,22 +186,22 @@ def _attempt(row: Any, run_id: str, now: datetime, lease_until: datetime) -> Att
         started_at=now,
         lease_until=lease_until,
         source=row.claimed_source,
-        config={
-            "url": row.url,
-            "method": row.method,
-            "headers": dict(row.headers or {}),
-            "body": row.body,
-            "timeout_ms": row.timeout_ms,
-            "max_response_size_kb": row.max_response_size_kb,
-            "tenant_id": row.tenant_id,
-        },
+        request=HttpRequest(
+            url=row.url,
+            method=row.method,
+            headers=dict(row.headers or {}),
+            body=row.body,
+            timeout_ms=row.timeout_ms,
+            max_response_size_kb=row.max_response_size_kb,
+            idempotency_key=idempotency_key(row.id, row.claimed_slot),
+        ),
+        tenant_id=row.tenant_id,
     )
 
 
-def begin_attempt(engine: Engine, endpoint_id: str, fence: int, now: datetime, *, grace_ms: int) -> Attempt | None:
-    """One order, without an endpoint lock (callers and tests that hold or need none)."""
-    started = begin_attempts(engine, [Order(endpoint_id, fence)], now, grace_ms=grace_ms, take_locks=lambda leases: set(leases))
-    return started.attempts[0] if started.attempts else None
+def idempotency_key(endpoint_id: str, slot: datetime) -> str:
+    """Same for every attempt at one slot, so receivers can drop a retried delivery."""
+    return f"{endpoint_id}:{slot.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
 
 
 _RESULT_COLUMNS = tuple(name for name in RunResult.__dataclass_fields__ if name != "status")
@@ -269,8 +271,3 @@ def _settled(row: Any, attempt: Attempt, result: RunResult) -> dict[str, Any]:
         "b_next_run_at": plan.at if plan else None,
         "b_next_run_source": plan.source.value if plan else None,
     }
-
-
-def finish_attempt(engine: Engine, attempt: Attempt, result: RunResult) -> bool:
-    """One result (see `finish_attempts`)."""
-    return finish_attempts(engine, [(attempt, result)])[0]
