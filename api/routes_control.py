@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
 from cronicorn.store import signing_keys as keyring
-from cronicorn.core.calls import HttpRequest
 
 router = APIRouter(tags=["control"], responses=ERRORS)
 
@@ -56,11 +55,7 @@ def run_now(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any
 @router.post("/endpoints/{endpoint_id}/test")
 def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
     """Call the endpoint once, now, and return what it answered. No run is stored and the schedule is untouched."""
-    ep = client_for(request, t).get_endpoint(endpoint_id)
-    outcome = deps(request).http.call(HttpRequest(
-        url=ep.url, method=ep.method, headers=ep.headers, body=ep.body, timeout_ms=ep.timeout_ms,
-        max_response_size_kb=ep.max_response_size_kb, signing_keys=deps(request).keyring.keys_for(t),
-    ))
+    outcome = client_for(request, t).test_call(endpoint_id, deps(request).http, deps(request).keyring)
     return to_api({**outcome.__dict__, "error_kind": outcome.error_kind.value if outcome.error_kind else None})
 
 

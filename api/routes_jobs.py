@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from cronicorn.api.deps import client_for, tenant
 from cronicorn.api.schemas import ERRORS, EndpointIn, EndpointPatchIn, JobIn, JobPatchIn, to_api
 from cronicorn.core.errors import NotFound
+from cronicorn.producer.client import Cronicorn
+from cronicorn.producer.records import Endpoint
 
 router = APIRouter(tags=["jobs"], responses=ERRORS)
 
@@ -81,7 +83,7 @@ def explain(endpoint_id: str, request: Request, t: str = Depends(tenant), n: int
     return {"planned": to_api(client_for(request, t).explain(endpoint_id, n))}
 
 
-def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> Any:
+def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> tuple[Cronicorn, Endpoint]:
     client = client_for(request, t)
     endpoint = client.get_endpoint(endpoint_id)
     if endpoint.job_id != job_id:

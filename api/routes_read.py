@@ -1,20 +1,18 @@
 """Reading: runs, planner sessions, endpoint health, dashboard numbers, service health."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, to_api
 from cronicorn.core.errors import InvalidInput
 from cronicorn.monitoring.health import check_health
-from cronicorn.planner.context import health_numbers
-from cronicorn.store.tables import endpoints, jobs, runs
 
 router = APIRouter(tags=["runs"], responses=ERRORS)
 
@@ -61,10 +59,11 @@ def get_run(run_id: str, request: Request, t: str = Depends(tenant)) -> Any:
 
 @router.get("/endpoints/{endpoint_id}/health")
 def endpoint_health(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
-    endpoint = client_for(request, t).get_endpoint(endpoint_id)
-    numbers = health_numbers(deps(request).engine, endpoint_id, deps(request).clock())
+    client = client_for(request, t)
+    endpoint = client.get_endpoint(endpoint_id)
+    numbers = client.endpoint_health(endpoint_id)
     return to_api({"endpoint_id": endpoint_id, "failure_count": endpoint.failure_count, "last_run_at": endpoint.last_run_at,
-                   "next_run_at": endpoint.next_run_at, **numbers})
+                   "next_run_at": endpoint.next_run_at, **asdict(numbers)})
 
 
 @router.get("/endpoints/{endpoint_id}/sessions")
@@ -82,26 +81,7 @@ def get_session(session_id: str, request: Request, t: str = Depends(tenant)) -> 
 
 @router.get("/dashboard/stats")
 def dashboard_stats(request: Request, t: str = Depends(tenant)) -> Any:
-    d = deps(request)
-    since = d.clock() - timedelta(hours=24)
-    with d.engine.connect() as conn:
-        by_status = dict(conn.execute(
-            select(jobs.c.status, func.count()).where(jobs.c.tenant_id == t).group_by(jobs.c.status)
-        ).all())
-        endpoint_count = conn.execute(
-            select(func.count()).select_from(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id)
-            .where(jobs.c.tenant_id == t, endpoints.c.archived_at.is_(None))
-        ).scalar_one()
-        run_status = dict(conn.execute(
-            select(runs.c.status, func.count()).join(jobs, jobs.c.id == runs.c.job_id)
-            .where(jobs.c.tenant_id == t, runs.c.started_at >= since).group_by(runs.c.status)
-        ).all())
-    finished = sum(v for k, v in run_status.items() if k != "running")
-    return to_api({
-        "jobs": {k: int(v) for k, v in by_status.items()}, "endpoints": int(endpoint_count),
-        "runs_24h": {k: int(v) for k, v in run_status.items()},
-        "success_rate_24h": round(run_status.get("success", 0) / finished, 4) if finished else None,
-    })
+    return to_api(client_for(request, t).dashboard_stats())
 
 
 class HealthOut(BaseModel):

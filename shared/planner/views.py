@@ -5,12 +5,17 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
+from cronicorn.store.endpoint_rows import EndpointRow
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def body_preview(row: Any, chars: int) -> str | None:
+def body_preview(row: Row[Any], chars: int) -> str | None:
+    """The run's response (JSON or text) cut to `chars` characters, or None if it had none."""
     if row.response_body is not None:
         text = json.dumps(row.response_body, default=str)
     elif row.response_text is not None:
@@ -20,7 +25,8 @@ def body_preview(row: Any, chars: int) -> str | None:
     return text if len(text) <= chars else text[:chars] + "…"
 
 
-def run_view(row: Any, *, body_chars: int) -> dict[str, Any]:
+def run_view(row: Row[Any], *, body_chars: int) -> dict[str, Any]:
+    """A finished run (a `runs` row) as the model sees it."""
     return {
         "status": row.status,
         "status_code": row.status_code,
@@ -32,7 +38,8 @@ def run_view(row: Any, *, body_chars: int) -> dict[str, Any]:
     }
 
 
-def endpoint_view(row: Any, now: datetime) -> dict[str, Any]:
+def endpoint_view(row: EndpointRow | Row[Any], now: datetime) -> dict[str, Any]:
+    """An endpoint's schedule and state as the model sees it; a bare `endpoints` row (no job columns) will do."""
     fresh = row.ai_hint_expires_at is not None and row.ai_hint_expires_at > now
     return {
         "name": row.name,

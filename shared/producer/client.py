@@ -20,12 +20,15 @@ state does not allow (e.g. run-now on a paused endpoint, resuming an archived jo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from cronicorn.core.calls import HttpOutcome
+from cronicorn.core.clock import utcnow
+from cronicorn.http.call import HttpCaller
 from cronicorn.producer import control
 from cronicorn.producer import endpoints
 from cronicorn.producer import jobs
@@ -34,14 +37,13 @@ from cronicorn.producer import runs as runs_query
 from cronicorn.store.engine import make_engine
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.explain import explain_row
+from cronicorn.producer.probe import probe_endpoint
 from cronicorn.core.tiers import Tier
 from cronicorn.store import analysis_sessions as sessions
+from cronicorn.store import run_stats
+from cronicorn.store.signing_keys import KeyRing
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 from cronicorn.producer.specs import EndpointSpec, JobSpec
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _fields(spec: BaseModel | dict[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +73,7 @@ class Cronicorn:
                  tier: Tier | None = None) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
-        self.clock = clock or _utcnow
+        self.clock = clock or utcnow
         self.tier = tier
 
     @classmethod
@@ -260,6 +262,14 @@ class Cronicorn:
             row = endpoint_row(conn, self.tenant_id, endpoint_id)
         return explain_row(row, self._now(), n)
 
+    def test_call(self, endpoint_id: str, http: HttpCaller, keyring: KeyRing) -> HttpOutcome:
+        """Call the endpoint once, now, with `http`, signed with this tenant's keys from `keyring`.
+
+        Nothing is stored and the schedule is untouched. Target problems come back as a failed
+        outcome, not an exception. Raises NotFound (also for another tenant's endpoint).
+        """
+        return probe_endpoint(self.engine, self.tenant_id, endpoint_id, http, keyring)
+
     # --- runs ---------------------------------------------------------------------------
     def list_runs(self, *, endpoint_id: str | None = None, job_id: str | None = None, status: str | None = None,
                   since: datetime | None = None, until: datetime | None = None, limit: int = 50,
@@ -278,6 +288,15 @@ class Cronicorn:
     def get_run(self, run_id: str) -> Run:
         """One run with its response (status code, body, error). NotFound otherwise."""
         return runs_query.get_run(self.engine, self.tenant_id, run_id)
+
+    def endpoint_health(self, endpoint_id: str) -> run_stats.EndpointHealth:
+        """The endpoint's finished runs over the last 1 h / 4 h / 24 h and its failure streak. NotFound otherwise."""
+        endpoints.get_endpoint(self.engine, self.tenant_id, endpoint_id)  # scoped: another tenant's is NotFound
+        return run_stats.endpoint_health(self.engine, endpoint_id, self._now())
+
+    def dashboard_stats(self) -> run_stats.DashboardStats:
+        """This tenant's jobs by status, live endpoints, and the last 24 h of runs by status."""
+        return run_stats.dashboard_stats(self.engine, self.tenant_id, self._now())
 
     # --- AI planner sessions --------------------------------------------------------------
     def list_sessions(self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:

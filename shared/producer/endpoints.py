@@ -16,29 +16,25 @@ from cronicorn.producer.jobs import check_page, job_row
 from cronicorn.core.tiers import Tier
 from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.core.model import JobStatus
+from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.replanning import replan
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import ENDPOINT_FIELDS, EndpointPatch, EndpointSpec, merge_endpoint, parse
 from cronicorn.store.tables import endpoints, jobs
 
 
-def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> Any:
+def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> EndpointRow:
     """The endpoint with its job's status, only if it belongs to the tenant."""
-    query = (
-        select(endpoints, jobs.c.status.label("job_status"))
-        .join(jobs, jobs.c.id == endpoints.c.job_id)
-        .where(endpoints.c.id == endpoint_id, jobs.c.tenant_id == tenant_id)
-    )
+    query = select_endpoint_rows().where(endpoints.c.id == endpoint_id, jobs.c.tenant_id == tenant_id)
     row = conn.execute(query.with_for_update(of=endpoints) if lock else query).first()
     if row is None:
         raise NotFound("endpoint", endpoint_id)
-    return row
+    return EndpointRow.of(row)
 
 
-def spec_of(row: Any) -> dict[str, Any]:
+def spec_of(row: EndpointRow) -> dict[str, Any]:
     """The declared fields of a stored endpoint, as EndpointSpec would dump them."""
-    m = row._mapping
-    spec = {name: m[name] for name in ENDPOINT_FIELDS}
+    spec = {name: getattr(row, name) for name in ENDPOINT_FIELDS}
     spec["upstream_endpoint_ids"] = spec["upstream_endpoint_ids"] or []
     return spec
 
@@ -92,7 +88,7 @@ def apply_endpoint_spec(conn: Connection, tenant_id: str, now: datetime, endpoin
     if row.archived_at is not None:
         raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
     values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
-    changed = {k: v for k, v in values.items() if row._mapping[k] != v}
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if not changed:
         return False
     conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))
@@ -121,14 +117,14 @@ def list_endpoints(
 ) -> list[Endpoint]:
     """The tenant's endpoints (of one job if given), oldest first."""
     check_page(limit, offset)
-    query = select(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id).where(jobs.c.tenant_id == tenant_id)
+    query = select_endpoint_rows().where(jobs.c.tenant_id == tenant_id)
     if job_id is not None:
         query = query.where(endpoints.c.job_id == job_id)
     if not include_archived:
         query = query.where(endpoints.c.archived_at.is_(None))
     query = query.order_by(endpoints.c.created_at, endpoints.c.id).limit(limit).offset(offset)
     with engine.connect() as conn:
-        return [Endpoint.from_row(r) for r in conn.execute(query)]
+        return [Endpoint.from_row(EndpointRow.of(r)) for r in conn.execute(query)]
 
 
 def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str,

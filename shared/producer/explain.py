@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from cronicorn.core.errors import InvalidInput
 from cronicorn.core.governor import EndpointState, plan_next_run, settle_after_run
 from cronicorn.core.model import JobStatus, PlanSource
+from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import STATE_COLUMNS
 from cronicorn.producer.records import Endpoint, PlannedRun
 
@@ -43,6 +43,6 @@ def explain(endpoint: Endpoint, now: datetime, n: int = 5, *, job_status: str = 
     return planned
 
 
-def explain_row(row: Any, now: datetime, n: int = 5) -> list[PlannedRun]:
-    """`explain` for an endpoint row joined with its job's status (as `endpoint_row` returns)."""
-    return explain(Endpoint.from_row(row), now, n, job_status=row._mapping["job_status"])
+def explain_row(row: EndpointRow, now: datetime, n: int = 5) -> list[PlannedRun]:
+    """`explain` for a stored endpoint, with its job's status."""
+    return explain(Endpoint.from_row(row), now, n, job_status=row.job_status)

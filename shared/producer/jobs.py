@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Row, func, select
 
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
@@ -26,7 +26,7 @@ def check_page(limit: int, offset: int) -> None:
         raise InvalidInput.one("offset", "must be a whole number >= 0")
 
 
-def job_row(conn: Connection, tenant_id: str, job_id: str, *, lock: bool = False) -> Any:
+def job_row(conn: Connection, tenant_id: str, job_id: str, *, lock: bool = False) -> Row[Any]:
     """The tenant's job row (locked for update if asked), or NotFound."""
     query = select(jobs).where(jobs.c.id == job_id, jobs.c.tenant_id == tenant_id)
     row = conn.execute(query.with_for_update() if lock else query).first()
@@ -60,7 +60,7 @@ def get_job(engine: Engine, tenant_id: str, job_id: str) -> Job:
         return Job.from_row(job_row(conn, tenant_id, job_id))
 
 
-def find_job_by_name(conn: Connection, tenant_id: str, name: str) -> Any:
+def find_job_by_name(conn: Connection, tenant_id: str, name: str) -> Row[Any] | None:
     """The oldest job of the tenant with this name that is not archived, or None."""
     query = (
         select(jobs)

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from sqlalchemy import Row
 
-
-def _mapping(row: Any) -> Any:
-    return row._mapping if hasattr(row, "_mapping") else row
+from cronicorn.store.endpoint_rows import EndpointRow
 
 
-def _from_row(cls: type[T], row: Any, **extra: Any) -> T:
-    m = _mapping(row)
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: m[k] for k in names if k in m and k not in extra}, **extra)
+def _columns(row: Row[Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The row's values of these names; a name the row lacks keeps the record's default."""
+    m = row._mapping
+    return {k: m[k] for k in names if k in m}
 
 
 @dataclass(frozen=True)
@@ -32,8 +30,8 @@ class Job:
     archived_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> "Job":
-        return _from_row(cls, row)
+    def from_row(cls, row: Row[Any]) -> Job:
+        return cls(**_columns(row, _JOB_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,8 @@ class Endpoint:
     running: bool = False  # an attempt holds a claim right now
 
     @classmethod
-    def from_row(cls, row: Any) -> "Endpoint":
-        m = _mapping(row)
-        running = m["claimed_slot"] is not None if "claimed_slot" in m else bool(m.get("running", False))
-        return _from_row(cls, row, running=running)
+    def from_row(cls, row: EndpointRow) -> Endpoint:
+        return cls(**{name: getattr(row, name) for name in _ENDPOINT_STORED}, running=row.claimed_slot is not None)
 
 
 @dataclass(frozen=True)
@@ -110,8 +106,13 @@ class Run:
     lease_until: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> "Run":
-        return _from_row(cls, row)
+    def from_row(cls, row: Row[Any]) -> Run:
+        return cls(**_columns(row, _RUN_FIELDS))
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+_ENDPOINT_STORED = tuple(f.name for f in fields(Endpoint) if f.name != "running")  # each an EndpointRow field
+_RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 
 @dataclass(frozen=True)

@@ -104,5 +104,5 @@ def register(
 def _differs(conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None) -> bool:
     row = endpoint_row(conn, tenant_id, endpoint_id)
     values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
-    return any(row._mapping[k] != v for k, v in values.items())
+    return any(getattr(row, k) != v for k, v in values.items())
 

@@ -2,59 +2,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from cronicorn.core.governor import EndpointState, Plan, plan_next_run
 from cronicorn.core.model import JobStatus, PlanSource
-from cronicorn.store.tables import endpoints, jobs
+from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
+from cronicorn.store.tables import endpoints
 
-STATE_COLUMNS = (
-    "baseline_cron",
-    "baseline_interval_ms",
-    "timezone",
-    "min_interval_ms",
-    "max_interval_ms",
-    "failure_count",
-    "paused_until",
-    "last_run_at",
-    "run_requested_at",
-    "ai_hint_interval_ms",
-    "ai_hint_next_run_at",
-    "ai_hint_expires_at",
-)
+# The governor's inputs, named once: by `EndpointState`'s fields, each an `EndpointRow` field of the same name.
+STATE_COLUMNS = tuple(f.name for f in fields(EndpointState))
 
 
-def state_from_row(row: Any) -> EndpointState:
-    """The governor's view of an endpoint row (a Row or a mapping)."""
-    m = row._mapping if hasattr(row, "_mapping") else row
-    return EndpointState(**{name: m[name] for name in STATE_COLUMNS})
+def state_from_row(row: EndpointRow) -> EndpointState:
+    """The governor's view of an endpoint row."""
+    return EndpointState(**{name: getattr(row, name) for name in STATE_COLUMNS})
 
 
-def lock_endpoint_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+def lock_endpoint_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, EndpointRow]:
     """Endpoints joined with their job's status and tenant, by id, locked for update (no-op lock
     on SQLite). Rows are locked in id order, so two transactions locking overlapping sets
     cannot deadlock."""
     query = (
-        select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
-        .join(jobs, jobs.c.id == endpoints.c.job_id)
+        select_endpoint_rows()
         .where(endpoints.c.id.in_(sorted(set(endpoint_ids))))
         .order_by(endpoints.c.id)
         .with_for_update(of=endpoints)
     )
-    return {row.id: row for row in conn.execute(query)}
+    return {row.id: row for row in map(EndpointRow.of, conn.execute(query))}
 
 
-def lock_endpoint_row(conn: Connection, endpoint_id: str) -> Any:
+def lock_endpoint_row(conn: Connection, endpoint_id: str) -> EndpointRow | None:
     """One endpoint (see `lock_endpoint_rows`), or None."""
     return lock_endpoint_rows(conn, [endpoint_id]).get(endpoint_id)
 
 
-def schedulable(row: Any) -> bool:
-    m = row._mapping
-    return m["archived_at"] is None and m["job_status"] == JobStatus.ACTIVE.value
+def schedulable(row: EndpointRow) -> bool:
+    return row.archived_at is None and row.job_status == JobStatus.ACTIVE.value
 
 
 def replan(
@@ -70,16 +57,15 @@ def replan(
     row = lock_endpoint_row(conn, endpoint_id)
     if row is None:
         return None
-    m = row._mapping
-    if m["claimed_slot"] is not None:
+    if row.claimed_slot is not None:
         return None
     if not schedulable(row):
         conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(next_run_at=None, next_run_source=None))
         return None
     plan = plan_next_run(state_from_row(row), now)
-    current = m["next_run_at"]
+    current = row.next_run_at
     if mode == "earlier" and current is not None and current <= plan.at:
-        return Plan(current, PlanSource(m["next_run_source"] or PlanSource.BASELINE_INTERVAL.value))
+        return Plan(current, PlanSource(row.next_run_source or PlanSource.BASELINE_INTERVAL.value))
     conn.execute(
         endpoints.update()
         .where(endpoints.c.id == endpoint_id)

@@ -1,0 +1,82 @@
+"""One stored endpoint as a typed value: every column of `endpoints`, plus its job's status and tenant.
+
+`EndpointRow` is the one declaration of an endpoint's stored fields in Python; the table in
+`cronicorn.store.tables` is the schema's, and a test holds the two to the same column names.
+Everything that reads an endpoint to decide something (planning, attempts, explain, views)
+reads this, never a bare SQLAlchemy `Row`, so a misspelt column is a type error, not a KeyError.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+
+from cronicorn.store.tables import endpoints, jobs
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """An endpoint's stored columns joined with its job's status and tenant (see `select_endpoint_rows`)."""
+
+    id: str
+    job_id: str
+    name: str
+    description: str | None
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: Any  # a JSON value
+    upstream_endpoint_ids: list[str] | None
+    baseline_cron: str | None
+    baseline_interval_ms: int | None
+    timezone: str
+    min_interval_ms: int | None
+    max_interval_ms: int | None
+    timeout_ms: int
+    max_execution_time_ms: int
+    max_response_size_kb: int
+    paused_until: datetime | None
+    paused_by: str | None
+    pause_reason: str | None
+    archived_at: datetime | None
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    next_run_source: str | None
+    failure_count: int
+    run_requested_at: datetime | None
+    ai_hint_interval_ms: int | None
+    ai_hint_next_run_at: datetime | None
+    ai_hint_expires_at: datetime | None
+    ai_hint_reason: str | None
+    ai_next_analysis_at: datetime | None
+    ai_analyzed_failure_count: int | None
+    fence: int
+    claimed_slot: datetime | None
+    claimed_source: str | None
+    claim_attempt: int
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    job_status: str  # from the job: only an active job's endpoints are scheduled
+    tenant_id: str  # from the job: every read on behalf of someone is scoped to it
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> EndpointRow:
+        """The typed value of a row selected by `select_endpoint_rows`."""
+        m = row._mapping
+        return cls(**{name: m[name] for name in ROW_FIELDS})
+
+
+ROW_FIELDS = tuple(f.name for f in fields(EndpointRow))
+# The joined fields, i.e. those that are not columns of `endpoints` (a test checks the rest are exactly them).
+JOINED_FIELDS = ("job_status", "tenant_id")
+
+
+def select_endpoint_rows() -> Select[Any]:
+    """Endpoints joined with their job's status and tenant: the query every `EndpointRow` comes from."""
+    return (
+        select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
+        .join(jobs, jobs.c.id == endpoints.c.job_id)
+    )
