@@ -10,8 +10,9 @@ from cronicorn.redis.keys import last_tick
 from cronicorn.planner.selection import select_for_analysis
 from cronicorn.store.sweep import sweep_abandoned
 from cronicorn.dispatch.tick import run_tick
+from cronicorn.core.clock import utcnow
 from cronicorn.workers.app import app
-from cronicorn.workers.runtime import runtime, utcnow
+from cronicorn.workers.runtime import runtime
 
 
 @app.task(name="cronicorn.tick", acks_late=False)

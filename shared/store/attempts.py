@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, and_, bindparam, select
+from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.calls import HttpRequest
 from cronicorn.store.claims import lease_ms
+from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.core.governor import plan_next_run, settle_after_run
 from cronicorn.telemetry.metrics import ABANDONED
 from cronicorn.core.model import ErrorKind, RunStatus
@@ -79,7 +80,7 @@ class Started:
 LockTaker = Callable[[dict[str, int]], set[str]]
 
 
-def _is_current(row: Row[Any] | None, fence: int) -> bool:
+def _is_current(row: EndpointRow | None, fence: int) -> bool:
     return row is not None and row.fence == fence and row.claimed_slot is not None
 
 
@@ -128,7 +129,7 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
     stale: set[str] = set()
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [o.endpoint_id for o in orders])
-        current: dict[str, tuple[Row[Any], int]] = {}
+        current: dict[str, tuple[EndpointRow, int]] = {}
         for order in orders:
             row = rows.get(order.endpoint_id)
             if row is not None and _is_current(row, order.fence) and order.endpoint_id not in current:
@@ -160,28 +161,32 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
         renewals: list[dict[str, Any]] = []
         inserts: list[dict[str, Any]] = []
         for eid in locked:
-            row, lease = current[eid]
+            claimed, lease = current[eid]
             lease_until = now + timedelta(milliseconds=lease)
             run_id = str(uuid.uuid4())
-            renewals.append({"b_id": eid, "b_fence": row.fence, "b_lease": lease_until})
+            renewals.append({"b_id": eid, "b_fence": claimed.fence, "b_lease": lease_until})
             inserts.append({
-                "id": run_id, "endpoint_id": eid, "job_id": row.job_id, "status": RunStatus.RUNNING.value,
-                "source": row.claimed_source, "scheduled_at": row.claimed_slot, "attempt": row.claim_attempt,
-                "fence": row.fence, "started_at": now, "lease_until": lease_until, "request_url": row.url,
+                "id": run_id, "endpoint_id": eid, "job_id": claimed.job_id, "status": RunStatus.RUNNING.value,
+                "source": claimed.claimed_source, "scheduled_at": claimed.claimed_slot,
+                "attempt": claimed.claim_attempt, "fence": claimed.fence, "started_at": now,
+                "lease_until": lease_until, "request_url": claimed.url,
             })
-            attempts.append(_attempt(row, run_id, now, lease_until))
+            attempts.append(_attempt(claimed, run_id, now, lease_until))
         if renewals:
             conn.execute(_RENEW, renewals)
             conn.execute(runs.insert(), inserts)
     return Started(attempts=attempts, stale=stale, locked=set(current) - locked)
 
 
-def _attempt(row: Row[Any], run_id: str, now: datetime, lease_until: datetime) -> Attempt:
+def _attempt(row: EndpointRow, run_id: str, now: datetime, lease_until: datetime) -> Attempt:
+    slot = row.claimed_slot
+    if slot is None:  # unreachable: only rows that _is_current let through get here, and they are claimed
+        raise ValueError(f"endpoint {row.id} has no claimed slot")
     return Attempt(
         run_id=run_id,
         endpoint_id=row.id,
         fence=row.fence,
-        slot=row.claimed_slot,
+        slot=slot,
         attempt=row.claim_attempt,
         started_at=now,
         lease_until=lease_until,
@@ -193,7 +198,7 @@ def _attempt(row: Row[Any], run_id: str, now: datetime, lease_until: datetime) -
             body=row.body,
             timeout_ms=row.timeout_ms,
             max_response_size_kb=row.max_response_size_kb,
-            idempotency_key=idempotency_key(row.id, row.claimed_slot),
+            idempotency_key=idempotency_key(row.id, slot),
         ),
         tenant_id=row.tenant_id,
     )
@@ -245,7 +250,7 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
             current.append(ours)
             run_updates.append({"b_run": attempt.run_id, "b_status": result.status.value, "b_superseded": not ours,
                                 **{f"b_{name}": getattr(result, name) for name in _RESULT_COLUMNS}})
-            if ours:
+            if ours and row is not None:
                 plans.append(_settled(row, attempt, result))
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
@@ -253,7 +258,7 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
     return current
 
 
-def _settled(row: Any, attempt: Attempt, result: RunResult) -> dict[str, Any]:
+def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str, Any]:
     now = result.finished_at
     state = settle_after_run(state_from_row(row), success=result.status is RunStatus.SUCCESS,
                              started_at=attempt.started_at, now=now)
