@@ -6,23 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
-from pydantic.alias_generators import to_camel
 
-# The original names two fields differently from our snake_case ones.
-RENAMED = {"headers": "headersJson", "body": "bodyJson"}
-UNRENAMED = {v: k for k, v in RENAMED.items()}
+from cronicorn.core.casing import UNRENAMED, camel_word, to_camel
+
 # Values that are the user's (or a target's) own data: passed through, keys untouched.
 USER_DATA = frozenset({"headers", "body", "body_json", "response_body", "response_headers", "args"})
-
-
-def camel(name: str) -> str:
-    return RENAMED.get(name, to_camel(name))
-
-
-def snake_field(path: str) -> str:
-    """Our field path (e.g. `baseline_interval_ms`, `upstream_endpoint_ids[1]`) in the API's words."""
-    head, sep, rest = path.partition("[")
-    return camel(head) + sep + rest
 
 
 def to_api(value: Any) -> Any:
@@ -30,18 +18,18 @@ def to_api(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
-        return {camel(k): v if k in USER_DATA else to_api(v) for k, v in value.items()}
+        return {to_camel(k): v if k in USER_DATA else to_api(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_api(v) for v in value]
     return value
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=camel_word, populate_by_name=True, extra="forbid")
 
     def snake(self) -> dict[str, Any]:
         """The fields the caller sent, in our names."""
-        return {UNRENAMED.get(camel(k), k): v for k, v in self.model_dump(exclude_unset=True).items()}
+        return {UNRENAMED.get(to_camel(k), k): v for k, v in self.model_dump(exclude_unset=True).items()}
 
 
 class JobIn(_In):
