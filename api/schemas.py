@@ -8,6 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from cronicorn.core.casing import UNRENAMED, camel_word, to_camel
+from cronicorn.core.constants import (
+    DEFAULT_INTERVAL_HINT_TTL_MINUTES,
+    DEFAULT_ONESHOT_HINT_TTL_MINUTES,
+    MAX_HINT_REACH_MS,
+    MAX_HINT_TTL_MINUTES,
+    MAX_INTERVAL_HINT_MS,
+    MAX_REASON_CHARS,
+    MIN_INTERVAL_HINT_MS,
+)
 
 # Values that are the user's (or a target's) own data: passed through, keys untouched.
 USER_DATA = frozenset({"headers", "body", "body_json", "response_body", "response_headers", "args"})
@@ -77,22 +86,30 @@ class EndpointPatchIn(EndpointIn):
         return _In.snake(self)
 
 
+# Hint and pause bodies only read the JSON: the caps are checked by cronicorn.producer.hints, the
+# same models the Python client and the planner go through, and errors come back in these names.
+_TTL = f"minutes the hint lasts, in (0, {MAX_HINT_TTL_MINUTES}]"
+_REASON = f"why, up to {MAX_REASON_CHARS} characters"
+
+
 class IntervalHintIn(_In):
-    interval_ms: StrictInt
-    ttl_minutes: StrictFloat | StrictInt = 60
-    reason: str | None = None
+    interval_ms: StrictInt = Field(description=f"{MIN_INTERVAL_HINT_MS}-{MAX_INTERVAL_HINT_MS} ms, clamped into min/max")
+    ttl_minutes: StrictFloat | StrictInt = Field(default=DEFAULT_INTERVAL_HINT_TTL_MINUTES, description=_TTL)
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class OneShotHintIn(_In):
-    next_run_at: datetime | None = None
-    next_run_in_ms: StrictInt | None = None
-    ttl_minutes: StrictFloat | StrictInt = 30
-    reason: str | None = None
+    """Exactly one of nextRunAt or nextRunInMs."""
+
+    next_run_at: datetime | None = Field(default=None, description="aware ISO 8601 time, within a year")
+    next_run_in_ms: StrictInt | None = Field(default=None, description=f"0-{MAX_HINT_REACH_MS}")
+    ttl_minutes: StrictFloat | StrictInt = Field(default=DEFAULT_ONESHOT_HINT_TTL_MINUTES, description=_TTL)
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class PauseIn(_In):
     paused_until: datetime | None = Field(description="aware ISO 8601 time in the future, or null to resume")
-    reason: str | None = None
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class ErrorDetail(BaseModel):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from cronicorn.core.constants import (
     DEFAULT_INTERVAL_HINT_TTL_MINUTES,
     DEFAULT_ONESHOT_HINT_TTL_MINUTES,
@@ -19,6 +17,14 @@ from cronicorn.core.constants import (
     MIN_INTERVAL_HINT_MS,
 )
 from cronicorn.core.errors import InvalidInput
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -49,7 +55,7 @@ class OneShotHint(_Steering):
     ttl_minutes: float = Field(default=DEFAULT_ONESHOT_HINT_TTL_MINUTES, gt=0, le=MAX_HINT_TTL_MINUTES)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "OneShotHint":
+    def _exactly_one(self) -> OneShotHint:
         # Model-level messages start with "<field>: " so the error names the field.
         if (self.next_run_at is None) == (self.next_run_in_ms is None):
             raise ValueError("next_run_at: give exactly one of next_run_at or next_run_in_ms")
