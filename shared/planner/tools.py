@@ -119,17 +119,17 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def interval_hint(args: dict[str, Any]) -> IntervalHint:
+def interval_hint_from(args: dict[str, Any]) -> IntervalHint:
     """propose_interval's arguments as a validated interval hint."""
     return _validated(IntervalHint, args, interval_ms=_whole(args.get("intervalMs")))
 
 
-def oneshot_hint(args: dict[str, Any]) -> OneShotHint:
+def oneshot_hint_from(args: dict[str, Any]) -> OneShotHint:
     """propose_next_time's arguments as a validated one-shot hint."""
     return _validated(OneShotHint, args, next_run_at=_when(args, "nextRunAtIso"))
 
 
-def pause(args: dict[str, Any]) -> Pause:
+def pause_from(args: dict[str, Any]) -> Pause:
     """pause_until's arguments (with a time) as a validated pause."""
     return _validated(Pause, args, paused_until=_when(args, "untilIso"))
 
@@ -176,11 +176,11 @@ class ToolBox:
 
     def _validate_write(self, name: str, args: dict[str, Any]) -> None:
         if name == "propose_interval":
-            interval_hint(args)
+            interval_hint_from(args)
         elif name == "propose_next_time":
-            oneshot_hint(args)
+            oneshot_hint_from(args)
         elif name == "pause_until" and args.get("untilIso") is not None:
-            pause(args)
+            pause_from(args)
 
     # --- reads -----------------------------------------------------------------------------
     def _finished_runs(self, endpoint_id: str, limit: int, offset: int = 0) -> list[Any]:
@@ -241,13 +241,13 @@ class ToolBox:
                 "next_run_source": ep.next_run_source}
 
     def _propose_interval(self, args: dict[str, Any]) -> Any:
-        hint = interval_hint(args)
+        hint = interval_hint_from(args)
         ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, hint.interval_ms,
                                        hint.ttl_minutes, hint.reason, actor="ai")
         return self._result(ep)
 
     def _propose_next_time(self, args: dict[str, Any]) -> Any:
-        hint = oneshot_hint(args)
+        hint = oneshot_hint_from(args)
         ep = control.set_oneshot_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id,
                                       next_run_at=hint.next_run_at, ttl_minutes=hint.ttl_minutes, reason=hint.reason,
                                       actor="ai")
@@ -257,7 +257,7 @@ class ToolBox:
         if args.get("untilIso") is None:
             ep = control.resume_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai")
         else:
-            wanted = pause(args)
+            wanted = pause_from(args)
             ep = control.pause_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, wanted.paused_until,
                                         wanted.reason, actor="ai")
         return self._result(ep)

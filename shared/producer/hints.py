@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from cronicorn.core.constants import (
     DEFAULT_INTERVAL_HINT_TTL_MINUTES,
     DEFAULT_ONESHOT_HINT_TTL_MINUTES,
@@ -17,14 +19,6 @@ from cronicorn.core.constants import (
     MIN_INTERVAL_HINT_MS,
 )
 from cronicorn.core.errors import InvalidInput
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
