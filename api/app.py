@@ -15,13 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cronicorn.api import routes_control, routes_jobs, routes_read
 from cronicorn.api.deps import Deps
-from cronicorn.api.schemas import snake_field
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from cronicorn.store.engine import make_engine
 from cronicorn.monitoring.health import tick_age
 from cronicorn.monitoring.schedule_gauges import ScheduleCollector
 from cronicorn.telemetry.metrics import registry
+from cronicorn.core.casing import to_camel
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.settings import Settings
 
@@ -69,7 +69,7 @@ def create_app(d: Deps) -> FastAPI:
 
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        details = [{"field": snake_field(e.field), "reason": e.reason} for e in exc.errors]
+        details = [{"field": to_camel(e.field), "reason": e.reason} for e in exc.errors]
         return _error(422, "invalid input: " + "; ".join(f"{d['field']}: {d['reason']}" for d in details), details)
 
     @app.exception_handler(RequestValidationError)

@@ -6,23 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
-from pydantic.alias_generators import to_camel
 
-# The original names two fields differently from our snake_case ones.
-RENAMED = {"headers": "headersJson", "body": "bodyJson"}
-UNRENAMED = {v: k for k, v in RENAMED.items()}
+from cronicorn.core.casing import UNRENAMED, camel_word, to_camel
+from cronicorn.core.constants import (
+    DEFAULT_INTERVAL_HINT_TTL_MINUTES,
+    DEFAULT_ONESHOT_HINT_TTL_MINUTES,
+    MAX_HINT_REACH_MS,
+    MAX_HINT_TTL_MINUTES,
+    MAX_INTERVAL_HINT_MS,
+    MAX_REASON_CHARS,
+    MIN_INTERVAL_HINT_MS,
+)
+
 # Values that are the user's (or a target's) own data: passed through, keys untouched.
 USER_DATA = frozenset({"headers", "body", "body_json", "response_body", "response_headers", "args"})
-
-
-def camel(name: str) -> str:
-    return RENAMED.get(name, to_camel(name))
-
-
-def snake_field(path: str) -> str:
-    """Our field path (e.g. `baseline_interval_ms`, `upstream_endpoint_ids[1]`) in the API's words."""
-    head, sep, rest = path.partition("[")
-    return camel(head) + sep + rest
 
 
 def to_api(value: Any) -> Any:
@@ -30,18 +27,18 @@ def to_api(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
-        return {camel(k): v if k in USER_DATA else to_api(v) for k, v in value.items()}
+        return {to_camel(k): v if k in USER_DATA else to_api(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_api(v) for v in value]
     return value
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=camel_word, populate_by_name=True, extra="forbid")
 
     def snake(self) -> dict[str, Any]:
         """The fields the caller sent, in our names."""
-        return {UNRENAMED.get(camel(k), k): v for k, v in self.model_dump(exclude_unset=True).items()}
+        return {UNRENAMED.get(to_camel(k), k): v for k, v in self.model_dump(exclude_unset=True).items()}
 
 
 class JobIn(_In):
@@ -89,22 +86,30 @@ class EndpointPatchIn(EndpointIn):
         return _In.snake(self)
 
 
+# Hint and pause bodies only read the JSON: the caps are checked by cronicorn.producer.hints, the
+# same models the Python client and the planner go through, and errors come back in these names.
+_TTL = f"minutes the hint lasts, in (0, {MAX_HINT_TTL_MINUTES}]"
+_REASON = f"why, up to {MAX_REASON_CHARS} characters"
+
+
 class IntervalHintIn(_In):
-    interval_ms: StrictInt
-    ttl_minutes: StrictFloat | StrictInt = 60
-    reason: str | None = None
+    interval_ms: StrictInt = Field(description=f"{MIN_INTERVAL_HINT_MS}-{MAX_INTERVAL_HINT_MS} ms, clamped into min/max")
+    ttl_minutes: StrictFloat | StrictInt = Field(default=DEFAULT_INTERVAL_HINT_TTL_MINUTES, description=_TTL)
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class OneShotHintIn(_In):
-    next_run_at: datetime | None = None
-    next_run_in_ms: StrictInt | None = None
-    ttl_minutes: StrictFloat | StrictInt = 30
-    reason: str | None = None
+    """Exactly one of nextRunAt or nextRunInMs."""
+
+    next_run_at: datetime | None = Field(default=None, description="aware ISO 8601 time, within a year")
+    next_run_in_ms: StrictInt | None = Field(default=None, description=f"0-{MAX_HINT_REACH_MS}")
+    ttl_minutes: StrictFloat | StrictInt = Field(default=DEFAULT_ONESHOT_HINT_TTL_MINUTES, description=_TTL)
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class PauseIn(_In):
     paused_until: datetime | None = Field(description="aware ISO 8601 time in the future, or null to resume")
-    reason: str | None = None
+    reason: str | None = Field(default=None, description=_REASON)
 
 
 class ErrorDetail(BaseModel):

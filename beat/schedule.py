@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from cronicorn.core.constants import PLAN_ANALYSES_TASK, SCHEDULER_QUEUE, SWEEP_TASK, TICK_TASK
 from cronicorn.core.settings import Settings
 
 
@@ -11,19 +12,19 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     tick = settings.tick_interval_s
     return {
         "tick": {
-            "task": "cronicorn.tick",
+            "task": TICK_TASK,
             "schedule": timedelta(seconds=tick),
             # A tick nobody ran in time is worthless: the next one claims the same work.
-            "options": {"queue": "scheduler", "expires": max(2.0, tick * 3)},
+            "options": {"queue": SCHEDULER_QUEUE, "expires": max(2.0, tick * 3)},
         },
         "plan_analyses": {
-            "task": "cronicorn.plan_analyses",
+            "task": PLAN_ANALYSES_TASK,
             "schedule": timedelta(seconds=settings.analysis_interval_s),
-            "options": {"queue": "scheduler", "expires": settings.analysis_interval_s},
+            "options": {"queue": SCHEDULER_QUEUE, "expires": settings.analysis_interval_s},
         },
         "sweep": {
-            "task": "cronicorn.sweep",
+            "task": SWEEP_TASK,
             "schedule": timedelta(seconds=settings.sweep_interval_s),
-            "options": {"queue": "scheduler", "expires": settings.sweep_interval_s},
+            "options": {"queue": SCHEDULER_QUEUE, "expires": settings.sweep_interval_s},
         },
     }

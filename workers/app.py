@@ -7,6 +7,17 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from cronicorn.beat.schedule import beat_schedule
+from cronicorn.core.constants import (
+    ANALYSIS_QUEUE,
+    ANALYZE_TASK,
+    EXECUTE_BATCH_TASK,
+    EXECUTE_QUEUE,
+    EXECUTE_TASK,
+    PLAN_ANALYSES_TASK,
+    SCHEDULER_QUEUE,
+    SWEEP_TASK,
+    TICK_TASK,
+)
 from cronicorn.telemetry.metrics import serve
 from cronicorn.core.settings import Settings
 from cronicorn.workers.checks import check_worker_start
@@ -24,14 +35,14 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_routes={
-        "cronicorn.tick": {"queue": "scheduler"},
-        "cronicorn.sweep": {"queue": "scheduler"},
-        "cronicorn.execute": {"queue": "execute"},
-        "cronicorn.execute_batch": {"queue": "execute"},
-        "cronicorn.analyze": {"queue": "analysis"},
-        "cronicorn.plan_analyses": {"queue": "scheduler"},
+        TICK_TASK: {"queue": SCHEDULER_QUEUE},
+        SWEEP_TASK: {"queue": SCHEDULER_QUEUE},
+        EXECUTE_TASK: {"queue": EXECUTE_QUEUE},
+        EXECUTE_BATCH_TASK: {"queue": EXECUTE_QUEUE},
+        ANALYZE_TASK: {"queue": ANALYSIS_QUEUE},
+        PLAN_ANALYSES_TASK: {"queue": SCHEDULER_QUEUE},
     },
-    task_default_queue="scheduler",
+    task_default_queue=SCHEDULER_QUEUE,
     task_create_missing_queues=True,
     worker_send_task_events=True,
     task_send_sent_event=True,

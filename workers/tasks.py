@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cronicorn.core.constants import ANALYZE_TASK, EXECUTE_BATCH_TASK, EXECUTE_TASK, PLAN_ANALYSES_TASK, SWEEP_TASK, TICK_TASK
 from cronicorn.store.attempts import Order
 from cronicorn.store.claims import Claim
 from cronicorn.redis.keys import last_tick
@@ -15,7 +16,7 @@ from cronicorn.workers.app import app
 from cronicorn.workers.runtime import runtime
 
 
-@app.task(name="cronicorn.tick", acks_late=False)
+@app.task(name=TICK_TASK, acks_late=False)
 def tick() -> dict[str, Any]:
     rt = runtime()
     s = rt.settings
@@ -60,24 +61,24 @@ def _order(c: Claim) -> dict[str, Any]:
     }
 
 
-@app.task(name="cronicorn.execute_batch", acks_late=True, reject_on_worker_lost=True)
+@app.task(name=EXECUTE_BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
 def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
     orders = [Order(c["endpoint_id"], int(c["fence"])) for c in claims]
     return {eid: outcome.value for eid, outcome in runtime().runner.execute_many(orders).items()}
 
 
-@app.task(name="cronicorn.execute", acks_late=True, reject_on_worker_lost=True)
+@app.task(name=EXECUTE_TASK, acks_late=True, reject_on_worker_lost=True)
 def execute(endpoint_id: str, fence: int, **_readable: Any) -> str:
     """One claim per message, run as a batch of one: older versions still send these during a rolling upgrade."""
     return runtime().runner.execute_many([Order(endpoint_id, int(fence))])[endpoint_id].value
 
 
-@app.task(name="cronicorn.sweep")
+@app.task(name=SWEEP_TASK)
 def sweep() -> int:
     return sweep_abandoned(runtime().engine, utcnow())
 
 
-@app.task(name="cronicorn.plan_analyses", acks_late=False)
+@app.task(name=PLAN_ANALYSES_TASK, acks_late=False)
 def plan_analyses() -> int:
     """Enqueue one analysis per endpoint that needs one (nothing while the planner is off)."""
     rt = runtime()
@@ -90,7 +91,7 @@ def plan_analyses() -> int:
     return len(ids)
 
 
-@app.task(name="cronicorn.analyze", acks_late=True, reject_on_worker_lost=True)
+@app.task(name=ANALYZE_TASK, acks_late=True, reject_on_worker_lost=True)
 def analyze(endpoint_id: str) -> str:
     # Runs on the analysis queue only: a slow or failing model never holds up an execute worker.
     return runtime().analyst.analyze(endpoint_id)

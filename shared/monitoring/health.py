@@ -7,8 +7,8 @@ from typing import Any
 import redis
 from sqlalchemy import Engine, text
 
+from cronicorn.core.constants import QUEUES
 from cronicorn.redis.keys import last_tick
-from cronicorn.shell.roles import QUEUES
 
 TICK_STALE_AFTER_S = 10.0
 
@@ -36,7 +36,7 @@ def check_health(engine: Engine, client: redis.Redis, now: datetime, *, broker: 
         checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
         checks["tick_age_seconds"] = round(age, 3) if age is not None else None
         # With the Redis transport each queue is a list named after it.
-        checks["queue_depths"] = {name: int((broker or client).llen(name)) for name in QUEUES.values()}
+        checks["queue_depths"] = {name: int((broker or client).llen(name)) for name in QUEUES}
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {exc.__class__.__name__}"
         checks["tick"] = "unknown"

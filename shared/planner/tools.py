@@ -10,14 +10,20 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
 from cronicorn.producer import control
-from cronicorn.core.errors import CronicornError
+from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_ONESHOT_HINT_TTL_MINUTES, MIN_INTERVAL_HINT_MS
+from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.planner.views import endpoint_view, run_view
+from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
+from cronicorn.producer.specs import parse
 from cronicorn.store.tables import endpoints, jobs, runs
+
+M = TypeVar("M", bound=BaseModel)
 
 MIN_NEXT_ANALYSIS_MS = 5 * 60_000
 MAX_NEXT_ANALYSIS_MS = 24 * 3_600_000
@@ -47,10 +53,12 @@ TOOLS: list[dict[str, Any]] = [
     _fn("get_upstream_latest_responses", "For each declared upstream endpoint (in other jobs): its job, latest response, schedule, pause, failures.",
         {"includeResponses": {"type": "boolean", "default": True}}, []),
     _fn("propose_interval", "Run every intervalMs until the hint expires (clamped into min/max).",
-        {"intervalMs": {"type": "integer", "minimum": 1}, "ttlMinutes": {"type": "number", "default": 60}, "reason": REASON},
+        {"intervalMs": {"type": "integer", "minimum": MIN_INTERVAL_HINT_MS},
+         "ttlMinutes": {"type": "number", "default": DEFAULT_INTERVAL_HINT_TTL_MINUTES}, "reason": REASON},
         ["intervalMs", "reason"]),
     _fn("propose_next_time", "Run once at nextRunAtIso (ISO 8601 with offset), if earlier than planned.",
-        {"nextRunAtIso": {"type": "string"}, "ttlMinutes": {"type": "number", "default": 30}, "reason": REASON},
+        {"nextRunAtIso": {"type": "string"},
+         "ttlMinutes": {"type": "number", "default": DEFAULT_ONESHOT_HINT_TTL_MINUTES}, "reason": REASON},
         ["nextRunAtIso", "reason"]),
     _fn("pause_until", "Pause until untilIso (ISO 8601 with offset), or resume with null. Cannot change a person's pause.",
         {"untilIso": {"type": ["string", "null"]}, "reason": REASON}, ["untilIso", "reason"]),
@@ -76,24 +84,54 @@ def _int(args: dict[str, Any], name: str, default: int | None, lo: int, hi: int)
     return int(value)
 
 
-def _num(args: dict[str, Any], name: str, default: float) -> float:
-    value = args.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ToolError(f"{name} must be a number")
-    return float(value)
-
-
 def _when(args: dict[str, Any], name: str) -> datetime:
     raw = args.get(name)
     if not isinstance(raw, str):
         raise ToolError(f"{name} must be an ISO 8601 time with an offset")
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ToolError(f"{name}={raw!r} is not an ISO 8601 time") from None
-    if value.tzinfo is None:
-        raise ToolError(f"{name}={raw!r} has no time zone offset")
-    return value
+
+
+# Write tools take the validated models' fields under their own (camelCase) argument names.
+ARGUMENTS = {"intervalMs": "interval_ms", "ttlMinutes": "ttl_minutes", "nextRunAtIso": "next_run_at",
+             "untilIso": "paused_until", "reason": "reason"}
+_ARGUMENT_OF = {field_name: argument for argument, field_name in ARGUMENTS.items()}
+
+
+def _tool_error(exc: InvalidInput) -> ToolError:
+    """The refusal in the tool's own argument names, as the model wrote them."""
+    return ToolError("; ".join(f"{_ARGUMENT_OF.get(e.field, e.field)} {e.reason}" for e in exc.errors))
+
+
+def _validated(model: type[M], args: dict[str, Any], **decoded: Any) -> M:
+    """`args` checked by the same model the client and the API use; arguments the model lacks are ignored."""
+    data = {ARGUMENTS[k]: v for k, v in args.items() if ARGUMENTS.get(k) in model.model_fields}
+    try:
+        return parse(model, {**data, **decoded})
+    except InvalidInput as exc:
+        raise _tool_error(exc) from None
+
+
+def _whole(value: Any) -> Any:
+    # A model may write 10000.0 for 10000: a whole float is the same number of milliseconds.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def interval_hint_from(args: dict[str, Any]) -> IntervalHint:
+    """propose_interval's arguments as a validated interval hint."""
+    return _validated(IntervalHint, args, interval_ms=_whole(args.get("intervalMs")))
+
+
+def oneshot_hint_from(args: dict[str, Any]) -> OneShotHint:
+    """propose_next_time's arguments as a validated one-shot hint."""
+    return _validated(OneShotHint, args, next_run_at=_when(args, "nextRunAtIso"))
+
+
+def pause_from(args: dict[str, Any]) -> Pause:
+    """pause_until's arguments (with a time) as a validated pause."""
+    return _validated(Pause, args, paused_until=_when(args, "untilIso"))
 
 
 @dataclass
@@ -125,6 +163,8 @@ class ToolBox:
             return self._shadow(name, args, handler)
         try:
             return handler(args)
+        except InvalidInput as exc:
+            raise _tool_error(exc) from None
         except CronicornError as exc:
             raise ToolError(str(exc)) from None
 
@@ -136,13 +176,11 @@ class ToolBox:
 
     def _validate_write(self, name: str, args: dict[str, Any]) -> None:
         if name == "propose_interval":
-            _int(args, "intervalMs", None, 1, 7 * 24 * 3_600_000)
-            _num(args, "ttlMinutes", 60)
+            interval_hint_from(args)
         elif name == "propose_next_time":
-            _when(args, "nextRunAtIso")
-            _num(args, "ttlMinutes", 30)
+            oneshot_hint_from(args)
         elif name == "pause_until" and args.get("untilIso") is not None:
-            _when(args, "untilIso")
+            pause_from(args)
 
     # --- reads -----------------------------------------------------------------------------
     def _finished_runs(self, endpoint_id: str, limit: int, offset: int = 0) -> list[Any]:
@@ -203,26 +241,25 @@ class ToolBox:
                 "next_run_source": ep.next_run_source}
 
     def _propose_interval(self, args: dict[str, Any]) -> Any:
-        interval = _int(args, "intervalMs", None, 1, 7 * 24 * 3_600_000)
-        ttl = _num(args, "ttlMinutes", 60)
-        ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, interval, ttl,
-                                       args.get("reason"), actor="ai")
+        hint = interval_hint_from(args)
+        ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, hint.interval_ms,
+                                       hint.ttl_minutes, hint.reason, actor="ai")
         return self._result(ep)
 
     def _propose_next_time(self, args: dict[str, Any]) -> Any:
-        at = _when(args, "nextRunAtIso")
-        ttl = _num(args, "ttlMinutes", 30)
+        hint = oneshot_hint_from(args)
         ep = control.set_oneshot_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id,
-                                      next_run_at=at, ttl_minutes=ttl, reason=args.get("reason"), actor="ai")
+                                      next_run_at=hint.next_run_at, ttl_minutes=hint.ttl_minutes, reason=hint.reason,
+                                      actor="ai")
         return self._result(ep)
 
     def _pause_until(self, args: dict[str, Any]) -> Any:
         if args.get("untilIso") is None:
             ep = control.resume_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai")
         else:
-            until = _when(args, "untilIso")
-            ep = control.pause_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, until,
-                                        args.get("reason"), actor="ai")
+            wanted = pause_from(args)
+            ep = control.pause_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, wanted.paused_until,
+                                        wanted.reason, actor="ai")
         return self._result(ep)
 
     def _clear_hints(self, args: dict[str, Any]) -> Any:

@@ -10,19 +10,17 @@ A producer writes the same code against either client; errors are the same class
 """
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
 
+from cronicorn.core.casing import to_camel, to_snake
 from cronicorn.core.errors import Conflict, CronicornError, FieldError, InvalidInput, NotFound
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 
 T = TypeVar("T")
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-RENAMED = {"headersJson": "headers", "bodyJson": "body"}
 
 
 class RateLimited(CronicornError):
@@ -33,21 +31,6 @@ class RateLimited(CronicornError):
         self.retry_after_s = retry_after_s
 
 
-def snake(name: str) -> str:
-    if name in RENAMED:
-        return RENAMED[name]
-    head, sep, rest = name.partition("[")
-    return _CAMEL.sub("_", head).lower() + sep + rest
-
-
-def camel(name: str) -> str:
-    reverse = {v: k for k, v in RENAMED.items()}
-    if name in reverse:
-        return reverse[name]
-    first, *rest = name.split("_")
-    return first + "".join(p.capitalize() for p in rest)
-
-
 def _parse(value: Any, name: str) -> Any:
     if isinstance(value, str) and (name.endswith("_at") or name.endswith("_until")):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -55,7 +38,7 @@ def _parse(value: Any, name: str) -> Any:
 
 
 def _record(cls: type[T], data: dict[str, Any]) -> T:
-    values = {snake(k): v for k, v in data.items()}
+    values = {to_snake(k): v for k, v in data.items()}
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{n: _parse(values.get(n), n) for n in names if n in values})
 
@@ -63,7 +46,7 @@ def _record(cls: type[T], data: dict[str, Any]) -> T:
 def _body(data: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
-        out[camel(key)] = value.isoformat() if isinstance(value, datetime) else value
+        out[to_camel(key)] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
 
@@ -77,7 +60,7 @@ class RemoteCronicorn:
         self.http.headers.update({"x-api-key": api_key, "User-Agent": "cronicorn-remote/0.1"})
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
-        query = {camel(k): (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items() if v is not None}
+        query = {to_camel(k): (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items() if v is not None}
         response = self.http.request(method, self.base + path, json=body, params=query, timeout=self.timeout_s)
         if response.status_code == 204:
             return None
@@ -86,7 +69,7 @@ class RemoteCronicorn:
             return data
         message = data.get("error", response.text) if isinstance(data, dict) else response.text
         if response.status_code == 422:
-            raise InvalidInput([FieldError(snake(d["field"]), d["reason"]) for d in data.get("details", [])] or [FieldError("input", message)])
+            raise InvalidInput([FieldError(to_snake(d["field"]), d["reason"]) for d in data.get("details", [])] or [FieldError("input", message)])
         if response.status_code == 404:
             raise NotFound("object", path.rsplit("/", 1)[-1])
         if response.status_code == 409:

@@ -146,6 +146,7 @@ _REQUIRED = frozenset({"name", "url", "method", "headers", "timezone", "timeout_
 _REASONS = {
     "extra_forbidden": "unknown field",
     "missing": "is required",
+    "greater_than": "must be > {gt}",
     "greater_than_equal": "must be >= {ge}",
     "less_than_equal": "must be <= {le}",
     "string_too_short": "must be at least {min_length} characters long",
@@ -154,7 +155,10 @@ _REASONS = {
     "int_type": "must be a whole number",
     "int_parsing": "must be a whole number",
     "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
     "string_type": "must be text",
+    "datetime_type": "must be an aware datetime (with a time zone)",
+    "timezone_aware": "must be an aware datetime (with a time zone)",
     "dict_type": "must be a mapping",
     "list_type": "must be a list",
 }
@@ -165,8 +169,10 @@ def _reason(err: Any) -> str:
         return "must not be empty"
     template = _REASONS.get(err["type"])
     if template is not None:
+        # A float field's bounds arrive as floats: "must be <= 10080", not "<= 10080.0".
+        ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in err.get("ctx", {}).items()}
         try:
-            return template.format(**err.get("ctx", {}))
+            return template.format(**ctx)
         except (KeyError, IndexError):
             pass
     return str(err["msg"]).removeprefix("Value error, ")

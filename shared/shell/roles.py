@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from cronicorn.core.constants import QUEUES
 from cronicorn.core.settings import Settings
 
 APP = "cronicorn.workers.app"
-QUEUES = {"scheduler": "scheduler", "execute": "execute", "analysis": "analysis"}
 
 
 def worker_command(role: str, settings: Settings, *, concurrency: int | None = None, hostname: str | None = None) -> list[str]:
@@ -22,7 +22,7 @@ def worker_command(role: str, settings: Settings, *, concurrency: int | None = N
         pool, default_concurrency = "threads", 4
     return [
         sys.executable, "-m", "celery", "-A", APP, "worker",
-        "-Q", QUEUES[role],
+        "-Q", role,
         "--pool", pool,
         "--concurrency", str(concurrency or default_concurrency),
         "--hostname", hostname or f"{role}@%h",

@@ -1,0 +1,42 @@
+"""Names and caps written once: Celery queues and task names, and how far hints and pauses may reach."""
+from __future__ import annotations
+
+# --- queues: one per worker role, each a Redis list of the same name -----------------------
+SCHEDULER_QUEUE = "scheduler"
+"""Ticks, sweeps and analysis planning: short, frequent work that must never wait behind HTTP calls."""
+EXECUTE_QUEUE = "execute"
+"""The scheduled HTTP calls."""
+ANALYSIS_QUEUE = "analysis"
+"""AI planner sessions: slow model calls kept off the execute workers."""
+QUEUES = (SCHEDULER_QUEUE, EXECUTE_QUEUE, ANALYSIS_QUEUE)
+"""Every queue; a worker role consumes the queue of its own name."""
+
+# --- Celery task names: stable, since queued messages and beat entries carry them ----------
+TICK_TASK = "cronicorn.tick"
+"""Claim due endpoints and publish their executions."""
+EXECUTE_BATCH_TASK = "cronicorn.execute_batch"
+"""Run several claims of one tick in one message."""
+EXECUTE_TASK = "cronicorn.execute"
+"""Run one claim (messages from before batches, and manual sends)."""
+SWEEP_TASK = "cronicorn.sweep"
+"""Finish attempts whose worker was lost."""
+PLAN_ANALYSES_TASK = "cronicorn.plan_analyses"
+"""Enqueue one analysis per endpoint that needs one."""
+ANALYZE_TASK = "cronicorn.analyze"
+"""One AI planner session for one endpoint."""
+
+# --- caps on hints and pauses, the same for the Python client, the REST API and the planner ---
+MAX_HINT_TTL_MINUTES = 7 * 24 * 60
+"""A hint lasts at most a week: longer steering belongs in the endpoint's own schedule."""
+MIN_INTERVAL_HINT_MS = 1
+"""The shortest interval hint accepted; the governor still holds it to the endpoint's minimum."""
+MAX_INTERVAL_HINT_MS = 7 * 24 * 3_600_000
+"""The longest interval hint: one that outlasts the longest hint could never fire."""
+MAX_HINT_REACH_MS = 366 * 24 * 3_600_000
+"""How far ahead a one-shot hint may be set (a year): further is a mistake."""
+MAX_REASON_CHARS = 1000
+"""The longest reason a hint or pause may carry."""
+DEFAULT_INTERVAL_HINT_TTL_MINUTES = 60
+"""How long an interval hint lasts when its caller does not say."""
+DEFAULT_ONESHOT_HINT_TTL_MINUTES = 30
+"""How long a one-shot hint lasts when its caller does not say (it always outlives its own time)."""
