@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from pydantic.alias_generators import to_camel
 
 from fastapi import APIRouter, Depends, Request
 
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from cronicorn.core.casing import camel_word
 from cronicorn.store import signing_keys as keyring
 
 router = APIRouter(tags=["control"], responses=ERRORS)
@@ -60,7 +60,7 @@ def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> A
 
 
 class RotateIn(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=camel_word, populate_by_name=True, extra="forbid")
     grace_minutes: StrictInt = Field(default=1440, ge=0, le=43_200, description="how long the previous keys keep signing")
 
 

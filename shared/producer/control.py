@@ -19,6 +19,7 @@ from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import parse
+from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints
 
@@ -31,12 +32,12 @@ def _actor(actor: str) -> PausedBy:
     return PausedBy(actor)
 
 
-def _paused_by_person(row: Any, now: datetime) -> bool:
+def _paused_by_person(row: EndpointRow, now: datetime) -> bool:
     return row.paused_until is not None and row.paused_until > now and row.paused_by == PausedBy.USER.value
 
 
 def _write(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, values: dict[str, Any],
-           mode: Literal["reset", "earlier"], check: Callable[[Any], None] | None = None) -> Endpoint:
+           mode: Literal["reset", "earlier"], check: Callable[[EndpointRow], None] | None = None) -> Endpoint:
     with engine.begin() as conn:
         row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
         if row.archived_at is not None:
@@ -55,7 +56,7 @@ def pause_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: s
     pause = parse(Pause, {"paused_until": until, "reason": reason})
     values = {"paused_until": pause.until(now), "paused_by": who.value, "pause_reason": pause.reason}
 
-    def check(row: Any) -> None:
+    def check(row: EndpointRow) -> None:
         if who is PausedBy.AI and _paused_by_person(row, now):
             raise Conflict("the endpoint was paused by a person; the AI cannot change that pause")
 
@@ -66,7 +67,7 @@ def resume_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: 
     """Lift a pause and re-plan from now. The AI cannot lift a person's pause (Conflict)."""
     who = _actor(actor)
 
-    def check(row: Any) -> None:
+    def check(row: EndpointRow) -> None:
         if who is PausedBy.AI and _paused_by_person(row, now):
             raise Conflict("the endpoint was paused by a person; the AI cannot resume it")
 
@@ -78,7 +79,7 @@ def run_now(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, 
     """Ask for a run as soon as the guardrails allow; runs right after an attempt in flight."""
     _actor(actor)
 
-    def check(row: Any) -> None:
+    def check(row: EndpointRow) -> None:
         if row.job_status != JobStatus.ACTIVE.value:
             raise Conflict(f"the endpoint's job is {row.job_status}; resume the job first")
         if row.paused_until is not None and row.paused_until > now:

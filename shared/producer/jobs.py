@@ -83,12 +83,6 @@ def list_jobs(engine: Engine, tenant_id: str, *, status: str | None = None, limi
         return [Job.from_row(r) for r in conn.execute(query)]
 
 
-def count_jobs(engine: Engine, tenant_id: str) -> int:
-    """How many jobs the tenant has (any status)."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(jobs).where(jobs.c.tenant_id == tenant_id)).scalar_one())
-
-
 def patch_values(data: dict[str, Any] | BaseModel) -> dict[str, Any]:
     """The columns a validated job patch changes (a None name means "leave it")."""
     values = parse(JobPatch, data).model_dump(exclude_unset=True)

@@ -9,6 +9,7 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_ONESHOT_HINT_TTL_MINUTES
 from cronicorn.producer.client import Cronicorn
 from cronicorn.core.durations import parse_duration
 from cronicorn.core.errors import CronicornError, InvalidInput
@@ -169,10 +170,12 @@ def _pause_until(client: Cronicorn, args: argparse.Namespace) -> datetime:
 
 def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
     if args.interval is not None:
-        ep = client.set_interval_hint(args.endpoint_id, args.interval, 60 if args.ttl is None else args.ttl, args.reason)
+        ep = client.set_interval_hint(args.endpoint_id, args.interval,
+                                        DEFAULT_INTERVAL_HINT_TTL_MINUTES if args.ttl is None else args.ttl, args.reason)
     else:
         ep = client.set_oneshot_hint(args.endpoint_id, next_run_at=args.at, next_run_in_ms=args.in_,
-                                     ttl_minutes=30 if args.ttl is None else args.ttl, reason=args.reason)
+                                     ttl_minutes=DEFAULT_ONESHOT_HINT_TTL_MINUTES if args.ttl is None else args.ttl,
+                                     reason=args.reason)
     _show(args, ep, EP_COLS)
 
 
@@ -270,7 +273,8 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     group.add_argument("--interval", type=_ms, help="run every ... (e.g. 30s) while the hint is fresh")
     group.add_argument("--in", dest="in_", type=_ms, help="run once after this delay")
     group.add_argument("--at", type=_when, help="run once at this ISO time")
-    p.add_argument("--ttl", type=float, default=None, help="minutes the hint stays fresh (60 for interval, 30 for one-shot)")
+    p.add_argument("--ttl", type=float, default=None, help=f"minutes the hint stays fresh ({DEFAULT_INTERVAL_HINT_TTL_MINUTES} for interval, "
+                   f"{DEFAULT_ONESHOT_HINT_TTL_MINUTES} for one-shot)")
     p.add_argument("--reason")
 
     runs = sub.add_parser("runs", help="read runs").add_subparsers(dest="runs_command", required=True)
