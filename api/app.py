@@ -3,27 +3,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cronicorn.api import routes_control, routes_jobs, routes_read
 from cronicorn.api.deps import Deps
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-
-from cronicorn.store.engine import make_engine
-from cronicorn.monitoring.health import tick_age
-from cronicorn.monitoring.schedule_gauges import ScheduleCollector
-from cronicorn.telemetry.metrics import registry
 from cronicorn.core.casing import to_camel
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.settings import Settings
+from cronicorn.monitoring.health import tick_age
+from cronicorn.monitoring.schedule_gauges import ScheduleCollector
+from cronicorn.store.engine import make_engine
+from cronicorn.telemetry.metrics import registry
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ def app_from_env() -> FastAPI:
         engine=make_engine(settings.database_url),
         redis=redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2),
         settings=settings,
-        clock=lambda: datetime.now(timezone.utc),
+        clock=lambda: datetime.now(UTC),
     )
     return create_app(d)
 

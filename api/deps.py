@@ -1,25 +1,24 @@
 """What every route needs: the engine, Redis, the clock, and the caller's tenant from its API key."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-import time
 from functools import cached_property
 
 import redis
 from fastapi import Header, HTTPException, Request, Response
 from sqlalchemy import Engine
 
-from cronicorn.producer.client import Cronicorn
+from cronicorn.core.settings import Settings
+from cronicorn.core.tiers import Tier, parse_tiers
 from cronicorn.http.call import HttpCaller
+from cronicorn.http.ssrf import AddressGuard
+from cronicorn.producer.client import Cronicorn
+from cronicorn.redis.rate_limits import hit
 from cronicorn.store.installation import signing_key
 from cronicorn.store.signing_keys import KeyRing
-from cronicorn.http.ssrf import AddressGuard
-from cronicorn.core.tiers import Tier, parse_tiers
-from cronicorn.redis.rate_limits import hit
-from cronicorn.core.settings import Settings
 from cronicorn.store.tenants import resolve_key
 
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})

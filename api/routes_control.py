@@ -4,9 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
-
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api

@@ -17,13 +17,13 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 
-from cronicorn.shell.bundled_redis import free_port
 from cronicorn.producer.client import Cronicorn
+from cronicorn.shell.bundled_redis import free_port
 from cronicorn.store.tables import runs
 from cronicorn.store.tenants import create_key, create_tenant
 from tests.services import POSTGRES_URL, REDIS_URL, postgres_engine, redis_client, reset_schema
@@ -68,7 +68,7 @@ def main() -> None:
     engine = postgres_engine()
     reset_schema(engine)
     redis_client().flushdb()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     create_tenant(engine, now, "bench", tier="bench")
     _, key = create_key(engine, now, "bench", "load")
     os.environ["CRONICORN_TIERS"] = json.dumps(TIERS)

@@ -22,8 +22,20 @@ from typing import Any
 import psycopg2.extensions
 import redis
 
-from bench.harness import BENCH_POSTGRES_URL, Table, bench_engine, cluster, own_redis, save, seed_endpoints, soon
-from bench.harness import target, target_stats, utcnow, worker_rss_kb  # noqa: F401
+from bench.harness import (  # noqa: F401
+    BENCH_POSTGRES_URL,
+    Table,
+    bench_engine,
+    cluster,
+    own_redis,
+    save,
+    seed_endpoints,
+    soon,
+    target,
+    target_stats,
+    utcnow,
+    worker_rss_kb,
+)
 from cronicorn.store.claims import Claim
 
 COUNTS = {"statements": 0, "commits": 0, "rollbacks": 0, "redis_sends": 0}
@@ -82,11 +94,11 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
     engine.dispose()
     os.environ.update({"CRONICORN_DATABASE_URL": BENCH_POSTGRES_URL, "REDIS_URL": redis_url,
                        "CRONICORN_SSRF_ALLOW": "127.0.0.0/8"})
-    from cronicorn.store.engine import make_engine
-    from cronicorn.dispatch.tick import run_tick
-    from cronicorn.workers.runtime import Runtime
     from cronicorn.core.settings import Settings
+    from cronicorn.dispatch.tick import run_tick
     from cronicorn.store.attempts import Order
+    from cronicorn.store.engine import make_engine
+    from cronicorn.workers.runtime import Runtime
     from cronicorn.workers.tasks import batches
 
     _count_redis_sends()

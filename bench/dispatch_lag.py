@@ -15,10 +15,8 @@ import argparse
 import json
 from typing import Any
 
-from bench.harness import RESULTS, Table, percentile, save, target
-from bench.harness import own_redis
+from bench.harness import RESULTS, Table, own_redis, percentile, save, target
 from bench.throughput import run_pipeline
-
 
 INTERVAL_S = 4.0
 

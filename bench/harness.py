@@ -16,18 +16,18 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import Engine, text
 
+from cronicorn.core.clock import utcnow
 from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
 from cronicorn.store.engine import make_engine
 from tests.cluster import Cluster, wait_for
 from tests.services import ensure_postgres_database, reset_schema
-from cronicorn.core.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("CRONICORN_BENCH_RESULTS", Path(__file__).parent / "results"))
@@ -203,7 +203,7 @@ def _fmt(value: Any) -> str:
 def save(table: Table, extra: dict[str, Any] | None = None) -> None:
     """Print the table and save it with the machine and the time as bench/results/<name>.json."""
     RESULTS.mkdir(exist_ok=True)
-    payload = {"benchmark": table.name, "at": datetime.now(timezone.utc).isoformat(), "machine": machine(),
+    payload = {"benchmark": table.name, "at": datetime.now(UTC).isoformat(), "machine": machine(),
                "command": "python -m bench." + table.name + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
                "rows": table.rows, **(extra or {})}
     (RESULTS / f"{table.name}.json").write_text(json.dumps(payload, indent=2, default=str))

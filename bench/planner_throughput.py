@@ -14,7 +14,7 @@ import json
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from celery import Celery
@@ -27,7 +27,7 @@ from tests.services import POSTGRES_URL, REDIS_URL, postgres_engine, redis_clien
 
 
 def seed(engine, count: int) -> list[str]:  # type: ignore[no-untyped-def]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     job = str(uuid.uuid4())
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with engine.begin() as conn:

@@ -16,8 +16,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.harness import BENCH_POSTGRES_URL, Table, bench_engine, own_redis, percentile, save, seed_endpoints, soon, utcnow
-
+from bench.harness import (
+    BENCH_POSTGRES_URL,
+    Table,
+    bench_engine,
+    own_redis,
+    percentile,
+    save,
+    seed_endpoints,
+    soon,
+    utcnow,
+)
 from cronicorn.store.claims import Claim
 
 

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SLOW_S = 0.2
@@ -55,7 +55,7 @@ def _lag(key: bytes, arrived: float) -> float | None:
     """`<endpoint uuid>:<slot>`; the uuid has no colon, the slot has several."""
     try:
         slot = key.decode().split(":", 1)[1]
-        return arrived - datetime.strptime(slot, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+        return arrived - datetime.strptime(slot, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
     except (ValueError, IndexError):
         return None
 

@@ -25,7 +25,19 @@ from typing import Any
 import redis
 import requests
 
-from bench.harness import ROOT, Table, cpu_seconds, bench_engine, cluster, own_redis, save, seed_endpoints, soon, target, target_stats
+from bench.harness import (
+    ROOT,
+    Table,
+    bench_engine,
+    cluster,
+    cpu_seconds,
+    own_redis,
+    save,
+    seed_endpoints,
+    soon,
+    target,
+    target_stats,
+)
 
 # The same Celery pool size for both systems: the thread count is the product default.
 CONCURRENCY = {"threads": 8, "gevent": 100}

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cronicorn.shell.roles import beat_command, worker_command
 from cronicorn.core.settings import Settings
+from cronicorn.shell.roles import beat_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import Engine
 
+from cronicorn.producer.client import Cronicorn
 from cronicorn.store.engine import make_engine
 from cronicorn.store.migrate import upgrade
-from cronicorn.producer.client import Cronicorn
 from tests.clients import Clock
-from tests.targets import TargetServer
 from tests.services import postgres_engine, redis_client, reset_schema, truncate_all
+from tests.targets import TargetServer
 
 
 @pytest.fixture(scope="session")
@@ -78,4 +78,4 @@ def client(engine: Engine, clock: Clock) -> Cronicorn:
 
 @pytest.fixture
 def now() -> datetime:
-    return datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
+    return datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)

@@ -33,7 +33,7 @@ def submit(reasoning: str = "stable, no change", actions: list[str] | None = Non
                                 "next_analysis_in_ms": next_ms})
 
 
-def turns(*steps: "Calls | Fault") -> Script:
+def turns(*steps: Calls | Fault) -> Script:
     """A script that plays `steps` in order, counting assistant turns already in the conversation."""
 
     def script(messages: list[dict[str, Any]]) -> Calls | Fault:
@@ -81,7 +81,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -20,7 +20,7 @@ class LiveApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LiveApi":
+    def start(self) -> LiveApi:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:

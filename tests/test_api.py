@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 
 from cronicorn.api.app import create_app
 from cronicorn.api.deps import Deps
-from cronicorn.redis.keys import last_tick
 from cronicorn.core.settings import Settings
+from cronicorn.redis.keys import last_tick
 from cronicorn.store.tables import runs
 from cronicorn.store.tenants import create_key, create_tenant, revoke_key
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def z(at: datetime) -> str:

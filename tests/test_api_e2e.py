@@ -10,12 +10,12 @@ from sqlalchemy import Engine
 
 from cronicorn.api.app import create_app
 from cronicorn.api.deps import Deps
+from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
 from cronicorn.store.tenants import create_key, create_tenant
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
-from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
 

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from cronicorn.core.model import RunStatus
 from cronicorn.store.attempts import Order, RunResult, Started, begin_attempts, finish_attempts, idempotency_key
 from cronicorn.store.claims import claim_due
-from cronicorn.core.model import RunStatus
 from cronicorn.store.sweep import sweep_abandoned
 from tests.factories import endpoint_row, make_endpoint, run_rows
 

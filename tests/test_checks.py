@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from cronicorn.core.settings import Settings
 from cronicorn.store.engine import make_engine
 from cronicorn.store.migrate import upgrade
-from cronicorn.core.settings import Settings
-from tests.factories import make_endpoint
 from cronicorn.workers.checks import StartupError, check_worker_start
+from tests.factories import make_endpoint
 
 
 def test_a_visibility_timeout_below_the_longest_lease_stops_the_worker(tmp_path: Path, now: datetime) -> None:

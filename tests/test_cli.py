@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
 
 
 def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cronicorn.producer.client import Cronicorn
     from cronicorn.store.analysis_sessions import SessionRecord, save_session
@@ -111,7 +112,7 @@ def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: 
     client = Cronicorn.from_url(f"sqlite:///{home / 'cronicorn.db'}")
     ep = client.add_endpoint(client.create_job(name="j").id, name="probe", url="https://p.example/", baseline_interval_ms=60_000)
     save_session(client.engine, SessionRecord(
-        endpoint_id=ep.id, analyzed_at=datetime.now(timezone.utc), status="success", mode="active", model="m",
+        endpoint_id=ep.id, analyzed_at=datetime.now(UTC), status="success", mode="active", model="m",
         tool_calls=[{"tool": "submit_analysis", "args": {}, "result": "{}"}], reasoning="stable, nothing to change",
         prompt_tokens=1200, completion_tokens=80,
     ))

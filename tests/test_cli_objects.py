@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cronicorn.shell.cli_objects import add_object_commands
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.durations import parse_duration
+from cronicorn.producer.client import Cronicorn
+from cronicorn.shell.cli_objects import add_object_commands
 from cronicorn.store.tables import runs
 from tests.clients import Clock
 

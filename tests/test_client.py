@@ -1,18 +1,17 @@
 """The producer client on SQLite and PostgreSQL: every change takes effect at once, bad input writes nothing."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.producer import control
 from cronicorn.producer.client import Cronicorn
-from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.store.tables import endpoints, jobs
 
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
@@ -58,7 +57,7 @@ def test_a_new_endpoint_is_planned_at_once(client: Cronicorn) -> None:
     ep = add(client)
     assert ep.next_run_at == NOW + MIN and ep.next_run_source == "baseline-interval"
     cron = add(client, baseline_interval_ms=None, baseline_cron="0 9 * * *", timezone="Europe/Berlin")
-    assert cron.next_run_at == datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc)
+    assert cron.next_run_at == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.producer import control
 from cronicorn.producer.client import Cronicorn
-from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.producer.records import Endpoint
 from cronicorn.store.tables import endpoints
 from tests.clients import Clock, snapshot

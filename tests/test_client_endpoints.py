@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import EndpointSpec
 from cronicorn.store.tables import endpoints, runs
@@ -59,7 +59,7 @@ def test_defaults_follow_the_reference(client: Cronicorn, job_id: str) -> None:
 
 def test_a_cron_endpoint_is_planned_on_its_time_zones_wall_clock(client: Cronicorn, job_id: str) -> None:
     ep = add(client, job_id, baseline_interval_ms=None, baseline_cron="0 9 * * *", timezone="Europe/Berlin")
-    assert ep.next_run_at == datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc) and ep.next_run_source == "baseline-cron"
+    assert ep.next_run_at == datetime(2026, 3, 3, 8, 0, tzinfo=UTC) and ep.next_run_source == "baseline-cron"
 
 
 def test_an_endpoint_can_be_added_from_a_spec_object(client: Cronicorn, job_id: str) -> None:

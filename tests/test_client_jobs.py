@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.records import Endpoint
 from tests.clients import Clock, snapshot
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from cronicorn.shell.cli import build_parser
 from cronicorn.core.settings import SETTINGS
+from cronicorn.shell.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "flower"}

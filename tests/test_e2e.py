@@ -15,13 +15,13 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, select
 
-from cronicorn.store.claims import claim_due
+from cronicorn.core.clock import utcnow
 from cronicorn.producer.client import Cronicorn
+from cronicorn.store.claims import claim_due
 from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
-from tests.services import REDIS_URL, POSTGRES_URL
+from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
-from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
 

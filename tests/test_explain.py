@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.errors import InvalidInput
+from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.explain import explain
 from cronicorn.producer.records import Endpoint, PlannedRun
 from cronicorn.store.tables import endpoints
 from tests.clients import Clock, snapshot
 
-UTC = timezone.utc
+UTC = UTC
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
+from cronicorn.redis.keys import last_tick
 from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
 from cronicorn.shell.cli import main
-from cronicorn.redis.keys import last_tick
 
 
 def report(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -29,13 +29,13 @@ def test_health_follows_redis_and_the_tick(tmp_path: Path, monkeypatch: pytest.M
     capsys.readouterr()
 
     def tick() -> None:
-        redis.Redis.from_url(url).set(last_tick(), datetime.now(timezone.utc).isoformat())
+        redis.Redis.from_url(url).set(last_tick(), datetime.now(UTC).isoformat())
 
     try:
         tick()
         code, healthy = report(capsys)
         assert code == 0 and healthy["checks"]["tick"] == "ok" and healthy["checks"]["queue_depths"]["execute"] == 0
-        redis.Redis.from_url(url).set(last_tick(), (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat())
+        redis.Redis.from_url(url).set(last_tick(), (datetime.now(UTC) - timedelta(minutes=1)).isoformat())
         code, stale = report(capsys)
         assert code == 1 and stale["checks"]["tick"] == "stale"
         proc.kill()

@@ -10,15 +10,15 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import urllib3.util.connection
 
 from cronicorn.core.calls import HttpOutcome, HttpRequest
-from cronicorn.http.call import HttpCaller
 from cronicorn.core.model import ErrorKind
+from cronicorn.http.call import HttpCaller
 from cronicorn.http.signing import verify
 from cronicorn.http.ssrf import AddressGuard, BlockedAddress
 from tests.targets import BINARY_BODY, TEXT_BODY, TargetServer
@@ -60,7 +60,7 @@ def body(out: HttpOutcome) -> Any:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- bodies ---------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_the_default_user_agent_is_cronicorn_unless_the_endpoint_sets_one(caller
 
 
 def test_the_signature_timestamp_comes_from_the_injected_clock(target: TargetServer) -> None:
-    fixed = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    fixed = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     clocked = HttpCaller(guard=AddressGuard(LOOPBACK), signing_key=KEY, clock=lambda: fixed)
     call(clocked, target.url("/ok"))
     h = target.seen[0].headers

@@ -1,17 +1,17 @@
 """Per-tenant signing keys: a rotation's grace period signs with both keys, so receivers roll over without drops."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
 from cronicorn.core.errors import InvalidInput, NotFound
-from cronicorn.store.signing_keys import KeyRing, list_signing_keys, live_secrets, rotate_signing_key
 from cronicorn.http.signing import signature_headers, verify
+from cronicorn.store.signing_keys import KeyRing, list_signing_keys, live_secrets, rotate_signing_key
 from cronicorn.store.tenants import create_tenant
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,9 @@ from sqlalchemy import Engine, select
 
 from cronicorn.api.app import create_app
 from cronicorn.api.deps import Deps
-from cronicorn.shell.bundled_redis import free_port
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.settings import Settings
+from cronicorn.producer.client import Cronicorn
+from cronicorn.shell.bundled_redis import free_port
 from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
@@ -35,7 +35,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_the_forecast_and_backlog_are_read_from_the_schedule(engine: Engine, redis_conn: redis.Redis) -> None:
-    now = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     client = Cronicorn(engine, clock=lambda: now)
     job = client.create_job(name="forecast")
     for i, interval in enumerate([60_000, 120_000, 240_000, 600_000, 3_600_000]):
@@ -64,7 +64,7 @@ def test_worker_metrics_match_the_runs_stored(pg_engine: Engine, redis_conn: red
         cluster.start_worker("execute", concurrency=4, env={"CRONICORN_METRICS_PORT": str(port)})
         cluster.start_beat()
         wait_for(lambda: all(len(client.list_runs(endpoint_id=e.id).runs) >= 3 for e in eps), 40, "runs")
-        app = create_app(Deps(engine=pg_engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: datetime.now(timezone.utc)))
+        app = create_app(Deps(engine=pg_engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: datetime.now(UTC)))
         with TestClient(app) as http:
             assert sample(http.get("/metrics").text, "cronicorn_tick_age_seconds") < 5  # beat and ticks alive
         cluster.kill("beat")  # no more ticks: the counts settle

@@ -4,22 +4,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openai
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cronicorn.producer.client import Cronicorn
 from cronicorn.planner.selection import select_for_analysis
 from cronicorn.planner.session_loop import PlannerConfig, run_session
-from cronicorn.store.analysis_sessions import list_sessions
+from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.records import Endpoint
+from cronicorn.store.analysis_sessions import list_sessions
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, runs
 from tests.fake_openai import FakeOpenAI, Fault, submit, turns
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 CFG = PlannerConfig(model="fake-model", retries=1, retry_backoff_s=0.01)
 

@@ -18,13 +18,13 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine, select
 
+from cronicorn.core.clock import utcnow
 from cronicorn.producer.client import Cronicorn
 from cronicorn.store.tables import endpoints, runs
 from tests.cluster import Cluster, wait_for
 from tests.fake_openai import Calls, FakeOpenAI, Fault, endpoint_name, submit
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
-from cronicorn.core.clock import utcnow
 
 pytestmark = pytest.mark.e2e
 

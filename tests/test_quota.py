@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from cronicorn.store.claims import Claim
 from cronicorn.core.tiers import Tier
+from cronicorn.dispatch.tick import run_tick
+from cronicorn.store.claims import Claim
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.tables import runs
 from cronicorn.store.tenants import create_tenant
-from cronicorn.dispatch.tick import run_tick
 from tests.factories import endpoint_row, make_endpoint, make_job, run_rows
 
-NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 TIERS = {"tiny": Tier(endpoints=10, min_interval_ms=1000, runs_per_month=2, ai_tokens_per_month=0)}
 
 
@@ -36,7 +36,7 @@ def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_reco
     run_tick(engine, lambda: NOW, publish, batch_size=10, max_batches=1, grace_ms=1000, quota=RunQuota(engine, TIERS))
     assert [c.endpoint_id for c in published] == [unlimited]
     row = endpoint_row(engine, over)
-    assert row.next_run_at == datetime(2026, 4, 1, tzinfo=timezone.utc) and row.next_run_source == "deferred"
+    assert row.next_run_at == datetime(2026, 4, 1, tzinfo=UTC) and row.next_run_source == "deferred"
     assert row.claimed_slot is None and row.lease_until is None
     deferred = [r for r in run_rows(engine, over) if r.status == "canceled"]
     assert len(deferred) == 1 and deferred[0].error_kind == "deferred" and "2026-04-01" in deferred[0].error_message

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.errors import Conflict, InvalidInput
+from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.specs import EndpointSpec, JobSpec
 from tests.clients import Clock, snapshot
 

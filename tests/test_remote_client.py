@@ -5,7 +5,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from cronicorn.api.app import create_app
 from cronicorn.api.deps import Deps
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
-from cronicorn.producer.remote import RemoteCronicorn
 from cronicorn.core.settings import Settings
+from cronicorn.producer.remote import RemoteCronicorn
 from cronicorn.store.tenants import create_key, create_tenant
 from tests.live_api import LiveApi
 
@@ -25,11 +25,11 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 @pytest.fixture
 def live(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[LiveApi, str]]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     create_tenant(engine, now, "acme", tier="enterprise")
     _, key = create_key(engine, now, "acme", "remote")
     server = LiveApi(create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}),
-                                     clock=lambda: datetime.now(timezone.utc)))).start()
+                                     clock=lambda: datetime.now(UTC)))).start()
     yield server, key
     server.stop()
 
@@ -50,7 +50,7 @@ def test_the_remote_client_has_the_direct_clients_behaviour(live: tuple[LiveApi,
     hinted = cron.set_interval_hint(health.id, 15_000, ttl_minutes=30, reason="incident")
     assert hinted.ai_hint_interval_ms == 15_000 and hinted.next_run_at < health.next_run_at
     assert [p.source for p in cron.explain(health.id, n=2)] == ["ai-interval", "ai-interval"]
-    paused = cron.pause_endpoint(health.id, datetime.now(timezone.utc) + timedelta(hours=1), reason="maintenance")
+    paused = cron.pause_endpoint(health.id, datetime.now(UTC) + timedelta(hours=1), reason="maintenance")
     assert paused.paused_by == "user"
     with pytest.raises(Conflict):
         cron.run_now(health.id)

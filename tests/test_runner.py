@@ -9,14 +9,14 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from cronicorn.store.claims import claim_due
-from cronicorn.http.call import HttpCaller
-from cronicorn.redis.keys import endpoint_lock
-from cronicorn.redis.locks import EndpointLocks
 from cronicorn.core.clock import utcnow
 from cronicorn.dispatch.runner import Outcome, Runner
-from cronicorn.store.attempts import Order, idempotency_key
+from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
+from cronicorn.redis.keys import endpoint_lock
+from cronicorn.redis.locks import EndpointLocks
+from cronicorn.store.attempts import Order, idempotency_key
+from cronicorn.store.claims import claim_due
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
 
@@ -86,8 +86,8 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
 
 
 def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: redis.Redis, target: TargetServer) -> None:
-    from cronicorn.store.signing_keys import KeyRing, rotate_signing_key
     from cronicorn.http.signing import verify
+    from cronicorn.store.signing_keys import KeyRing, rotate_signing_key
     from cronicorn.store.tenants import create_tenant
     from tests.factories import make_job
 

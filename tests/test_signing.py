@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -11,7 +11,7 @@ from cronicorn.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, sig
 from cronicorn.store.signing_keys import generate_key
 
 KEY = b"receiver-shared-secret"
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TS = int(NOW.timestamp())
 BODY = '{"a":1,"é":[true,null]}'.encode()
 

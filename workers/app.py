@@ -18,8 +18,8 @@ from cronicorn.core.constants import (
     SWEEP_TASK,
     TICK_TASK,
 )
-from cronicorn.telemetry.metrics import serve
 from cronicorn.core.settings import Settings
+from cronicorn.telemetry.metrics import serve
 from cronicorn.workers.checks import check_worker_start
 from cronicorn.workers.runtime import reset_runtime, set_pool_size
 

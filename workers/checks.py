@@ -5,10 +5,10 @@ import logging
 
 from sqlalchemy import func, select
 
+from cronicorn.core.settings import Settings
 from cronicorn.store.claims import lease_ms
 from cronicorn.store.engine import make_engine
 from cronicorn.store.migrate import is_current
-from cronicorn.core.settings import Settings
 from cronicorn.store.tables import endpoints
 
 log = logging.getLogger(__name__)

@@ -15,18 +15,17 @@ from functools import cached_property
 import redis
 from sqlalchemy import Engine
 
-from cronicorn.store.engine import make_engine
-from cronicorn.http.call import HttpCaller
-from cronicorn.store.installation import signing_key
-from cronicorn.store.signing_keys import KeyRing
-from cronicorn.core.tiers import parse_tiers
-from cronicorn.store.quota import RunQuota
-from cronicorn.planner.analyst import Analyst, openai_client, planner_config
-from cronicorn.dispatch.runner import Runner
-from cronicorn.core.settings import Settings
-from cronicorn.http.ssrf import AddressGuard
 from cronicorn.core.clock import utcnow
-
+from cronicorn.core.settings import Settings
+from cronicorn.core.tiers import parse_tiers
+from cronicorn.dispatch.runner import Runner
+from cronicorn.http.call import HttpCaller
+from cronicorn.http.ssrf import AddressGuard
+from cronicorn.planner.analyst import Analyst, openai_client, planner_config
+from cronicorn.store.engine import make_engine
+from cronicorn.store.installation import signing_key
+from cronicorn.store.quota import RunQuota
+from cronicorn.store.signing_keys import KeyRing
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cronicorn.core.constants import ANALYZE_TASK, EXECUTE_BATCH_TASK, EXECUTE_TASK, PLAN_ANALYSES_TASK, SWEEP_TASK, TICK_TASK
+from cronicorn.core.clock import utcnow
+from cronicorn.core.constants import (
+    ANALYZE_TASK,
+    EXECUTE_BATCH_TASK,
+    EXECUTE_TASK,
+    PLAN_ANALYSES_TASK,
+    SWEEP_TASK,
+    TICK_TASK,
+)
+from cronicorn.dispatch.tick import run_tick
+from cronicorn.planner.selection import select_for_analysis
+from cronicorn.redis.keys import last_tick
 from cronicorn.store.attempts import Order
 from cronicorn.store.claims import Claim
-from cronicorn.redis.keys import last_tick
-from cronicorn.planner.selection import select_for_analysis
 from cronicorn.store.sweep import sweep_abandoned
-from cronicorn.dispatch.tick import run_tick
-from cronicorn.core.clock import utcnow
 from cronicorn.workers.app import app
 from cronicorn.workers.runtime import runtime
 

@@ -22,7 +22,7 @@ class InvalidInput(CronicornError, ValueError):
         super().__init__("invalid input: " + "; ".join(f"{e.field}: {e.reason}" for e in errors))
 
     @classmethod
-    def one(cls, field: str, reason: str) -> "InvalidInput":
+    def one(cls, field: str, reason: str) -> InvalidInput:
         return cls([FieldError(field, reason)])
 
 

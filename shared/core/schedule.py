@@ -17,14 +17,14 @@ strictly after `after`.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
 from croniter.croniter import CroniterBadDateError, CroniterError
 
-UTC = timezone.utc
+UTC = UTC
 MACROS = frozenset({"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"})
 MAX_STEPS = 10_000  # candidates rejected per call are at most a fold's worth; this only stops runaways
 _PROBE_START = datetime(2000, 1, 1)  # a leap year, so 29 February counts as firing

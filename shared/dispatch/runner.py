@@ -12,13 +12,13 @@ from functools import cached_property
 from redis import Redis
 from sqlalchemy import Engine
 
-from cronicorn.store.attempts import Attempt, Order, RunResult, begin_attempts, finish_attempts
 from cronicorn.core.calls import HttpOutcome, HttpRequest
-from cronicorn.http.call import HttpCaller
-from cronicorn.store.signing_keys import KeyRing
-from cronicorn.redis.locks import EndpointLocks
-from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
 from cronicorn.core.model import ErrorKind, RunStatus
+from cronicorn.http.call import HttpCaller
+from cronicorn.redis.locks import EndpointLocks
+from cronicorn.store.attempts import Attempt, Order, RunResult, begin_attempts, finish_attempts
+from cronicorn.store.signing_keys import KeyRing
+from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from cronicorn.store.claims import Claim, claim_due
-from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
 from cronicorn.store.quota import RunQuota
+from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import socket
 import threading
 import time
 from contextvars import ContextVar
@@ -41,7 +40,7 @@ class Scope:
         self.guard.check_ip(peer)
         with self._lock:
             if self.expired or self._done:
-                raise socket.timeout("the call's deadline passed")
+                raise TimeoutError("the call's deadline passed")
             conn.owner = self
             self._conns.add(conn)
 

@@ -9,8 +9,8 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import DecodeError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from cronicorn.core.model import ErrorKind
 from cronicorn.http.deadline import Scope

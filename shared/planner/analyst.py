@@ -9,10 +9,10 @@ import openai
 from redis import Redis
 from sqlalchemy import Engine, func, select
 
-from cronicorn.redis.keys import analysis_lock
+from cronicorn.core.settings import Settings
 from cronicorn.core.tiers import parse_tiers
 from cronicorn.planner.session_loop import PlannerConfig, run_session
-from cronicorn.core.settings import Settings
+from cronicorn.redis.keys import analysis_lock
 from cronicorn.store.tables import ai_analysis_sessions
 
 

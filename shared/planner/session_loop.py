@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,12 +18,12 @@ import openai
 from sqlalchemy import Engine
 
 from cronicorn.core.tiers import DEFAULT_TIERS, Tier
-from cronicorn.telemetry.metrics import AI_SESSIONS, AI_TOKENS
 from cronicorn.planner.context import build_context
 from cronicorn.planner.prompt import SYSTEM_PROMPT
-from cronicorn.store.analysis_sessions import SessionRecord, monthly_tokens, save_session
 from cronicorn.planner.tools import TOOLS, ToolBox, ToolError, truncate
+from cronicorn.store.analysis_sessions import SessionRecord, monthly_tokens, save_session
 from cronicorn.store.tenants import tenant_tier
+from cronicorn.telemetry.metrics import AI_SESSIONS, AI_TOKENS
 
 log = logging.getLogger(__name__)
 FAILED_RETRY_AFTER = timedelta(minutes=15)

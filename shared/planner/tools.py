@@ -15,10 +15,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
-from cronicorn.producer import control
-from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_ONESHOT_HINT_TTL_MINUTES, MIN_INTERVAL_HINT_MS
+from cronicorn.core.constants import (
+    DEFAULT_INTERVAL_HINT_TTL_MINUTES,
+    DEFAULT_ONESHOT_HINT_TTL_MINUTES,
+    MIN_INTERVAL_HINT_MS,
+)
 from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.planner.views import endpoint_view, run_view
+from cronicorn.producer import control
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
 from cronicorn.producer.specs import parse
 from cronicorn.store.tables import endpoints, jobs, runs

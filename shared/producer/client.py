@@ -28,22 +28,19 @@ from sqlalchemy import Engine
 
 from cronicorn.core.calls import HttpOutcome
 from cronicorn.core.clock import utcnow
+from cronicorn.core.tiers import Tier
 from cronicorn.http.call import HttpCaller
-from cronicorn.producer import control
-from cronicorn.producer import endpoints
-from cronicorn.producer import jobs
-from cronicorn.producer import register
+from cronicorn.producer import control, endpoints, jobs, register
 from cronicorn.producer import runs as runs_query
-from cronicorn.store.engine import make_engine
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.explain import explain_row
 from cronicorn.producer.probe import probe_endpoint
-from cronicorn.core.tiers import Tier
-from cronicorn.store import analysis_sessions as sessions
-from cronicorn.store import run_stats
-from cronicorn.store.signing_keys import KeyRing
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 from cronicorn.producer.specs import EndpointSpec, JobSpec
+from cronicorn.store import analysis_sessions as sessions
+from cronicorn.store import run_stats
+from cronicorn.store.engine import make_engine
+from cronicorn.store.signing_keys import KeyRing
 
 
 def _fields(spec: BaseModel | dict[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +74,7 @@ class Cronicorn:
         self.tier = tier
 
     @classmethod
-    def from_url(cls, database_url: str, **kwargs: Any) -> "Cronicorn":
+    def from_url(cls, database_url: str, **kwargs: Any) -> Cronicorn:
         """A client on the database at `database_url`.
 
         Args:

@@ -12,14 +12,14 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select
 
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput, NotFound
-from cronicorn.producer.jobs import check_page, job_row
-from cronicorn.core.tiers import Tier
-from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.core.model import JobStatus
-from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
-from cronicorn.store.replanning import replan
+from cronicorn.core.tiers import Tier
+from cronicorn.producer.jobs import check_page, job_row
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import ENDPOINT_FIELDS, EndpointPatch, EndpointSpec, merge_endpoint, parse
+from cronicorn.producer.tier_checks import apply_tier
+from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
+from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
 
 

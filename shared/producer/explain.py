@@ -6,9 +6,9 @@ from datetime import datetime
 from cronicorn.core.errors import InvalidInput
 from cronicorn.core.governor import EndpointState, plan_next_run, settle_after_run
 from cronicorn.core.model import JobStatus, PlanSource
+from cronicorn.producer.records import Endpoint, PlannedRun
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import STATE_COLUMNS
-from cronicorn.producer.records import Endpoint, PlannedRun
 
 MAX_N = 100
 

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Row, func, select
+from sqlalchemy import Connection, Engine, Row, select
 
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
-from cronicorn.store.replanning import replan
 from cronicorn.producer.records import Job
 from cronicorn.producer.specs import JobPatch, JobSpec, parse
+from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
 
 MAX_PAGE = 1000

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, select, text
 
-from cronicorn.producer.endpoints import apply_endpoint_spec, desired_values, endpoint_row, insert_endpoint
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
-from cronicorn.producer.jobs import apply_job_patch, find_job_by_name, insert_job, job_row
 from cronicorn.core.tiers import Tier
+from cronicorn.producer.endpoints import apply_endpoint_spec, desired_values, endpoint_row, insert_endpoint
+from cronicorn.producer.jobs import apply_job_patch, find_job_by_name, insert_job, job_row
 from cronicorn.producer.records import Endpoint, Job
 from cronicorn.producer.specs import EndpointSpec, JobSpec, parse
 from cronicorn.store.tables import endpoints

@@ -101,7 +101,7 @@ class EndpointSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "EndpointSpec":
+    def _consistent(self) -> EndpointSpec:
         # Model-level messages start with "<field>: " so the error names the field.
         if (self.baseline_cron is None) == (self.baseline_interval_ms is None):
             raise ValueError("baseline: set exactly one of baseline_cron or baseline_interval_ms")

@@ -1,7 +1,7 @@
 """Checking an endpoint against its tenant's tier: how many endpoints, how fast it may run."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -13,7 +13,7 @@ from cronicorn.store.tables import endpoints, jobs
 
 
 def _fastest_cron_gap_ms(expr: str, tz: str) -> int:
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     gaps = []
     for _ in range(48):
         nxt = next_cron_after(expr, tz, at)

@@ -7,7 +7,6 @@ from redis import Redis
 
 from cronicorn.redis.keys import endpoint_lock
 
-
 # Delete the key only if it still holds our token (the lock may have expired and been retaken).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 

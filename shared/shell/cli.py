@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cronicorn.core.settings import Settings, SettingsError
 from cronicorn.core.clock import utcnow
+from cronicorn.core.settings import Settings, SettingsError
 
 
 def _settings() -> Settings:
@@ -29,8 +29,8 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     import redis
 
-    from cronicorn.store.engine import make_engine
     from cronicorn.monitoring.health import check_health
+    from cronicorn.store.engine import make_engine
 
     settings = _settings()
     client = redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=2)
@@ -90,8 +90,8 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
-    from cronicorn.store.engine import make_engine
     from cronicorn.core.errors import CronicornError
+    from cronicorn.store.engine import make_engine
     from cronicorn.store.tenants import create_tenant, list_tenants
 
     engine = make_engine(_settings().database_url)
@@ -111,9 +111,9 @@ def cmd_tenants(args: argparse.Namespace) -> int:
 def cmd_signing_keys(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from cronicorn.store.engine import make_engine
     from cronicorn.core.durations import parse_duration
     from cronicorn.core.errors import CronicornError
+    from cronicorn.store.engine import make_engine
     from cronicorn.store.signing_keys import list_signing_keys, rotate_signing_key
 
     engine = make_engine(_settings().database_url)
@@ -133,8 +133,8 @@ def cmd_signing_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from cronicorn.store.engine import make_engine
     from cronicorn.core.errors import CronicornError
+    from cronicorn.store.engine import make_engine
     from cronicorn.store.tenants import create_key, list_keys, revoke_key
 
     engine = make_engine(_settings().database_url)

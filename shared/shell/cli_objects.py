@@ -6,13 +6,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, is_dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_ONESHOT_HINT_TTL_MINUTES
-from cronicorn.producer.client import Cronicorn
 from cronicorn.core.durations import parse_duration
 from cronicorn.core.errors import CronicornError, InvalidInput
+from cronicorn.producer.client import Cronicorn
 
 GetClient = Callable[[argparse.Namespace], Cronicorn]
 Handler = Callable[[Cronicorn, argparse.Namespace], None]
@@ -30,7 +30,7 @@ def _when(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -63,7 +63,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
     return str(value)

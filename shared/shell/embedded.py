@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from cronicorn.core.clock import utcnow
+from cronicorn.core.settings import Settings
+from cronicorn.shell.roles import api_command, beat_command, flower_command, worker_command
+from cronicorn.shell.supervisor import Supervisor
 from cronicorn.store.engine import make_engine
 from cronicorn.store.installation import signing_key
 from cronicorn.store.migrate import upgrade
-from cronicorn.shell.roles import api_command, beat_command, flower_command, worker_command
-from cronicorn.core.settings import Settings
-from cronicorn.shell.supervisor import Supervisor
 from cronicorn.store.tables import endpoints, jobs, runs
-from cronicorn.core.clock import utcnow
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.0/8", "::1/128")

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from cronicorn.core.tiers import month_start
 from cronicorn.core.errors import InvalidInput, NotFound
+from cronicorn.core.tiers import month_start
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs
 
 

@@ -17,13 +17,13 @@ from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.calls import HttpRequest
+from cronicorn.core.governor import plan_next_run, settle_after_run
+from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.claims import lease_ms
 from cronicorn.store.endpoint_rows import EndpointRow
-from cronicorn.core.governor import plan_next_run, settle_after_run
-from cronicorn.telemetry.metrics import ABANDONED
-from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.replanning import lock_endpoint_rows, schedulable, state_from_row
 from cronicorn.store.tables import endpoints, runs
+from cronicorn.telemetry.metrics import ABANDONED
 
 
 @dataclass(frozen=True)

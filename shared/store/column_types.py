@@ -1,7 +1,7 @@
 """Column types that behave the same on PostgreSQL and SQLite."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime
@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, func, select
 
-from cronicorn.store.claims import Claim
-from cronicorn.core.tiers import Tier, month_after, month_start
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
+from cronicorn.core.tiers import Tier, month_after, month_start
+from cronicorn.store.claims import Claim
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
 
 

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_
 
-from cronicorn.telemetry.metrics import ABANDONED
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.tables import runs
+from cronicorn.telemetry.metrics import ABANDONED
 
 
 def sweep_abandoned(engine: Engine, now: datetime) -> int:
