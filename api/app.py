@@ -1,4 +1,5 @@
 """The FastAPI application: routes under /api, errors that name the field, never a 5xx for input."""
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,12 @@ def _allowed_methods(app: FastAPI, path: str) -> set[str]:
 
 def create_app(d: Deps) -> FastAPI:
     app = FastAPI(
-        title="Cronicorn API", version="0.1.0",
+        title="Cronicorn API",
+        version="0.1.0",
         description="Adaptive HTTP job scheduler: jobs, endpoints, hints, runs and AI planner sessions.",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
     )
     app.state.deps = d
     for module in (routes_jobs, routes_control, routes_read):
@@ -58,7 +62,9 @@ def create_app(d: Deps) -> FastAPI:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
-    async def json_without_content_type(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def json_without_content_type(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         # `curl -d '{...}'` sends form encoding; a JSON API reads the body as JSON whatever the label.
         ctype = request.headers.get("content-type", "")
         if request.method in ("POST", "PATCH", "PUT") and not ctype.startswith("application/json"):
@@ -119,5 +125,3 @@ def app_from_env() -> FastAPI:
         clock=lambda: datetime.now(UTC),
     )
     return create_app(d)
-
-

@@ -1,4 +1,5 @@
 """What every route needs: the engine, Redis, the clock, and the caller's tenant from its API key."""
+
 from __future__ import annotations
 
 import time
@@ -39,8 +40,11 @@ class Deps:
     @cached_property
     def http(self) -> HttpCaller:
         """The same guarded, signing HTTP caller the execute workers use (for test calls)."""
-        return HttpCaller(guard=AddressGuard(self.settings.ssrf_allow), signing_key=self.installation_key,
-                          max_redirects=self.settings.max_redirects)
+        return HttpCaller(
+            guard=AddressGuard(self.settings.ssrf_allow),
+            signing_key=self.installation_key,
+            max_redirects=self.settings.max_redirects,
+        )
 
     @cached_property
     def installation_key(self) -> bytes:
@@ -62,8 +66,12 @@ def deps(request: Request) -> Deps:
     return request.app.state.deps  # type: ignore[no-any-return]
 
 
-def tenant(request: Request, response: Response, x_api_key: str | None = Header(default=None),
-           authorization: str | None = Header(default=None)) -> str:
+def tenant(
+    request: Request,
+    response: Response,
+    x_api_key: str | None = Header(default=None),
+    authorization: str | None = Header(default=None),
+) -> str:
     """The tenant of the presented key (`x-api-key: <key>` or `Authorization: Bearer <key>`), rate limited per key."""
     key = x_api_key
     if key is None and authorization and authorization.lower().startswith("bearer "):
@@ -78,11 +86,17 @@ def tenant(request: Request, response: Response, x_api_key: str | None = Header(
     write = request.method in WRITES
     limit = d.settings.api_writes_per_min if write else d.settings.api_reads_per_min
     decision = hit(d.redis, key_id, "write" if write else "read", limit, now_s=time.time())
-    headers = {"X-RateLimit-Limit": str(decision.limit), "X-RateLimit-Remaining": str(decision.remaining),
-               "X-RateLimit-Reset": str(decision.reset_s)}
+    headers = {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_s),
+    }
     if not decision.allowed:
-        raise HTTPException(429, f"rate limit of {limit} {'writes' if write else 'reads'} per minute reached for this key",
-                            headers={**headers, "Retry-After": str(decision.reset_s)})
+        raise HTTPException(
+            429,
+            f"rate limit of {limit} {'writes' if write else 'reads'} per minute reached for this key",
+            headers={**headers, "Retry-After": str(decision.reset_s)},
+        )
     response.headers.update(headers)
     request.state.caller = Caller(tenant_id, key_id, d.tiers.get(tier_name))
     return tenant_id

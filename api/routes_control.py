@@ -1,4 +1,5 @@
 """Steering an endpoint: hints, pause, failures, run now, and a test call."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,15 +18,22 @@ router = APIRouter(tags=["control"], responses=ERRORS)
 
 @router.post("/endpoints/{endpoint_id}/hints/interval")
 def interval_hint(endpoint_id: str, body: IntervalHintIn, request: Request, t: str = Depends(tenant)) -> Any:
-    return to_api(client_for(request, t).set_interval_hint(endpoint_id, body.interval_ms, body.ttl_minutes, body.reason))
+    return to_api(
+        client_for(request, t).set_interval_hint(endpoint_id, body.interval_ms, body.ttl_minutes, body.reason)
+    )
 
 
 @router.post("/endpoints/{endpoint_id}/hints/oneshot")
 def oneshot_hint(endpoint_id: str, body: OneShotHintIn, request: Request, t: str = Depends(tenant)) -> Any:
-    return to_api(client_for(request, t).set_oneshot_hint(
-        endpoint_id, next_run_at=body.next_run_at, next_run_in_ms=body.next_run_in_ms,
-        ttl_minutes=body.ttl_minutes, reason=body.reason,
-    ))
+    return to_api(
+        client_for(request, t).set_oneshot_hint(
+            endpoint_id,
+            next_run_at=body.next_run_at,
+            next_run_in_ms=body.next_run_in_ms,
+            ttl_minutes=body.ttl_minutes,
+            reason=body.reason,
+        )
+    )
 
 
 @router.delete("/endpoints/{endpoint_id}/hints")
@@ -60,14 +68,18 @@ def test_call(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> A
 
 class RotateIn(BaseModel):
     model_config = ConfigDict(alias_generator=camel_word, populate_by_name=True, extra="forbid")
-    grace_minutes: StrictInt = Field(default=1440, ge=0, le=43_200, description="how long the previous keys keep signing")
+    grace_minutes: StrictInt = Field(
+        default=1440, ge=0, le=43_200, description="how long the previous keys keep signing"
+    )
 
 
 @router.post("/signing-keys", status_code=201, tags=["signing"])
 def rotate_signing_key(request: Request, body: RotateIn | None = None, t: str = Depends(tenant)) -> Any:
     """A new signing key (its secret is shown only here); the previous keys keep signing for the grace period."""
     d = deps(request)
-    info, secret = keyring.rotate_signing_key(d.engine, d.clock(), t, grace=timedelta(minutes=(body or RotateIn()).grace_minutes))
+    info, secret = keyring.rotate_signing_key(
+        d.engine, d.clock(), t, grace=timedelta(minutes=(body or RotateIn()).grace_minutes)
+    )
     return to_api({**info.__dict__, "secret": secret})
 
 

@@ -1,4 +1,5 @@
 """Jobs and their endpoints."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,13 @@ def create_job(body: JobIn, request: Request, t: str = Depends(tenant)) -> Any:
 
 
 @router.get("/jobs")
-def list_jobs(request: Request, t: str = Depends(tenant), status: str | None = Query(default=None, pattern="^(active|paused|archived)$"),
-              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def list_jobs(
+    request: Request,
+    t: str = Depends(tenant),
+    status: str | None = Query(default=None, pattern="^(active|paused|archived)$"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     return {"jobs": to_api(client_for(request, t).list_jobs(status=status, limit=limit, offset=offset))}
 
 
@@ -58,18 +64,36 @@ def add_endpoint(job_id: str, body: EndpointIn, request: Request, t: str = Depen
 
 
 @router.get("/jobs/{job_id}/endpoints")
-def list_endpoints(job_id: str, request: Request, t: str = Depends(tenant), includeArchived: bool = False,  # noqa: N803
-                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def list_endpoints(
+    job_id: str,
+    request: Request,
+    t: str = Depends(tenant),
+    includeArchived: bool = False,  # noqa: N803
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     client = client_for(request, t)
     client.get_job(job_id)  # 404 for another tenant's job, not an empty list
-    return {"endpoints": to_api(client.list_endpoints(job_id, include_archived=includeArchived, limit=limit, offset=offset))}
+    return {
+        "endpoints": to_api(client.list_endpoints(job_id, include_archived=includeArchived, limit=limit, offset=offset))
+    }
 
 
 @router.get("/endpoints")
-def search_endpoints(request: Request, t: str = Depends(tenant), jobId: str | None = None, includeArchived: bool = False,  # noqa: N803
-                     limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def search_endpoints(
+    request: Request,
+    t: str = Depends(tenant),
+    jobId: str | None = None,
+    includeArchived: bool = False,  # noqa: N803
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     """Endpoints across the tenant's jobs (or one job)."""
-    return {"endpoints": to_api(client_for(request, t).list_endpoints(jobId, include_archived=includeArchived, limit=limit, offset=offset))}
+    return {
+        "endpoints": to_api(
+            client_for(request, t).list_endpoints(jobId, include_archived=includeArchived, limit=limit, offset=offset)
+        )
+    }
 
 
 @router.get("/endpoints/{endpoint_id}")
@@ -78,7 +102,9 @@ def get_any_endpoint(endpoint_id: str, request: Request, t: str = Depends(tenant
 
 
 @router.get("/endpoints/{endpoint_id}/explain")
-def explain(endpoint_id: str, request: Request, t: str = Depends(tenant), n: int = Query(default=5, ge=1, le=100)) -> Any:
+def explain(
+    endpoint_id: str, request: Request, t: str = Depends(tenant), n: int = Query(default=5, ge=1, le=100)
+) -> Any:
     """The next n run times and why, assuming each run succeeds."""
     return {"planned": to_api(client_for(request, t).explain(endpoint_id, n))}
 
@@ -97,7 +123,9 @@ def get_endpoint(job_id: str, endpoint_id: str, request: Request, t: str = Depen
 
 
 @router.patch("/jobs/{job_id}/endpoints/{endpoint_id}")
-def update_endpoint(job_id: str, endpoint_id: str, body: EndpointPatchIn, request: Request, t: str = Depends(tenant)) -> Any:
+def update_endpoint(
+    job_id: str, endpoint_id: str, body: EndpointPatchIn, request: Request, t: str = Depends(tenant)
+) -> Any:
     client, _ = _in_job(request, t, job_id, endpoint_id)
     return to_api(client.update_endpoint(endpoint_id, **body.snake()))
 

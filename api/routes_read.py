@@ -1,4 +1,5 @@
 """Reading: runs, planner sessions, endpoint health, dashboard numbers, service health."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -18,9 +19,14 @@ router = APIRouter(tags=["runs"], responses=ERRORS)
 
 
 @router.get("/endpoints/{endpoint_id}/runs")
-def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
-              status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
-              limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def list_runs(
+    endpoint_id: str,
+    request: Request,
+    t: str = Depends(tenant),
+    status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     client = client_for(request, t)
     client.get_endpoint(endpoint_id)
     page = client.list_runs(endpoint_id=endpoint_id, status=status, limit=limit, offset=offset)
@@ -28,14 +34,27 @@ def list_runs(endpoint_id: str, request: Request, t: str = Depends(tenant),
 
 
 @router.get("/runs")
-def search_runs(request: Request, t: str = Depends(tenant), endpointId: str | None = None, jobId: str | None = None,  # noqa: N803
-                status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
-                since: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
-                until: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
-                limit: int = Query(default=50, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def search_runs(
+    request: Request,
+    t: str = Depends(tenant),
+    endpointId: str | None = None,
+    jobId: str | None = None,  # noqa: N803
+    status: str | None = Query(default=None, pattern="^(running|success|failed|abandoned|canceled)$"),
+    since: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
+    until: str | None = Query(default=None, json_schema_extra={"format": "date-time"}),
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     """Runs across the tenant, newest first, filtered by endpoint, job, status and start time (ISO 8601 with offset)."""
-    page = client_for(request, t).list_runs(endpoint_id=endpointId, job_id=jobId, status=status, since=_instant("since", since),
-                                            until=_instant("until", until), limit=limit, offset=offset)
+    page = client_for(request, t).list_runs(
+        endpoint_id=endpointId,
+        job_id=jobId,
+        status=status,
+        since=_instant("since", since),
+        until=_instant("until", until),
+        limit=limit,
+        offset=offset,
+    )
     return {"runs": to_api(page.runs), "total": page.total}
 
 
@@ -62,13 +81,25 @@ def endpoint_health(endpoint_id: str, request: Request, t: str = Depends(tenant)
     client = client_for(request, t)
     endpoint = client.get_endpoint(endpoint_id)
     numbers = client.endpoint_health(endpoint_id)
-    return to_api({"endpoint_id": endpoint_id, "failure_count": endpoint.failure_count, "last_run_at": endpoint.last_run_at,
-                   "next_run_at": endpoint.next_run_at, **asdict(numbers)})
+    return to_api(
+        {
+            "endpoint_id": endpoint_id,
+            "failure_count": endpoint.failure_count,
+            "last_run_at": endpoint.last_run_at,
+            "next_run_at": endpoint.next_run_at,
+            **asdict(numbers),
+        }
+    )
 
 
 @router.get("/endpoints/{endpoint_id}/sessions")
-def list_sessions(endpoint_id: str, request: Request, t: str = Depends(tenant),
-                  limit: int = Query(default=20, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> Any:
+def list_sessions(
+    endpoint_id: str,
+    request: Request,
+    t: str = Depends(tenant),
+    limit: int = Query(default=20, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
     client = client_for(request, t)
     client.get_endpoint(endpoint_id)
     return {"sessions": to_api(client.list_sessions(endpoint_id, limit=limit, offset=offset))}
@@ -89,11 +120,14 @@ class HealthOut(BaseModel):
     checks: dict[str, Any]
 
 
-@router.get("/health", tags=["health"], response_model=HealthOut,
-            responses={503: {"model": HealthOut, "description": "a dependency is down or ticks are stale"}})
+@router.get(
+    "/health",
+    tags=["health"],
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "a dependency is down or ticks are stale"}},
+)
 def health(request: Request) -> Any:
     """Database, Redis, queue depths and tick freshness; 503 when unhealthy. No key needed."""
     d = deps(request)
     report = to_api(check_health(d.engine, d.redis, d.clock()))
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-

@@ -1,4 +1,5 @@
 """Request and response bodies in the original's camelCase, documented for the OpenAPI page."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
@@ -68,7 +69,9 @@ class EndpointIn(_In):
     timeout_ms: StrictInt | None = Field(default=None, description=">= 1000, default 30000")
     max_execution_time_ms: StrictInt | None = Field(default=None, description="<= 1800000, default 60000")
     max_response_size_kb: StrictInt | None = Field(default=None, description="1-10240, default 100")
-    upstream_endpoint_ids: list[str] | None = Field(default=None, description="endpoints of other jobs the planner may read")
+    upstream_endpoint_ids: list[str] | None = Field(
+        default=None, description="endpoints of other jobs the planner may read"
+    )
 
     def snake(self) -> dict[str, Any]:
         data = super().snake()
@@ -93,7 +96,9 @@ _REASON = f"why, up to {MAX_REASON_CHARS} characters"
 
 
 class IntervalHintIn(_In):
-    interval_ms: StrictInt = Field(description=f"{MIN_INTERVAL_HINT_MS}-{MAX_INTERVAL_HINT_MS} ms, clamped into min/max")
+    interval_ms: StrictInt = Field(
+        description=f"{MIN_INTERVAL_HINT_MS}-{MAX_INTERVAL_HINT_MS} ms, clamped into min/max"
+    )
     ttl_minutes: StrictFloat | StrictInt = Field(default=DEFAULT_INTERVAL_HINT_TTL_MINUTES, description=_TTL)
     reason: str | None = Field(default=None, description=_REASON)
 
@@ -125,7 +130,13 @@ class ErrorOut(BaseModel):
 # Every answer a route may give besides its success, documented so clients (and schemathesis) know them.
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
-    for code, text in ((400, "malformed request (a body that cannot be read)"), (401, "missing, invalid or revoked API key"), (404, "no such object for this tenant"),
-                       (409, "the object's state does not allow this"), (422, "invalid input, naming each field"),
-                       (429, "rate limit reached; see Retry-After"), (503, "database unavailable"))
+    for code, text in (
+        (400, "malformed request (a body that cannot be read)"),
+        (401, "missing, invalid or revoked API key"),
+        (404, "no such object for this tenant"),
+        (409, "the object's state does not allow this"),
+        (422, "invalid input, naming each field"),
+        (429, "rate limit reached; see Retry-After"),
+        (503, "database unavailable"),
+    )
 }

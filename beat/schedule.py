@@ -1,4 +1,5 @@
 """What beat enqueues and how often. Entries expire so a stopped worker never finds a backlog."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -5,6 +5,7 @@
 Each part is also one command of its own (see README, "Performance"); dispatch lag reads the
 maximum throughput that the first part measured.
 """
+
 from __future__ import annotations
 
 import subprocess

@@ -11,6 +11,7 @@ messages per run are 1 / CRONICORN_EXECUTE_BATCH_SIZE, by construction.
 Part 2, a real execute worker (thread pool) running `--executions` runs through the whole
 pipeline: its resident memory after 10,000 runs and after all of them (flat means no leak).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,9 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
     engine = bench_engine()
     seed_endpoints(engine, runs, f"{base}/ok", interval_ms=60_000, first_at=soon(2), spread_s=0.5)
     engine.dispose()
-    os.environ.update({"CRONICORN_DATABASE_URL": BENCH_POSTGRES_URL, "REDIS_URL": redis_url,
-                       "CRONICORN_SSRF_ALLOW": "127.0.0.0/8"})
+    os.environ.update(
+        {"CRONICORN_DATABASE_URL": BENCH_POSTGRES_URL, "REDIS_URL": redis_url, "CRONICORN_SSRF_ALLOW": "127.0.0.0/8"}
+    )
     from cronicorn.core.settings import Settings
     from cronicorn.dispatch.tick import run_tick
     from cronicorn.store.attempts import Order
@@ -109,22 +111,34 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
 
     def publish(claims: Sequence[Claim]) -> None:
         # Cut as the tick cuts them into messages, but run here instead of being sent.
-        orders.extend([Order(c.endpoint_id, c.fence) for c in batch] for batch in batches(claims, settings.execute_batch_size))
+        orders.extend(
+            [Order(c.endpoint_id, c.fence) for c in batch] for batch in batches(claims, settings.execute_batch_size)
+        )
 
     time.sleep(3)  # every seeded endpoint is due by now
     with rt.engine.connect():
         pass  # open one pooled connection first, so connecting is not counted as the tick's cost
     rows = []
     start_cmds, start = redis_commands(redis_url), dict(COUNTS)
-    claimed = run_tick(rt.engine, utcnow, publish, batch_size=settings.tick_batch_size,
-                       max_batches=settings.tick_max_batches, grace_ms=settings.lease_grace_ms).claimed
+    claimed = run_tick(
+        rt.engine,
+        utcnow,
+        publish,
+        batch_size=settings.tick_batch_size,
+        max_batches=settings.tick_max_batches,
+        grace_ms=settings.lease_grace_ms,
+    ).claimed
     rows.append(_row("tick (claim)", claimed, start, start_cmds, redis_url))
     start_cmds, start = redis_commands(redis_url), dict(COUNTS)
     outcomes: dict[str, int] = {}
     for batch in orders:
         for outcome in runner.execute_many(batch).values():
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
-    rows.append(_row(f"execute (batches of {settings.execute_batch_size})", sum(outcomes.values()), start, start_cmds, redis_url))
+    rows.append(
+        _row(
+            f"execute (batches of {settings.execute_batch_size})", sum(outcomes.values()), start, start_cmds, redis_url
+        )
+    )
     print("outcomes", outcomes)
     rt.engine.dispose()
     return rows, outcomes
@@ -134,7 +148,8 @@ def _row(stage: str, runs: int, start: dict[str, int], start_cmds: int, redis_ur
     statements = COUNTS["statements"] - start["statements"]
     transactions = COUNTS["commits"] - start["commits"] + COUNTS["rollbacks"] - start["rollbacks"]
     return {
-        "stage": stage, "runs": runs,
+        "stage": stage,
+        "runs": runs,
         "statements_per_run": statements / runs,
         "transactions_per_run": transactions / runs,
         # A transaction costs a BEGIN (psycopg2 sends it before the first statement) and a COMMIT.
@@ -161,12 +176,17 @@ def memory(executions: int, redis_url: str, base: str) -> dict[str, Any]:
             while target_stats(base)["served"] < mark:
                 time.sleep(0.5)
             rss[mark] = worker_rss_kb(worker)
-            print(f"{mark:>8,} runs: worker RSS {rss[mark] / 1024:.1f} MiB ({time.monotonic() - started:.0f}s)", flush=True)
+            print(
+                f"{mark:>8,} runs: worker RSS {rss[mark] / 1024:.1f} MiB ({time.monotonic() - started:.0f}s)",
+                flush=True,
+            )
     finally:
         c.stop()
     at_10k = rss.get(10_000, rss[min(rss)])
-    return {"rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
-            "growth_10k_to_end": (rss[executions] - at_10k) / at_10k}
+    return {
+        "rss_mib": {k: round(v / 1024, 1) for k, v in rss.items()},
+        "growth_10k_to_end": (rss[executions] - at_10k) / at_10k,
+    }
 
 
 def main() -> None:
@@ -178,9 +198,25 @@ def main() -> None:
         rows, outcomes = counted(args.runs, redis_url, base)
         mem = memory(args.executions, redis_url, base) if args.executions else {}
     if mem:
-        print(f"worker RSS growth from 10,000 runs to {args.executions:,}: {mem['growth_10k_to_end']:+.1%} (goal within 10%)")
-    save(Table("cost_per_run", ["stage", "runs", "statements_per_run", "transactions_per_run", "pg_round_trips_per_run",
-                                "redis_round_trips_per_run", "redis_server_commands_per_run"], rows), {"memory": mem, "outcomes": outcomes})
+        print(
+            f"worker RSS growth from 10,000 runs to {args.executions:,}: {mem['growth_10k_to_end']:+.1%} (goal within 10%)"
+        )
+    save(
+        Table(
+            "cost_per_run",
+            [
+                "stage",
+                "runs",
+                "statements_per_run",
+                "transactions_per_run",
+                "pg_round_trips_per_run",
+                "redis_round_trips_per_run",
+                "redis_server_commands_per_run",
+            ],
+            rows,
+        ),
+        {"memory": mem, "outcomes": outcomes},
+    )
 
 
 if __name__ == "__main__":

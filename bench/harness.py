@@ -3,6 +3,7 @@
 Benchmarks never touch the test suite's database or Redis: they use `cronicorn_bench` and a
 redis-server they start on a free port (so command counts read from it are theirs alone).
 """
+
 from __future__ import annotations
 
 import json
@@ -88,30 +89,56 @@ def bench_engine() -> Engine:
     return engine
 
 
-def seed_endpoints(engine: Engine, count: int, url: str, *, interval_ms: int, first_at: datetime, spread_s: float,
-                   timeout_ms: int = 5000) -> None:
+def seed_endpoints(
+    engine: Engine,
+    count: int,
+    url: str,
+    *,
+    interval_ms: int,
+    first_at: datetime,
+    spread_s: float,
+    timeout_ms: int = 5000,
+) -> None:
     """`count` endpoints in one active job, next runs spread evenly over `spread_s` from `first_at`.
 
     Written with one INSERT ... SELECT generate_series, so a million rows take seconds.
     """
     job = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO jobs (id, name, status, created_at, updated_at) VALUES (:id, 'bench', 'active', now(), now())"),
-                     {"id": job})
-        conn.execute(text("""
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, name, status, created_at, updated_at) VALUES (:id, 'bench', 'active', now(), now())"
+            ),
+            {"id": job},
+        )
+        conn.execute(
+            text("""
             INSERT INTO endpoints (id, job_id, name, url, method, headers, baseline_interval_ms, timeout_ms,
                                    max_execution_time_ms, max_response_size_kb, created_at, updated_at, next_run_at)
             SELECT gen_random_uuid()::text, :job, 'e' || i, :url, 'GET', '{}'::json, :interval, :timeout,
                    60000, 100, now(), now(), :first + (i::float8 * :spread / :count) * interval '1 second'
             FROM generate_series(0, :count - 1) AS i
-        """), {"job": job, "url": url, "interval": interval_ms, "timeout": timeout_ms, "first": first_at,
-               "spread": spread_s, "count": count})
+        """),
+            {
+                "job": job,
+                "url": url,
+                "interval": interval_ms,
+                "timeout": timeout_ms,
+                "first": first_at,
+                "spread": spread_s,
+                "count": count,
+            },
+        )
         conn.execute(text("ANALYZE endpoints"))
 
 
 def cluster(database_url: str, redis_url: str, **env: str) -> Cluster:
-    return Cluster(database_url=database_url, redis_url=redis_url, log_dir=Path(tempfile.mkdtemp(prefix="bench-")),
-                   extra_env={"CRONICORN_LOG_LEVEL": "WARNING", **env})
+    return Cluster(
+        database_url=database_url,
+        redis_url=redis_url,
+        log_dir=Path(tempfile.mkdtemp(prefix="bench-")),
+        extra_env={"CRONICORN_LOG_LEVEL": "WARNING", **env},
+    )
 
 
 def worker_rss_kb(proc: subprocess.Popen[bytes]) -> int:
@@ -129,8 +156,13 @@ def worker_rss_kb(proc: subprocess.Popen[bytes]) -> int:
 
 
 CPU_GROUPS = (
-    ("execute", "-Q execute"), ("plain", "bench.plain"), ("scheduler", "-Q scheduler"), ("beat", " beat"),
-    ("target", "bench.target"), ("postgres", "postgres"), ("redis", "redis-server"),
+    ("execute", "-Q execute"),
+    ("plain", "bench.plain"),
+    ("scheduler", "-Q scheduler"),
+    ("beat", " beat"),
+    ("target", "bench.target"),
+    ("postgres", "postgres"),
+    ("redis", "redis-server"),
 )
 
 
@@ -173,8 +205,13 @@ def machine() -> dict[str, Any]:
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         mem_kb = int(meminfo.read_text().split()[1])
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 2**20), "python": platform.python_version(),
-            "kernel": platform.release()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 2**20),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 @dataclass
@@ -185,8 +222,10 @@ class Table:
 
     def show(self) -> str:
         widths = [max(len(c), *(len(_fmt(r.get(c))) for r in self.rows)) if self.rows else len(c) for c in self.columns]
-        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(self.columns, widths)) + " |",
-                 "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        lines = [
+            "| " + " | ".join(c.ljust(w) for c, w in zip(self.columns, widths)) + " |",
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
         for r in self.rows:
             lines.append("| " + " | ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(self.columns, widths)) + " |")
         return "\n".join(lines)
@@ -203,9 +242,14 @@ def _fmt(value: Any) -> str:
 def save(table: Table, extra: dict[str, Any] | None = None) -> None:
     """Print the table and save it with the machine and the time as bench/results/<name>.json."""
     RESULTS.mkdir(exist_ok=True)
-    payload = {"benchmark": table.name, "at": datetime.now(UTC).isoformat(), "machine": machine(),
-               "command": "python -m bench." + table.name + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
-               "rows": table.rows, **(extra or {})}
+    payload = {
+        "benchmark": table.name,
+        "at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "command": "python -m bench." + table.name + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
+        "rows": table.rows,
+        **(extra or {}),
+    }
     (RESULTS / f"{table.name}.json").write_text(json.dumps(payload, indent=2, default=str))
     print(table.show())
     print(f"saved {RESULTS / (table.name + '.json')}")

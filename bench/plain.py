@@ -5,6 +5,7 @@ process (keep-alive), the faster of the two ways people write it, so the baselin
 
     celery -A bench.plain worker -Q plain --pool threads -c 16
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ model a session takes about one second of waiting; throughput is bounded by how 
 run at once (workers x threads) and by our own overhead per session. Needs PostgreSQL and Redis
 (the test services); prints a table and writes bench/results/planner_throughput.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,19 +33,48 @@ def seed(engine, count: int) -> list[str]:  # type: ignore[no-untyped-def]
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with engine.begin() as conn:
         conn.execute(jobs.insert().values(id=job, name="bench", status="active", created_at=now, updated_at=now))
-        conn.execute(endpoints.insert(), [
-            {"id": i, "job_id": job, "name": f"ep-{n}", "url": "http://127.0.0.1:9/", "method": "GET", "headers": {},
-             "baseline_interval_ms": 3_600_000, "timeout_ms": 5000, "max_execution_time_ms": 60_000,
-             "max_response_size_kb": 100, "created_at": now, "updated_at": now, "last_run_at": now,
-             "next_run_at": now + timedelta(hours=1)}
-            for n, i in enumerate(ids)
-        ])
-        conn.execute(runs.insert(), [
-            {"id": str(uuid.uuid4()), "endpoint_id": i, "job_id": job, "status": "success", "scheduled_at": now,
-             "attempt": 1, "fence": 1, "started_at": now, "finished_at": now, "duration_ms": 12, "status_code": 200,
-             "response_body": {"status": "ok", "n": n}}
-            for n, i in enumerate(ids)
-        ])
+        conn.execute(
+            endpoints.insert(),
+            [
+                {
+                    "id": i,
+                    "job_id": job,
+                    "name": f"ep-{n}",
+                    "url": "http://127.0.0.1:9/",
+                    "method": "GET",
+                    "headers": {},
+                    "baseline_interval_ms": 3_600_000,
+                    "timeout_ms": 5000,
+                    "max_execution_time_ms": 60_000,
+                    "max_response_size_kb": 100,
+                    "created_at": now,
+                    "updated_at": now,
+                    "last_run_at": now,
+                    "next_run_at": now + timedelta(hours=1),
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            runs.insert(),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "endpoint_id": i,
+                    "job_id": job,
+                    "status": "success",
+                    "scheduled_at": now,
+                    "attempt": 1,
+                    "fence": 1,
+                    "started_at": now,
+                    "finished_at": now,
+                    "duration_ms": 12,
+                    "status_code": 200,
+                    "response_body": {"status": "ok", "n": n},
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
     return ids
 
 
@@ -62,10 +92,17 @@ def main() -> None:
     model = FakeOpenAI(turns([("get_latest_response", {})], [submit()]), prompt_tokens=None, delay_s=args.delay).start()
     ids = seed(engine, args.endpoints)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-planner-"))
-    cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=log_dir, extra_env={
-        "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": model.base_url, "CRONICORN_AI_MIN_SPACING_S": "0",
-        "CRONICORN_LOG_LEVEL": "WARNING",
-    })
+    cluster = Cluster(
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        log_dir=log_dir,
+        extra_env={
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": model.base_url,
+            "CRONICORN_AI_MIN_SPACING_S": "0",
+            "CRONICORN_LOG_LEVEL": "WARNING",
+        },
+    )
     try:
         for w in range(args.workers):
             cluster.start_worker("analysis", name=f"analysis-{w}", concurrency=args.threads)
@@ -82,13 +119,19 @@ def main() -> None:
         wait_for(lambda: done() >= len(ids), 600, "all sessions", poll_s=0.05)
         elapsed = time.monotonic() - started
         with engine.connect() as conn:
-            tokens = conn.execute(select(func.avg(ai_analysis_sessions.c.prompt_tokens + ai_analysis_sessions.c.completion_tokens))).scalar_one()
+            tokens = conn.execute(
+                select(func.avg(ai_analysis_sessions.c.prompt_tokens + ai_analysis_sessions.c.completion_tokens))
+            ).scalar_one()
     finally:
         cluster.stop()
         model.stop()
     result = {
-        "endpoints": len(ids), "analysis_workers": args.workers, "threads_per_worker": args.threads,
-        "model_delay_s": args.delay, "model_calls_per_session": 2, "elapsed_s": round(elapsed, 2),
+        "endpoints": len(ids),
+        "analysis_workers": args.workers,
+        "threads_per_worker": args.threads,
+        "model_delay_s": args.delay,
+        "model_calls_per_session": 2,
+        "elapsed_s": round(elapsed, 2),
         "analyses_per_minute": round(len(ids) / elapsed * 60, 1),
         "ideal_analyses_per_minute": round(args.workers * args.threads * 60 / (2 * args.delay), 1),
         "avg_tokens_per_session_estimated": round(float(tokens or 0)),

@@ -8,6 +8,7 @@ spread evenly). The other registered endpoints are due later, as in a real insta
 endpoints run every few hours. Reported: tick duration (p50, max) and claim lag (claim time
 minus slot, which includes waiting for the next tick: up to one tick interval by design).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str
     if size > due:
         # The rest fall due after the window, spread over a day (written first: a million rows
         # take a while, and the window must start after them).
-        seed_endpoints(engine, size - due, "http://127.0.0.1:9/ok", interval_ms=86_400_000,
-                       first_at=soon(3600), spread_s=86_400)
+        seed_endpoints(
+            engine, size - due, "http://127.0.0.1:9/ok", interval_ms=86_400_000, first_at=soon(3600), spread_s=86_400
+        )
     start = soon(5)
     seed_endpoints(engine, due, "http://127.0.0.1:9/ok", interval_ms=3_600_000, first_at=start, spread_s=seconds)
     print(f"seeded {size:,} endpoints in {time.monotonic() - t0:.0f}s", flush=True)
@@ -64,17 +66,27 @@ def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str
         time.sleep(0.01)
     for i in range(seconds + 1):
         next_at = time.monotonic() + 1.0
-        result = run_tick(rt.engine, utcnow, publish, batch_size=rt.settings.tick_batch_size,
-                          max_batches=rt.settings.tick_max_batches, grace_ms=rt.settings.lease_grace_ms)
+        result = run_tick(
+            rt.engine,
+            utcnow,
+            publish,
+            batch_size=rt.settings.tick_batch_size,
+            max_batches=rt.settings.tick_max_batches,
+            grace_ms=rt.settings.lease_grace_ms,
+        )
         durations.append(result.duration_s)
         claimed += result.claimed
         time.sleep(max(0.0, next_at - time.monotonic()))
     rt.engine.dispose()
     engine.dispose()
     return {
-        "registered": size, "due": due, "claimed": claimed,
-        "tick_p50_ms": percentile(durations, 50) * 1000, "tick_max_ms": max(durations) * 1000,
-        "lag_p50_s": percentile(lags, 50), "lag_p99_s": percentile(lags, 99),
+        "registered": size,
+        "due": due,
+        "claimed": claimed,
+        "tick_p50_ms": percentile(durations, 50) * 1000,
+        "tick_max_ms": max(durations) * 1000,
+        "lag_p50_s": percentile(lags, 50),
+        "lag_p99_s": percentile(lags, 99),
     }
 
 
@@ -91,8 +103,14 @@ def main() -> None:
             print(rows[-1], flush=True)
     ratio = rows[-1]["tick_p50_ms"] / rows[0]["tick_p50_ms"] if len(rows) > 1 else float("nan")
     print(f"tick p50 ratio largest/smallest: {ratio:.2f} (goal <= 1.5)")
-    save(Table("registration", ["registered", "due", "claimed", "tick_p50_ms", "tick_max_ms", "lag_p50_s", "lag_p99_s"], rows),
-         {"tick_p50_ratio": ratio, "goal": "tick with 1,000,000 registered <= 1.5 x tick with 1,000 registered"})
+    save(
+        Table(
+            "registration",
+            ["registered", "due", "claimed", "tick_p50_ms", "tick_max_ms", "lag_p50_s", "lag_p99_s"],
+            rows,
+        ),
+        {"tick_p50_ratio": ratio, "goal": "tick with 1,000,000 registered <= 1.5 x tick with 1,000 registered"},
+    )
 
 
 if __name__ == "__main__":

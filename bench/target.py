@@ -8,6 +8,7 @@ the last `/reset`), and the dispatch lag of every request that carried an `Idemp
 (`<endpoint>:<slot>`): arrival time minus the slot, which is exactly "request start minus
 scheduled slot" seen from the receiving end, independent of what the scheduler records.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,8 +104,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def _answer(send: Any, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -114,8 +120,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False, backlog=4096)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+    )
 
 
 if __name__ == "__main__":

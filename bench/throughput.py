@@ -11,6 +11,7 @@ Executions per second are counted by the target (the same meter for both); `infl
 the time-averaged number of calls the target held open, per worker process. The target alone
 is measured first, to show it is not the bottleneck.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,13 +73,19 @@ def measure(base: str, warmup: float, window: float) -> dict[str, Any]:
     stats = target_stats(base)
     cpu = {k: v - cpu_before[k] for k, v in cpu_seconds().items()}
     served = max(1, stats["served"])
-    return {"per_s": stats["served"] / stats["elapsed_s"], "inflight": stats["mean_inflight"], "lags": stats["lags"],
-            "target_cpu": stats["cpu_s"] / stats["elapsed_s"],
-            # Milliseconds of CPU per execution, by part of the system: where the cost is.
-            "cpu_ms_per_run": {k: round(1000 * v / served, 3) for k, v in cpu.items() if v > 0}}
+    return {
+        "per_s": stats["served"] / stats["elapsed_s"],
+        "inflight": stats["mean_inflight"],
+        "lags": stats["lags"],
+        "target_cpu": stats["cpu_s"] / stats["elapsed_s"],
+        # Milliseconds of CPU per execution, by part of the system: where the cost is.
+        "cpu_ms_per_run": {k: round(1000 * v / served, 3) for k, v in cpu.items() if v > 0},
+    }
 
 
-def run_plain(redis_url: str, url: str, pool: str, processes: int, warmup: float, window: float, base: str) -> dict[str, Any]:
+def run_plain(
+    redis_url: str, url: str, pool: str, processes: int, warmup: float, window: float, base: str
+) -> dict[str, Any]:
     from bench.plain import app
 
     app.conf.broker_url = redis_url
@@ -99,10 +106,33 @@ def run_plain(redis_url: str, url: str, pool: str, processes: int, warmup: float
     feeder.start()
     env = {"BENCH_BROKER_URL": redis_url, "PYTHONPATH": str(ROOT)}
     workers = [
-        subprocess.Popen([sys.executable, "-m", "celery", "-A", "bench.plain", "worker", "-Q", "plain", "--pool", pool,
-                          "--concurrency", str(CONCURRENCY[pool]), "--hostname", f"plain{i}@bench", "--loglevel", "WARNING",
-                          "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                         env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bench.plain",
+                "worker",
+                "-Q",
+                "plain",
+                "--pool",
+                pool,
+                "--concurrency",
+                str(CONCURRENCY[pool]),
+                "--hostname",
+                f"plain{i}@bench",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for i in range(processes)
     ]
     try:
@@ -119,13 +149,30 @@ def run_plain(redis_url: str, url: str, pool: str, processes: int, warmup: float
         client.flushdb()
 
 
-def run_pipeline(redis_url: str, url: str, pool: str, processes: int, endpoints: int, warmup: float, window: float,
-                 base: str, *, keep_lags: bool = False, tick_interval_s: float = 1.0, interval_s: float = 1.0) -> dict[str, Any]:
+def run_pipeline(
+    redis_url: str,
+    url: str,
+    pool: str,
+    processes: int,
+    endpoints: int,
+    warmup: float,
+    window: float,
+    base: str,
+    *,
+    keep_lags: bool = False,
+    tick_interval_s: float = 1.0,
+    interval_s: float = 1.0,
+) -> dict[str, Any]:
     engine = bench_engine()
     seed_endpoints(engine, endpoints, url, interval_ms=round(interval_s * 1000), first_at=soon(3), spread_s=interval_s)
     engine.dispose()
-    c = cluster(engine.url.render_as_string(hide_password=False), redis_url, CRONICORN_EXECUTE_POOL=pool,
-                CRONICORN_EXECUTE_CONCURRENCY=str(CONCURRENCY[pool]), CRONICORN_TICK_INTERVAL_S=str(tick_interval_s))
+    c = cluster(
+        engine.url.render_as_string(hide_password=False),
+        redis_url,
+        CRONICORN_EXECUTE_POOL=pool,
+        CRONICORN_EXECUTE_CONCURRENCY=str(CONCURRENCY[pool]),
+        CRONICORN_TICK_INTERVAL_S=str(tick_interval_s),
+    )
     try:
         c.start_worker("scheduler")
         for i in range(processes):
@@ -152,7 +199,7 @@ def main() -> None:
     with own_redis() as redis_url, target() as base:
         alone = target_alone(base)
         print(f"target alone: {alone:,.0f} requests per CPU-second")
-        for kind in (["fast", "slow"] if args.target == "both" else [args.target]):
+        for kind in ["fast", "slow"] if args.target == "both" else [args.target]:
             url = f"{base}/ok" if kind == "fast" else f"{base}/slow"
             for pool in args.pools.split(","):
                 for processes in (int(p) for p in args.processes.split(",")):
@@ -161,20 +208,39 @@ def main() -> None:
                     offered = 4000 if kind == "fast" else 1500 * processes
                     ours = run_pipeline(redis_url, url, pool, processes, offered, args.warmup, args.window, base)
                     row = {
-                        "target": kind, "pool": f"{pool} x{CONCURRENCY[pool]}", "processes": processes,
-                        "plain_per_s": plain["per_s"], "cronicorn_per_s": ours["per_s"],
+                        "target": kind,
+                        "pool": f"{pool} x{CONCURRENCY[pool]}",
+                        "processes": processes,
+                        "plain_per_s": plain["per_s"],
+                        "cronicorn_per_s": ours["per_s"],
                         "ratio": ours["per_s"] / plain["per_s"] if plain["per_s"] else float("nan"),
                         "plain_inflight_per_proc": plain["inflight"] / processes,
                         "cronicorn_inflight_per_proc": ours["inflight"] / processes,
                         # Share of one core the target used: far below 1, so it was never the limit.
                         "target_cpu": max(plain["target_cpu"], ours["target_cpu"]),
-                        "plain_cpu_ms": plain["cpu_ms_per_run"], "cronicorn_cpu_ms": ours["cpu_ms_per_run"],
+                        "plain_cpu_ms": plain["cpu_ms_per_run"],
+                        "cronicorn_cpu_ms": ours["cpu_ms_per_run"],
                     }
                     rows.append(row)
                     print(row, flush=True)
-    save(Table("throughput", ["target", "pool", "processes", "plain_per_s", "cronicorn_per_s", "ratio",
-                              "plain_inflight_per_proc", "cronicorn_inflight_per_proc", "target_cpu"], rows),
-         {"target_capacity_per_cpu_s": alone})
+    save(
+        Table(
+            "throughput",
+            [
+                "target",
+                "pool",
+                "processes",
+                "plain_per_s",
+                "cronicorn_per_s",
+                "ratio",
+                "plain_inflight_per_proc",
+                "cronicorn_inflight_per_proc",
+                "target_cpu",
+            ],
+            rows,
+        ),
+        {"target_capacity_per_cpu_s": alone},
+    )
 
 
 if __name__ == "__main__":

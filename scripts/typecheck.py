@@ -5,6 +5,7 @@ which mypy and import-linter cannot follow. So this lays a tree of symlinks in t
 installed package (build/typecheck/cronicorn/...), runs the tool there and prints paths back as
 source paths. Usage: python scripts/typecheck.py mypy | lint-imports
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,7 @@ def source_path(line: str, sources: dict[str, Path]) -> str:
     for name in sorted(sources, key=len, reverse=True):
         prefix = name.replace(".", "/") + "/"
         if line.startswith(prefix):
-            return str(sources[name].relative_to(ROOT)) + "/" + line[len(prefix):]
+            return str(sources[name].relative_to(ROOT)) + "/" + line[len(prefix) :]
     return line
 
 
@@ -52,8 +53,13 @@ def main(argv: list[str]) -> int:
     if tool == "mypy":
         cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "cronicorn"]
     elif tool == "lint-imports":
-        cmd = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
-               "sys.exit(c([sys.argv[1], '--no-cache']))", str(ROOT / "pyproject.toml")]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command as c; "
+            "sys.exit(c([sys.argv[1], '--no-cache']))",
+            str(ROOT / "pyproject.toml"),
+        ]
     else:
         print(f"unknown tool {tool!r}: use mypy or lint-imports", file=sys.stderr)
         return 2

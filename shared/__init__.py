@@ -5,6 +5,7 @@ REST API (`RemoteCronicorn`), with the same methods and the same errors. Receive
 calls check their signature with `verify_signature`. This package never imports Celery; the
 Celery app lives in `cronicorn.workers`.
 """
+
 from cronicorn.core.errors import Conflict, CronicornError, FieldError, InvalidInput, NotFound
 from cronicorn.http.signing import verify as verify_signature
 from cronicorn.producer.client import Cronicorn

@@ -1,4 +1,5 @@
 """Helpers for producer-client tests: a settable clock and a snapshot of every written row."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,4 +23,7 @@ class Clock:
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every job, endpoint and run row, to prove a refused call wrote nothing."""
     with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0])) for t in (jobs, endpoints, runs)}
+        return {
+            t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=lambda r: str(r[0]))
+            for t in (jobs, endpoints, runs)
+        }

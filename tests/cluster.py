@@ -1,4 +1,5 @@
 """Real Celery workers and beat as subprocesses, against real Redis and a real database."""
+
 from __future__ import annotations
 
 import os
@@ -59,13 +60,20 @@ class Cluster:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")
-        proc = subprocess.Popen(argv, env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            env={**self.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, role: str, name: str | None = None, concurrency: int | None = None,
-                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, role: str, name: str | None = None, concurrency: int | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         name = name or role
         argv = worker_command(role, self.settings(), concurrency=concurrency, hostname=f"{name}@test")
         return self._spawn(name, argv, env)

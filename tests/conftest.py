@@ -1,4 +1,5 @@
 """Fixtures: real SQLite and PostgreSQL (migrated to head), real Redis flushed before and after."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

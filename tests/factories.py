@@ -1,4 +1,5 @@
 """Rows for store-level tests, written straight to the tables (the client has its own tests)."""
+
 from __future__ import annotations
 
 import uuid

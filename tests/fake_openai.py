@@ -5,6 +5,7 @@ A script is a function of the request's messages returning the next assistant tu
 the `/v1/chat/completions` format with `tool_calls` and `usage`, so the real `openai` client
 talks to it exactly as to the real service.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,13 @@ class Fault:
 Script = Callable[[list[dict[str, Any]]], "Calls | Fault"]
 
 
-def submit(reasoning: str = "stable, no change", actions: list[str] | None = None, next_ms: int = 3_600_000) -> tuple[str, dict[str, Any]]:
-    return ("submit_analysis", {"reasoning": reasoning, "actions_taken": actions or [], "confidence": "high",
-                                "next_analysis_in_ms": next_ms})
+def submit(
+    reasoning: str = "stable, no change", actions: list[str] | None = None, next_ms: int = 3_600_000
+) -> tuple[str, dict[str, Any]]:
+    return (
+        "submit_analysis",
+        {"reasoning": reasoning, "actions_taken": actions or [], "confidence": "high", "next_analysis_in_ms": next_ms},
+    )
 
 
 def turns(*steps: Calls | Fault) -> Script:
@@ -45,12 +50,18 @@ def turns(*steps: Calls | Fault) -> Script:
 
 def endpoint_name(messages: list[dict[str, Any]]) -> str:
     context = next(m["content"] for m in messages if m["role"] == "user")
-    return str(json.loads(context[context.index("{"):])["endpoint"]["name"])
+    return str(json.loads(context[context.index("{") :])["endpoint"]["name"])
 
 
 class FakeOpenAI:
-    def __init__(self, script: Script | None = None, *, prompt_tokens: int | None = 900, completion_tokens: int = 60,
-                 delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        prompt_tokens: int | None = 900,
+        completion_tokens: int = 60,
+        delay_s: float = 0.0,
+    ) -> None:
         """`prompt_tokens=None` estimates usage from the request's size (about 4 characters a token)."""
         self.script: Script = script or turns()
         self.prompt_tokens = prompt_tokens
@@ -105,7 +116,9 @@ class FakeOpenAI:
             if isinstance(step, Fault):
                 time.sleep(step.delay_s)
                 if step.status is not None:
-                    return self._send(h, step.status, {"error": {"message": "scripted failure", "type": "server_error"}})
+                    return self._send(
+                        h, step.status, {"error": {"message": "scripted failure", "type": "server_error"}}
+                    )
                 if step.garbage:
                     return self._send_raw(h, 200, b"<html>definitely not a completion</html>", "text/html")
             calls = [] if isinstance(step, Fault) else step
@@ -117,15 +130,33 @@ class FakeOpenAI:
     def _completion(self, body: dict[str, Any], calls: Calls) -> dict[str, Any]:
         n = len(self.requests)
         return {
-            "id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": f"call_{n}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args) if not isinstance(args, str) else args}}
-                    for i, (name, args) in enumerate(calls)
-                ]} if calls else {"role": "assistant", "content": "I think everything is fine."},
-                "finish_reason": "tool_calls" if calls else "stop",
-            }],
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": f"call_{n}_{i}",
+                                "type": "function",
+                                "function": {
+                                    "name": name,
+                                    "arguments": json.dumps(args) if not isinstance(args, str) else args,
+                                },
+                            }
+                            for i, (name, args) in enumerate(calls)
+                        ],
+                    }
+                    if calls
+                    else {"role": "assistant", "content": "I think everything is fine."},
+                    "finish_reason": "tool_calls" if calls else "stop",
+                }
+            ],
             "usage": self._usage(body, calls),
         }
 

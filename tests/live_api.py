@@ -1,4 +1,5 @@
 """A real uvicorn server on a free loopback port, in a thread, for clients that speak real HTTP."""
+
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,9 @@ from cronicorn.shell.bundled_redis import free_port
 class LiveApi:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -1,4 +1,5 @@
 """Real services for tests: PostgreSQL and Redis, skipped locally and failed on CI when absent."""
+
 from __future__ import annotations
 
 import os

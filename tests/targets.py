@@ -1,4 +1,5 @@
 """A real local HTTP target for tests: records every request and counts per Idempotency-Key."""
+
 from __future__ import annotations
 
 import json
@@ -85,7 +86,9 @@ class TargetServer:
                 key = self.headers.get("Idempotency-Key")
                 endpoint = (key or "").split(":", 1)[0]
                 with target._lock:
-                    target.seen.append(Seen(self.command, self.path, CaseInsensitiveDict(self.headers.items()), body, time.monotonic()))
+                    target.seen.append(
+                        Seen(self.command, self.path, CaseInsensitiveDict(self.headers.items()), body, time.monotonic())
+                    )
                     if key is not None:
                         target._keys[key] += 1
                     target._per_url[self.path] += 1
@@ -110,7 +113,9 @@ class TargetServer:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> TargetServer:
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"target-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), name=f"target-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -173,7 +178,9 @@ class TargetServer:
                 parsed = json.loads(body) if body else None
             except ValueError:
                 parsed = body.decode(errors="replace")
-            self.reply(h, 200, {"method": h.command, "path": h.path, "headers": dict(h.headers.items()), "body": parsed})
+            self.reply(
+                h, 200, {"method": h.command, "path": h.path, "headers": dict(h.headers.items()), "body": parsed}
+            )
         elif path == "/slow":
             time.sleep(int(q.get("ms", "1000")) / 1000)
             self.reply(h, 200, {"slept_ms": int(q.get("ms", "1000"))})

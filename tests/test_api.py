@@ -1,4 +1,5 @@
 """The REST API over real databases and Redis: routes, camelCase, status codes, errors, tenants."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -45,8 +46,15 @@ def setup(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Api, E
         yield Api(http, acme_key), Api(http, other_key), engine
 
 
-ENDPOINT = {"name": "Health Check", "url": "https://api.example.com/health", "method": "GET", "baselineIntervalMs": 60000,
-            "minIntervalMs": 10000, "maxIntervalMs": 300000, "timeoutMs": 10000}
+ENDPOINT = {
+    "name": "Health Check",
+    "url": "https://api.example.com/health",
+    "method": "GET",
+    "baselineIntervalMs": 60000,
+    "minIntervalMs": 10000,
+    "maxIntervalMs": 300000,
+    "timeoutMs": 10000,
+}
 
 
 def make(api: Api) -> tuple[str, dict[str, Any]]:
@@ -75,11 +83,25 @@ def test_the_seed_recovery_workflow_can_be_set_up_as_written(setup: tuple[Api, A
     health = api("POST", f"/jobs/{job_id}/endpoints", {**ENDPOINT, "description": "Monitors service health."})
     assert health.status_code == 201
     body = health.json()
-    assert body["baselineIntervalMs"] == 60000 and body["minIntervalMs"] == 10000 and body["nextRunAt"] and body["jobId"] == job_id
-    recovery = api("POST", f"/jobs/{job_id}/endpoints", {
-        "name": "Trigger Recovery", "url": "https://api.example.com/admin/restart", "method": "POST",
-        "baselineIntervalMs": 3600000, "minIntervalMs": 300000, "timeoutMs": 30000, "description": "Recovery action.",
-    })
+    assert (
+        body["baselineIntervalMs"] == 60000
+        and body["minIntervalMs"] == 10000
+        and body["nextRunAt"]
+        and body["jobId"] == job_id
+    )
+    recovery = api(
+        "POST",
+        f"/jobs/{job_id}/endpoints",
+        {
+            "name": "Trigger Recovery",
+            "url": "https://api.example.com/admin/restart",
+            "method": "POST",
+            "baselineIntervalMs": 3600000,
+            "minIntervalMs": 300000,
+            "timeoutMs": 30000,
+            "description": "Recovery action.",
+        },
+    )
     assert recovery.status_code == 201
     runs_page = api("GET", f"/endpoints/{body['id']}/runs", params={"limit": 10})
     assert runs_page.status_code == 200 and runs_page.json() == {"runs": [], "total": 0}
@@ -90,8 +112,11 @@ def test_the_seed_recovery_workflow_can_be_set_up_as_written(setup: tuple[Api, A
 def test_a_body_sent_without_a_json_content_type_is_still_read_as_json(setup: tuple[Api, Api, Engine]) -> None:
     api, _, _ = setup
     # curl -X POST .../api/jobs -H "x-api-key: ..." -d '{"name": "Data Sync"}'  (form content type)
-    response = api.http.post("/api/jobs", content=b'{"name": "Data Sync"}',
-                             headers={"x-api-key": api.key, "Content-Type": "application/x-www-form-urlencoded"})
+    response = api.http.post(
+        "/api/jobs",
+        content=b'{"name": "Data Sync"}',
+        headers={"x-api-key": api.key, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 201 and response.json()["name"] == "Data Sync"
 
 
@@ -117,8 +142,14 @@ def test_endpoint_routes(setup: tuple[Api, Api, Engine]) -> None:
     listed = api("GET", f"/jobs/{job_id}/endpoints").json()["endpoints"]
     assert [e["id"] for e in listed] == [ep["id"]]
     assert api("GET", f"/jobs/{job_id}/endpoints/{ep['id']}").json()["name"] == "Health Check"
-    patched = api("PATCH", f"/jobs/{job_id}/endpoints/{ep['id']}", {"baselineIntervalMs": 120000, "headersJson": {"X-A": "1"}})
-    assert patched.status_code == 200 and patched.json()["baselineIntervalMs"] == 120000 and patched.json()["headersJson"] == {"X-A": "1"}
+    patched = api(
+        "PATCH", f"/jobs/{job_id}/endpoints/{ep['id']}", {"baselineIntervalMs": 120000, "headersJson": {"X-A": "1"}}
+    )
+    assert (
+        patched.status_code == 200
+        and patched.json()["baselineIntervalMs"] == 120000
+        and patched.json()["headersJson"] == {"X-A": "1"}
+    )
     cleared = api("PATCH", f"/jobs/{job_id}/endpoints/{ep['id']}", {"maxIntervalMs": None})
     assert cleared.json()["maxIntervalMs"] is None
     other_job = api("POST", "/jobs", {"name": "x"}).json()["id"]
@@ -133,13 +164,17 @@ def test_endpoint_routes(setup: tuple[Api, Api, Engine]) -> None:
 def test_hints_pause_and_failures_move_the_next_run_at_once(setup: tuple[Api, Api, Engine]) -> None:
     api, _, _ = setup
     _, ep = make(api)
-    hinted = api("POST", f"/endpoints/{ep['id']}/hints/interval", {"intervalMs": 15000, "ttlMinutes": 30, "reason": "incident"}).json()
+    hinted = api(
+        "POST", f"/endpoints/{ep['id']}/hints/interval", {"intervalMs": 15000, "ttlMinutes": 30, "reason": "incident"}
+    ).json()
     assert hinted["aiHintIntervalMs"] == 15000 and hinted["nextRunAt"] == z(NOW + timedelta(seconds=15))
     once = api("POST", f"/endpoints/{ep['id']}/hints/oneshot", {"nextRunInMs": 5000}).json()
     assert once["nextRunAt"] == z(NOW + timedelta(seconds=5)) and once["nextRunSource"] == "ai-oneshot"
     assert api("DELETE", f"/endpoints/{ep['id']}/hints").json()["aiHintIntervalMs"] is None
     until = NOW + timedelta(hours=1)
-    paused = api("POST", f"/endpoints/{ep['id']}/pause", {"pausedUntil": until.isoformat(), "reason": "maintenance"}).json()
+    paused = api(
+        "POST", f"/endpoints/{ep['id']}/pause", {"pausedUntil": until.isoformat(), "reason": "maintenance"}
+    ).json()
     assert paused["pausedUntil"] == z(until) and paused["nextRunAt"] == z(until)
     assert api("POST", f"/endpoints/{ep['id']}/run-now").status_code == 409
     assert api("POST", f"/endpoints/{ep['id']}/pause", {"pausedUntil": None}).json()["pausedUntil"] is None
@@ -160,7 +195,9 @@ def test_hints_pause_and_failures_move_the_next_run_at_once(setup: tuple[Api, Ap
         ({"upstreamEndpointIds": ["nope"]}, "upstreamEndpointIds[0]"),
     ],
 )
-def test_invalid_input_is_a_422_naming_the_field_and_writes_nothing(setup: tuple[Api, Api, Engine], body: dict[str, Any], field: str) -> None:
+def test_invalid_input_is_a_422_naming_the_field_and_writes_nothing(
+    setup: tuple[Api, Api, Engine], body: dict[str, Any], field: str
+) -> None:
     api, _, _ = setup
     job_id = api("POST", "/jobs", {"name": "j"}).json()["id"]
     response = api("POST", f"/jobs/{job_id}/endpoints", {**ENDPOINT, **body})
@@ -185,25 +222,56 @@ def test_another_tenants_objects_answer_404(setup: tuple[Api, Api, Engine]) -> N
     api, other, engine = setup
     job_id, ep = make(api)
     with engine.begin() as conn:
-        conn.execute(runs.insert().values(id="run-1", endpoint_id=ep["id"], job_id=job_id, status="success", scheduled_at=NOW,
-                                          attempt=1, fence=1, started_at=NOW))
+        conn.execute(
+            runs.insert().values(
+                id="run-1",
+                endpoint_id=ep["id"],
+                job_id=job_id,
+                status="success",
+                scheduled_at=NOW,
+                attempt=1,
+                fence=1,
+                started_at=NOW,
+            )
+        )
     from cronicorn.store.analysis_sessions import SessionRecord, save_session
 
     session = SessionRecord(endpoint_id=ep["id"], analyzed_at=NOW, status="success", mode="active", model="m")
     save_session(engine, session)
     assert api("GET", f"/sessions/{session.id}").status_code == 200
     for method, path in [
-        ("GET", f"/jobs/{job_id}"), ("PATCH", f"/jobs/{job_id}"), ("DELETE", f"/jobs/{job_id}"), ("POST", f"/jobs/{job_id}/pause"),
-        ("GET", f"/jobs/{job_id}/endpoints"), ("POST", f"/jobs/{job_id}/endpoints"), ("GET", f"/jobs/{job_id}/endpoints/{ep['id']}"),
-        ("POST", f"/endpoints/{ep['id']}/hints/interval"), ("DELETE", f"/endpoints/{ep['id']}/hints"),
-        ("POST", f"/endpoints/{ep['id']}/reset-failures"), ("GET", f"/endpoints/{ep['id']}/runs"), ("GET", "/runs/run-1"),
-        ("GET", f"/endpoints/{ep['id']}/health"), ("GET", f"/endpoints/{ep['id']}/sessions"), ("POST", f"/endpoints/{ep['id']}/run-now"),
-        ("GET", f"/sessions/{session.id}"), ("GET", f"/endpoints/{ep['id']}"), ("GET", f"/endpoints/{ep['id']}/explain"),
-        ("POST", f"/endpoints/{ep['id']}/test"), ("POST", f"/endpoints/{ep['id']}/pause"),
+        ("GET", f"/jobs/{job_id}"),
+        ("PATCH", f"/jobs/{job_id}"),
+        ("DELETE", f"/jobs/{job_id}"),
+        ("POST", f"/jobs/{job_id}/pause"),
+        ("GET", f"/jobs/{job_id}/endpoints"),
+        ("POST", f"/jobs/{job_id}/endpoints"),
+        ("GET", f"/jobs/{job_id}/endpoints/{ep['id']}"),
+        ("POST", f"/endpoints/{ep['id']}/hints/interval"),
+        ("DELETE", f"/endpoints/{ep['id']}/hints"),
+        ("POST", f"/endpoints/{ep['id']}/reset-failures"),
+        ("GET", f"/endpoints/{ep['id']}/runs"),
+        ("GET", "/runs/run-1"),
+        ("GET", f"/endpoints/{ep['id']}/health"),
+        ("GET", f"/endpoints/{ep['id']}/sessions"),
+        ("POST", f"/endpoints/{ep['id']}/run-now"),
+        ("GET", f"/sessions/{session.id}"),
+        ("GET", f"/endpoints/{ep['id']}"),
+        ("GET", f"/endpoints/{ep['id']}/explain"),
+        ("POST", f"/endpoints/{ep['id']}/test"),
+        ("POST", f"/endpoints/{ep['id']}/pause"),
     ]:
-        payload = ({"name": "x"} if method == "PATCH" else {**ENDPOINT} if path.endswith("/endpoints") and method == "POST"
-                   else {"intervalMs": 1000} if "interval" in path else {"pausedUntil": None} if path.endswith("/pause") and "/endpoints/" in path
-                   else None)
+        payload = (
+            {"name": "x"}
+            if method == "PATCH"
+            else {**ENDPOINT}
+            if path.endswith("/endpoints") and method == "POST"
+            else {"intervalMs": 1000}
+            if "interval" in path
+            else {"pausedUntil": None}
+            if path.endswith("/pause") and "/endpoints/" in path
+            else None
+        )
         response = other(method, path, payload)
         assert response.status_code == 404, (method, path, response.status_code, response.text)
     assert other("GET", "/jobs").json()["jobs"] == []
@@ -215,10 +283,20 @@ def test_runs_are_paginated_and_filtered(setup: tuple[Api, Api, Engine]) -> None
     job_id, ep = make(api)
     with engine.begin() as conn:
         for i in range(5):
-            conn.execute(runs.insert().values(
-                id=f"r{i}", endpoint_id=ep["id"], job_id=job_id, status="failed" if i % 2 else "success", scheduled_at=NOW + timedelta(minutes=i),
-                attempt=1, fence=i + 1, started_at=NOW + timedelta(minutes=i), status_code=200, response_body={"i": i},
-            ))
+            conn.execute(
+                runs.insert().values(
+                    id=f"r{i}",
+                    endpoint_id=ep["id"],
+                    job_id=job_id,
+                    status="failed" if i % 2 else "success",
+                    scheduled_at=NOW + timedelta(minutes=i),
+                    attempt=1,
+                    fence=i + 1,
+                    started_at=NOW + timedelta(minutes=i),
+                    status_code=200,
+                    response_body={"i": i},
+                )
+            )
     page = api("GET", f"/endpoints/{ep['id']}/runs", params={"limit": 2, "offset": 1}).json()
     assert page["total"] == 5 and [r["id"] for r in page["runs"]] == ["r3", "r2"]
     assert page["runs"][0]["responseBody"] == {"i": 3} and page["runs"][0]["statusCode"] == 200
@@ -230,7 +308,9 @@ def test_runs_are_paginated_and_filtered(setup: tuple[Api, Api, Engine]) -> None
     assert stats["endpoints"] == 1 and stats["jobs"] == {"active": 1}
 
 
-def test_health_reports_database_redis_and_tick_freshness(setup: tuple[Api, Api, Engine], redis_conn: redis.Redis) -> None:
+def test_health_reports_database_redis_and_tick_freshness(
+    setup: tuple[Api, Api, Engine], redis_conn: redis.Redis
+) -> None:
     api, _, _ = setup
     stale = api.http.get("/api/health")
     assert stale.status_code == 503 and stale.json()["checks"]["tick"] == "stale"
@@ -238,14 +318,21 @@ def test_health_reports_database_redis_and_tick_freshness(setup: tuple[Api, Api,
     fresh = api.http.get("/api/health")
     checks = fresh.json()["checks"]
     assert fresh.status_code == 200 and {k: checks[k] for k in ("database", "redis", "tick", "tickAgeSeconds")} == {
-        "database": "ok", "redis": "ok", "tick": "ok", "tickAgeSeconds": 2.0}
+        "database": "ok",
+        "redis": "ok",
+        "tick": "ok",
+        "tickAgeSeconds": 2.0,
+    }
     assert checks["queueDepths"] == {"scheduler": 0, "execute": 0, "analysis": 0}
 
 
 def test_the_openapi_document_and_docs_page_are_served(setup: tuple[Api, Api, Engine]) -> None:
     api, _, _ = setup
     spec = api.http.get("/api/openapi.json").json()
-    assert "/api/jobs/{job_id}/endpoints" in spec["paths"] and "/api/endpoints/{endpoint_id}/hints/interval" in spec["paths"]
+    assert (
+        "/api/jobs/{job_id}/endpoints" in spec["paths"]
+        and "/api/endpoints/{endpoint_id}/hints/interval" in spec["paths"]
+    )
     assert api.http.get("/api/docs").status_code == 200
 
 
@@ -256,15 +343,30 @@ def test_a_tenants_tier_limits_endpoints_and_intervals(engine: Engine, redis_con
     with TestClient(app) as http:
         api = Api(http, key)
         job = api("POST", "/jobs", {"name": "j"}).json()["id"]
-        fast = api("POST", f"/jobs/{job}/endpoints", {"name": "f", "url": "https://x.example/", "baselineIntervalMs": 10_000})
+        fast = api(
+            "POST", f"/jobs/{job}/endpoints", {"name": "f", "url": "https://x.example/", "baselineIntervalMs": 10_000}
+        )
         assert fast.status_code == 422 and fast.json()["details"][0]["field"] == "baselineIntervalMs"
-        cron = api("POST", f"/jobs/{job}/endpoints", {"name": "c", "url": "https://x.example/", "baselineCron": "* * * * *"})
-        assert cron.status_code == 201 and cron.json()["minIntervalMs"] == 60_000  # the tier's floor, so hints cannot go faster
+        cron = api(
+            "POST", f"/jobs/{job}/endpoints", {"name": "c", "url": "https://x.example/", "baselineCron": "* * * * *"}
+        )
+        assert (
+            cron.status_code == 201 and cron.json()["minIntervalMs"] == 60_000
+        )  # the tier's floor, so hints cannot go faster
         every_second = api("PATCH", f"/jobs/{job}/endpoints/{cron.json()['id']}", {"minIntervalMs": 1000})
         assert every_second.status_code == 422 and every_second.json()["details"][0]["field"] == "minIntervalMs"
         for i in range(4):
-            assert api("POST", f"/jobs/{job}/endpoints", {"name": f"e{i}", "url": "https://x.example/", "baselineIntervalMs": 60_000}).status_code == 201
-        sixth = api("POST", f"/jobs/{job}/endpoints", {"name": "e5", "url": "https://x.example/", "baselineIntervalMs": 60_000})
+            assert (
+                api(
+                    "POST",
+                    f"/jobs/{job}/endpoints",
+                    {"name": f"e{i}", "url": "https://x.example/", "baselineIntervalMs": 60_000},
+                ).status_code
+                == 201
+            )
+        sixth = api(
+            "POST", f"/jobs/{job}/endpoints", {"name": "e5", "url": "https://x.example/", "baselineIntervalMs": 60_000}
+        )
         assert sixth.status_code == 409 and "5 endpoints" in sixth.json()["error"]
 
 
@@ -276,7 +378,9 @@ def test_rate_limits_per_key_answer_429_with_retry_after(engine: Engine, redis_c
     # Two app instances share Redis, as two API replicas would.
     apps = [create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW)) for _ in range(2)]
     with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
-        writes = [(a if i % 2 else b).post("/api/jobs", json={"name": f"j{i}"}, headers={"x-api-key": key}) for i in range(4)]
+        writes = [
+            (a if i % 2 else b).post("/api/jobs", json={"name": f"j{i}"}, headers={"x-api-key": key}) for i in range(4)
+        ]
         assert [w.status_code for w in writes] == [201, 201, 201, 429]
         assert writes[0].headers["X-RateLimit-Limit"] == "3" and writes[2].headers["X-RateLimit-Remaining"] == "0"
         assert 1 <= int(writes[3].headers["Retry-After"]) <= 60 and "rate limit" in writes[3].json()["error"]
@@ -297,8 +401,17 @@ def test_a_test_call_runs_once_now_without_touching_the_schedule(engine: Engine,
         with TestClient(app) as http:
             api = Api(http, key)
             job = api("POST", "/jobs", {"name": "j"}).json()["id"]
-            ep = api("POST", f"/jobs/{job}/endpoints", {"name": "e", "url": target.url("/echo"), "method": "POST",
-                                                        "bodyJson": {"x": 1}, "baselineIntervalMs": 60_000}).json()
+            ep = api(
+                "POST",
+                f"/jobs/{job}/endpoints",
+                {
+                    "name": "e",
+                    "url": target.url("/echo"),
+                    "method": "POST",
+                    "bodyJson": {"x": 1},
+                    "baselineIntervalMs": 60_000,
+                },
+            ).json()
             result = api("POST", f"/endpoints/{ep['id']}/test")
             assert result.status_code == 200 and result.json()["ok"] and result.json()["bodyJson"]["body"] == {"x": 1}
             assert [s.path for s in target.seen] == ["/echo"] and "X-Cronicorn-Signature" in target.seen[0].headers
@@ -317,6 +430,9 @@ def test_signing_keys_rotate_over_the_api_with_the_secret_shown_once(setup: tupl
     listed = api("GET", "/signing-keys").json()["signingKeys"]
     by_id = {k["id"]: k for k in listed}
     assert set(by_id) == {second["id"], first.json()["id"]} and all("secret" not in k for k in listed)
-    assert by_id[first.json()["id"]]["retiresAt"] == z(NOW + timedelta(minutes=30)) and by_id[second["id"]]["retiresAt"] is None
+    assert (
+        by_id[first.json()["id"]]["retiresAt"] == z(NOW + timedelta(minutes=30))
+        and by_id[second["id"]]["retiresAt"] is None
+    )
     assert other("GET", "/signing-keys").json()["signingKeys"] == []
     assert api("POST", "/signing-keys", {"graceMinutes": -1}).status_code == 422

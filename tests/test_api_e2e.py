@@ -1,4 +1,5 @@
 """Over HTTP end to end: create a job and endpoints through the API, watch real workers run them, steer with a hint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,19 +31,35 @@ def test_jobs_created_over_http_run_on_workers_and_a_hint_moves_the_next_run(
     headers = {"x-api-key": key}
     with TestClient(app) as http:
         job = http.post("/api/jobs", json={"name": "over-http"}, headers=headers).json()
-        fast = http.post(f"/api/jobs/{job['id']}/endpoints", headers=headers, json={
-            "name": "fast", "url": target.url("/ok"), "baselineIntervalMs": 1000}).json()
-        slow = http.post(f"/api/jobs/{job['id']}/endpoints", headers=headers, json={
-            "name": "slow", "url": target.url("/ok"), "baselineIntervalMs": 3_600_000}).json()
+        fast = http.post(
+            f"/api/jobs/{job['id']}/endpoints",
+            headers=headers,
+            json={"name": "fast", "url": target.url("/ok"), "baselineIntervalMs": 1000},
+        ).json()
+        slow = http.post(
+            f"/api/jobs/{job['id']}/endpoints",
+            headers=headers,
+            json={"name": "slow", "url": target.url("/ok"), "baselineIntervalMs": 3_600_000},
+        ).json()
         try:
             cluster.start_all()
-            wait_for(lambda: http.get(f"/api/endpoints/{fast['id']}/runs", headers=headers).json()["total"] >= 2, 40, "runs over HTTP")
+            wait_for(
+                lambda: http.get(f"/api/endpoints/{fast['id']}/runs", headers=headers).json()["total"] >= 2,
+                40,
+                "runs over HTTP",
+            )
             page = http.get(f"/api/endpoints/{fast['id']}/runs", headers=headers, params={"status": "success"}).json()
             assert page["runs"][0]["statusCode"] == 200 and page["runs"][0]["responseBody"]["status"] == "healthy"
             assert http.get(f"/api/endpoints/{slow['id']}/runs", headers=headers).json()["total"] == 0  # an hour away
-            moved = http.post(f"/api/endpoints/{slow['id']}/hints/oneshot", headers=headers, json={"nextRunInMs": 0, "reason": "now"}).json()
+            moved = http.post(
+                f"/api/endpoints/{slow['id']}/hints/oneshot", headers=headers, json={"nextRunInMs": 0, "reason": "now"}
+            ).json()
             assert moved["nextRunSource"] == "ai-oneshot"
-            wait_for(lambda: http.get(f"/api/endpoints/{slow['id']}/runs", headers=headers).json()["total"] >= 1, 20, "the hinted run")
+            wait_for(
+                lambda: http.get(f"/api/endpoints/{slow['id']}/runs", headers=headers).json()["total"] >= 1,
+                20,
+                "the hinted run",
+            )
             assert wait_for(lambda: http.get("/api/health").status_code == 200, 10, "healthy with fresh ticks")
         except AssertionError:
             print(cluster.logs())

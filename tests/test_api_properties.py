@@ -1,4 +1,5 @@
 """Property-based run of the OpenAPI document (schemathesis): no 5xx and no schema violation, whatever the input."""
+
 from __future__ import annotations
 
 import tempfile
@@ -27,10 +28,13 @@ _now = datetime.now(UTC)
 create_tenant(_engine, _now, "acme", tier="enterprise")
 _, KEY = create_key(_engine, _now, "acme", "props")
 _client = Cronicorn(_engine, tenant_id="acme")
-_client.add_endpoint(_client.create_job(name="seed").id, name="e", url="https://x.example/", baseline_interval_ms=60_000)
+_client.add_endpoint(
+    _client.create_job(name="seed").id, name="e", url="https://x.example/", baseline_interval_ms=60_000
+)
 _settings = Settings.from_env({"CRONICORN_API_READS_PER_MIN": "1000000", "CRONICORN_API_WRITES_PER_MIN": "1000000"})
-_app = create_app(Deps(engine=_engine, redis=redis.Redis.from_url(REDIS_URL), settings=_settings,
-                       clock=lambda: datetime.now(UTC)))
+_app = create_app(
+    Deps(engine=_engine, redis=redis.Redis.from_url(REDIS_URL), settings=_settings, clock=lambda: datetime.now(UTC))
+)
 # /api/health answers 503 by design while no beat is ticking (as here): it reports, it does not fail.
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", _app).exclude(path="/api/health")
 

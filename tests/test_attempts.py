@@ -1,4 +1,5 @@
 """The fenced start and finish of an attempt, on both engines."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -25,11 +26,15 @@ def begin_one(engine: Engine, endpoint_id: str, fence: int, now: datetime, *, gr
 
 
 def ok(at: datetime) -> RunResult:
-    return RunResult(status=RunStatus.SUCCESS, finished_at=at, duration_ms=12, status_code=200, response_body={"ok": True})
+    return RunResult(
+        status=RunStatus.SUCCESS, finished_at=at, duration_ms=12, status_code=200, response_body={"ok": True}
+    )
 
 
 def failed(at: datetime) -> RunResult:
-    return RunResult(status=RunStatus.FAILED, finished_at=at, status_code=503, error_kind="http_status", error_message="HTTP 503")
+    return RunResult(
+        status=RunStatus.FAILED, finished_at=at, status_code=503, error_kind="http_status", error_message="HTTP 503"
+    )
 
 
 def test_a_current_claim_starts_one_running_run(engine: Engine, now: datetime) -> None:
@@ -127,8 +132,13 @@ def test_the_sweep_abandons_runs_past_their_lease_only(engine: Engine, now: date
 
 def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(
-        engine, now, baseline_interval_ms=3_600_000, ai_hint_next_run_at=now,
-        ai_hint_expires_at=now + timedelta(minutes=30), ai_hint_reason="recovery", next_run_source="ai-oneshot",
+        engine,
+        now,
+        baseline_interval_ms=3_600_000,
+        ai_hint_next_run_at=now,
+        ai_hint_expires_at=now + timedelta(minutes=30),
+        ai_hint_reason="recovery",
+        next_run_source="ai-oneshot",
     )
     [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
     [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts

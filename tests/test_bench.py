@@ -1,4 +1,5 @@
 """The benchmarks stay runnable: each small enough here to finish in seconds, on the real services."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_bench(tmp_path: Path, *argv: str) -> dict:  # type: ignore[type-arg]
     env = {**os.environ, "CRONICORN_BENCH_RESULTS": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads((tmp_path / f"{argv[0].removeprefix('bench.')}.json").read_text())
 

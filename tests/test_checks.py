@@ -1,4 +1,5 @@
 """Worker start-up checks: refuse a visibility timeout shorter than the longest lease."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The claim: atomic, fenced, leased, and only ever touching due rows."""
+
 from __future__ import annotations
 
 import threading

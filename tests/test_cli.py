@@ -1,4 +1,5 @@
 """The `cronicorn` command: object commands on SQLite, and `up` as a newcomer runs it."""
+
 from __future__ import annotations
 
 import json
@@ -39,17 +40,41 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_jobs_and_endpoints_can_be_managed_from_the_command_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_and_endpoints_can_be_managed_from_the_command_line(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     code, out, _ = run(capsys, "jobs", "create", "nightly", "--description", "reports", "--json")
     assert code == 0
     job_id = json.loads(out)["id"]
-    code, out, _ = run(capsys, "endpoints", "add", job_id, "--name", "report", "--url", "https://r.example/run",
-                       "--cron", "0 2 * * *", "--tz", "Europe/Paris", "--method", "POST", "--json-body", '{"kind": "daily"}',
-                       "--header", "Authorization=Bearer x", "--json")
+    code, out, _ = run(
+        capsys,
+        "endpoints",
+        "add",
+        job_id,
+        "--name",
+        "report",
+        "--url",
+        "https://r.example/run",
+        "--cron",
+        "0 2 * * *",
+        "--tz",
+        "Europe/Paris",
+        "--method",
+        "POST",
+        "--json-body",
+        '{"kind": "daily"}',
+        "--header",
+        "Authorization=Bearer x",
+        "--json",
+    )
     assert code == 0
     ep = json.loads(out)
-    assert ep["baseline_cron"] == "0 2 * * *" and ep["body"] == {"kind": "daily"} and ep["headers"] == {"Authorization": "Bearer x"}
+    assert (
+        ep["baseline_cron"] == "0 2 * * *"
+        and ep["body"] == {"kind": "daily"}
+        and ep["headers"] == {"Authorization": "Bearer x"}
+    )
     code, out, _ = run(capsys, "endpoints", "explain", ep["id"], "-n", "2")
     assert code == 0 and out.count("baseline-cron") == 2
     code, out, _ = run(capsys, "endpoints", "pause", ep["id"], "--for", "2h", "--reason", "maintenance")
@@ -68,7 +93,9 @@ def test_bad_input_on_the_command_line_is_named_and_exits_2(home: Path, capsys: 
     capsys.readouterr()
     _, out, _ = run(capsys, "jobs", "create", "j", "--json")
     job_id = json.loads(out)["id"]
-    code, _, err = run(capsys, "endpoints", "add", job_id, "--name", "x", "--url", "http://x.example", "--interval", "500ms")
+    code, _, err = run(
+        capsys, "endpoints", "add", job_id, "--name", "x", "--url", "http://x.example", "--interval", "500ms"
+    )
     assert code == 2 and "baseline_interval_ms" in err
     code, _, err = run(capsys, "endpoints", "show", "no-such-id")
     assert code == 1 and "not found" in err
@@ -78,14 +105,22 @@ def test_bad_input_on_the_command_line_is_named_and_exits_2(home: Path, capsys: 
 
 @pytest.mark.e2e
 def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CRONICORN_DATABASE_URL", "CRONICORN_BROKER_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CRONICORN_DATABASE_URL", "CRONICORN_BROKER_URL")
+    }
     env.update({"CRONICORN_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)})
     log = open(tmp_path / "up.log", "w+")
     from cronicorn.shell.bundled_redis import free_port
 
     api_port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cronicorn.shell.cli", "up", "--demo", "--api-port", str(api_port)], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cronicorn.shell.cli", "up", "--demo", "--api-port", str(api_port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: (tmp_path / "up.log").read_text().count(" success ") >= 2, 60, "demo runs in the output")
         wait_for(lambda: _status(f"http://127.0.0.1:{api_port}/api/health") == 200, 30, "the REST API healthy")
@@ -110,12 +145,23 @@ def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: 
 
     capsys.readouterr()
     client = Cronicorn.from_url(f"sqlite:///{home / 'cronicorn.db'}")
-    ep = client.add_endpoint(client.create_job(name="j").id, name="probe", url="https://p.example/", baseline_interval_ms=60_000)
-    save_session(client.engine, SessionRecord(
-        endpoint_id=ep.id, analyzed_at=datetime.now(UTC), status="success", mode="active", model="m",
-        tool_calls=[{"tool": "submit_analysis", "args": {}, "result": "{}"}], reasoning="stable, nothing to change",
-        prompt_tokens=1200, completion_tokens=80,
-    ))
+    ep = client.add_endpoint(
+        client.create_job(name="j").id, name="probe", url="https://p.example/", baseline_interval_ms=60_000
+    )
+    save_session(
+        client.engine,
+        SessionRecord(
+            endpoint_id=ep.id,
+            analyzed_at=datetime.now(UTC),
+            status="success",
+            mode="active",
+            model="m",
+            tool_calls=[{"tool": "submit_analysis", "args": {}, "result": "{}"}],
+            reasoning="stable, nothing to change",
+            prompt_tokens=1200,
+            completion_tokens=80,
+        ),
+    )
     code, out, _ = run(capsys, "sessions", "list", "--endpoint", ep.id)
     assert code == 0 and "probe" in out and "stable, nothing to change" in out and "1200" in out
     session_id = out.splitlines()[1].split()[0]

@@ -1,4 +1,5 @@
 """The object commands (`jobs`, `endpoints`, `runs`) driven through argparse on a SQLite client with a fixed clock."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,11 +54,26 @@ def job_id(cli: Main) -> str:
 
 @pytest.fixture
 def endpoint_id(cli: Main, job_id: str) -> str:
-    return str(as_json(cli, "endpoints", "add", job_id, "--name", "sync", "--url", "https://s.example/run", "--interval", "10m")["id"])
+    return str(
+        as_json(
+            cli, "endpoints", "add", job_id, "--name", "sync", "--url", "https://s.example/run", "--interval", "10m"
+        )["id"]
+    )
 
 
-@pytest.mark.parametrize("text, ms", [("1500ms", 1500), ("90s", 90_000), ("5m", 300_000), ("1h", 3_600_000),
-                                      ("2d", 172_800_000), ("250", 250), ("1.5s", 1500), (" 30s ", 30_000)])
+@pytest.mark.parametrize(
+    "text, ms",
+    [
+        ("1500ms", 1500),
+        ("90s", 90_000),
+        ("5m", 300_000),
+        ("1h", 3_600_000),
+        ("2d", 172_800_000),
+        ("250", 250),
+        ("1.5s", 1500),
+        (" 30s ", 30_000),
+    ],
+)
 def test_durations_are_read_in_human_units(text: str, ms: int) -> None:
     assert parse_duration(text) == ms
 
@@ -89,10 +105,40 @@ def test_jobs_can_be_created_listed_shown_paused_resumed_and_archived(cli: Main,
 
 
 def test_an_endpoint_is_added_with_human_durations_headers_and_a_body(cli: Main, job_id: str, now: datetime) -> None:
-    ep = as_json(cli, "endpoints", "add", job_id, "--name", "report", "--url", "https://r.example/run", "--method", "post",
-                 "--cron", "0 2 * * *", "--tz", "Europe/Paris", "--min", "30s", "--max", "1d", "--timeout", "5s",
-                 "--header", "Authorization=Bearer x", "--header", "X-Team=a=b", "--json-body", '{"kind": "daily"}')
-    assert (ep["method"], ep["baseline_cron"], ep["timezone"], ep["body"]) == ("POST", "0 2 * * *", "Europe/Paris", {"kind": "daily"})
+    ep = as_json(
+        cli,
+        "endpoints",
+        "add",
+        job_id,
+        "--name",
+        "report",
+        "--url",
+        "https://r.example/run",
+        "--method",
+        "post",
+        "--cron",
+        "0 2 * * *",
+        "--tz",
+        "Europe/Paris",
+        "--min",
+        "30s",
+        "--max",
+        "1d",
+        "--timeout",
+        "5s",
+        "--header",
+        "Authorization=Bearer x",
+        "--header",
+        "X-Team=a=b",
+        "--json-body",
+        '{"kind": "daily"}',
+    )
+    assert (ep["method"], ep["baseline_cron"], ep["timezone"], ep["body"]) == (
+        "POST",
+        "0 2 * * *",
+        "Europe/Paris",
+        {"kind": "daily"},
+    )
     assert (ep["min_interval_ms"], ep["max_interval_ms"], ep["timeout_ms"]) == (30_000, 86_400_000, 5_000)
     assert ep["headers"] == {"Authorization": "Bearer x", "X-Team": "a=b"}
     assert ep["next_run_at"] == "2026-03-03T01:00:00+00:00" and ep["next_run_source"] == "baseline-cron"
@@ -110,7 +156,9 @@ def test_endpoints_are_listed_as_a_table_and_shown_field_by_field(cli: Main, job
     assert endpoint_id in cli("endpoints", "list", "--job", job_id, "--archived")[1]
 
 
-def test_an_interval_edit_from_the_command_line_moves_the_next_run(cli: Main, endpoint_id: str, clock: Clock, now: datetime) -> None:
+def test_an_interval_edit_from_the_command_line_moves_the_next_run(
+    cli: Main, endpoint_id: str, clock: Clock, now: datetime
+) -> None:
     clock.now = now + MIN
     ep = as_json(cli, "endpoints", "update", endpoint_id, "--interval", "30s", "--description", "faster")
     assert ep["baseline_interval_ms"] == 30_000 and ep["next_run_at"] == "2026-03-02T12:01:30+00:00"
@@ -118,9 +166,15 @@ def test_an_interval_edit_from_the_command_line_moves_the_next_run(cli: Main, en
     assert ep["baseline_interval_ms"] is None and ep["next_run_at"] == "2026-03-02T12:05:00+00:00"
 
 
-def test_pause_resume_and_run_now_from_the_command_line(cli: Main, endpoint_id: str, clock: Clock, now: datetime) -> None:
+def test_pause_resume_and_run_now_from_the_command_line(
+    cli: Main, endpoint_id: str, clock: Clock, now: datetime
+) -> None:
     ep = as_json(cli, "endpoints", "pause", endpoint_id, "--for", "1h", "--reason", "maintenance")
-    assert (ep["paused_until"], ep["next_run_source"], ep["pause_reason"]) == ("2026-03-02T13:00:00+00:00", "paused", "maintenance")
+    assert (ep["paused_until"], ep["next_run_source"], ep["pause_reason"]) == (
+        "2026-03-02T13:00:00+00:00",
+        "paused",
+        "maintenance",
+    )
     code, _, err = cli("endpoints", "run-now", endpoint_id)
     assert code == 1 and "error: the endpoint is paused until" in err
     ep = as_json(cli, "endpoints", "pause", endpoint_id, "--until", "2026-03-02T15:00:00Z")
@@ -158,15 +212,27 @@ def test_explain_says_so_when_nothing_is_scheduled(cli: Main, job_id: str, endpo
     assert code == 0 and out.startswith("not scheduled")
 
 
-def test_runs_are_listed_and_shown(cli: Main, client: Cronicorn, sqlite_engine: Engine, endpoint_id: str, now: datetime) -> None:
+def test_runs_are_listed_and_shown(
+    cli: Main, client: Cronicorn, sqlite_engine: Engine, endpoint_id: str, now: datetime
+) -> None:
     ep = client.get_endpoint(endpoint_id)
     with sqlite_engine.begin() as conn:
         for i in range(3):
-            conn.execute(runs.insert().values(
-                id=f"run-{i}", endpoint_id=ep.id, job_id=ep.job_id, status="failed" if i == 1 else "success",
-                source="baseline-interval", scheduled_at=now + i * MIN, attempt=1, fence=i + 1, started_at=now + i * MIN,
-                status_code=500 if i == 1 else 200, error_message="HTTP 500" if i == 1 else None,
-            ))
+            conn.execute(
+                runs.insert().values(
+                    id=f"run-{i}",
+                    endpoint_id=ep.id,
+                    job_id=ep.job_id,
+                    status="failed" if i == 1 else "success",
+                    source="baseline-interval",
+                    scheduled_at=now + i * MIN,
+                    attempt=1,
+                    fence=i + 1,
+                    started_at=now + i * MIN,
+                    status_code=500 if i == 1 else 200,
+                    error_message="HTTP 500" if i == 1 else None,
+                )
+            )
     code, out, _ = cli("runs", "list", "--endpoint", endpoint_id, "--limit", "2")
     lines = out.splitlines()
     assert code == 0 and [line.split()[0] for line in lines[1:3]] == ["run-2", "run-1"] and lines[-1] == "2 of 3 runs"
@@ -195,8 +261,12 @@ def test_invalid_input_exits_2_and_names_the_field(cli: Main, job_id: str, clien
 
 
 def test_unknown_ids_and_conflicts_exit_1(cli: Main, endpoint_id: str) -> None:
-    for argv in (("jobs", "show", "nope"), ("endpoints", "show", "nope"), ("runs", "show", "nope"),
-                 ("endpoints", "run-now", "nope")):
+    for argv in (
+        ("jobs", "show", "nope"),
+        ("endpoints", "show", "nope"),
+        ("runs", "show", "nope"),
+        ("endpoints", "run-now", "nope"),
+    ):
         code, _, err = cli(*argv)
         assert code == 1 and err == f"error: {argv[0][:-1]} 'nope' not found\n"
     cli("endpoints", "archive", endpoint_id)
@@ -204,13 +274,16 @@ def test_unknown_ids_and_conflicts_exit_1(cli: Main, endpoint_id: str) -> None:
     assert code == 1 and "archived" in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--interval", "soon"],
-    ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--json-body", "{not json"],
-    ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--header", "no-equals-sign"],
-    ["endpoints", "pause", "e", "--until", "next tuesday"],
-    ["endpoints", "pause", "e"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--interval", "soon"],
+        ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--json-body", "{not json"],
+        ["endpoints", "add", "j", "--name", "x", "--url", "https://x.example/", "--header", "no-equals-sign"],
+        ["endpoints", "pause", "e", "--until", "next tuesday"],
+        ["endpoints", "pause", "e"],
+    ],
+)
 def test_malformed_flags_are_refused_by_the_parser_with_exit_2(cli: Main, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         cli(*argv)

@@ -1,4 +1,5 @@
 """The producer client on SQLite and PostgreSQL: every change takes effect at once, bad input writes nothing."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -35,8 +36,10 @@ def client(engine: Engine, clock: Clock) -> Cronicorn:
 
 def counts(engine: Engine) -> tuple[int, int]:
     with engine.connect() as conn:
-        return (conn.execute(select(func.count()).select_from(jobs)).scalar_one(),
-                conn.execute(select(func.count()).select_from(endpoints)).scalar_one())
+        return (
+            conn.execute(select(func.count()).select_from(jobs)).scalar_one(),
+            conn.execute(select(func.count()).select_from(endpoints)).scalar_one(),
+        )
 
 
 def add(client: Cronicorn, **fields: object):  # type: ignore[no-untyped-def]
@@ -84,7 +87,9 @@ def test_a_new_endpoint_is_planned_at_once(client: Cronicorn) -> None:
         ({"colour": "red"}, "colour"),
     ],
 )
-def test_invalid_endpoint_input_names_the_field_and_writes_nothing(client: Cronicorn, engine: Engine, fields: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_invalid_endpoint_input_names_the_field_and_writes_nothing(
+    client: Cronicorn, engine: Engine, fields: dict, field: str
+) -> None:  # type: ignore[type-arg]
     job = client.create_job(name="j")
     before = counts(engine)
     base = {"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 60_000}
@@ -237,10 +242,16 @@ def test_an_archived_job_cannot_be_resumed(client: Cronicorn) -> None:
         client.resume_job(job.id)
 
 
-def test_a_running_endpoint_keeps_its_claim_and_plans_the_change_when_it_finishes(client: Cronicorn, engine: Engine) -> None:
+def test_a_running_endpoint_keeps_its_claim_and_plans_the_change_when_it_finishes(
+    client: Cronicorn, engine: Engine
+) -> None:
     ep = add(client)
     with engine.begin() as conn:
-        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(claimed_slot=NOW, lease_until=NOW + MIN, next_run_at=NOW + MIN, fence=1))
+        conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id == ep.id)
+            .values(claimed_slot=NOW, lease_until=NOW + MIN, next_run_at=NOW + MIN, fence=1)
+        )
     after = client.run_now(ep.id)
     assert after.running and after.next_run_at == NOW + MIN and after.run_requested_at == NOW
 
@@ -248,7 +259,9 @@ def test_a_running_endpoint_keeps_its_claim_and_plans_the_change_when_it_finishe
 def test_reset_failures_drops_the_backoff_at_once(client: Cronicorn, engine: Engine) -> None:
     ep = add(client)
     with engine.begin() as conn:
-        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=4, next_run_at=NOW + 16 * MIN))
+        conn.execute(
+            endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=4, next_run_at=NOW + 16 * MIN)
+        )
     after = client.reset_failures(ep.id)
     assert after.failure_count == 0 and after.next_run_at == NOW + MIN
 
@@ -265,8 +278,10 @@ def test_explain_lists_the_next_runs_with_their_sources(client: Cronicorn) -> No
 
 
 def test_register_is_idempotent_and_updates_what_changed(client: Cronicorn, clock: Clock) -> None:
-    spec = [{"name": "a", "url": "https://a.example/x", "baseline_interval_ms": 60_000},
-            {"name": "b", "url": "https://b.example/x", "baseline_cron": "*/5 * * * *"}]
+    spec = [
+        {"name": "a", "url": "https://a.example/x", "baseline_interval_ms": 60_000},
+        {"name": "b", "url": "https://b.example/x", "baseline_cron": "*/5 * * * *"},
+    ]
     job, eps = client.register({"name": "deploy"}, spec)
     clock.now = NOW + MIN
     job2, eps2 = client.register({"name": "deploy"}, spec)
@@ -288,10 +303,13 @@ def test_register_skip_and_error_modes(client: Cronicorn) -> None:
 
 def test_register_validates_everything_before_writing(client: Cronicorn, engine: Engine) -> None:
     with pytest.raises(InvalidInput, match=r"endpoints\[1\]\.url"):
-        client.register({"name": "deploy"}, [
-            {"name": "a", "url": "https://a.example/x", "baseline_interval_ms": 60_000},
-            {"name": "b", "url": "nope", "baseline_interval_ms": 60_000},
-        ])
+        client.register(
+            {"name": "deploy"},
+            [
+                {"name": "a", "url": "https://a.example/x", "baseline_interval_ms": 60_000},
+                {"name": "b", "url": "nope", "baseline_interval_ms": 60_000},
+            ],
+        )
     assert counts(engine) == (0, 0)
 
 
@@ -301,10 +319,19 @@ def test_runs_are_listed_newest_first_with_filters_and_a_total(client: Cronicorn
     ep = add(client)
     with engine.begin() as conn:
         for i in range(5):
-            conn.execute(runs.insert().values(
-                id=f"r{i}", endpoint_id=ep.id, job_id=ep.job_id, status="success" if i % 2 else "failed",
-                source="baseline-interval", scheduled_at=NOW + i * MIN, attempt=1, fence=i + 1, started_at=NOW + i * MIN,
-            ))
+            conn.execute(
+                runs.insert().values(
+                    id=f"r{i}",
+                    endpoint_id=ep.id,
+                    job_id=ep.job_id,
+                    status="success" if i % 2 else "failed",
+                    source="baseline-interval",
+                    scheduled_at=NOW + i * MIN,
+                    attempt=1,
+                    fence=i + 1,
+                    started_at=NOW + i * MIN,
+                )
+            )
     page = client.list_runs(endpoint_id=ep.id, limit=2)
     assert page.total == 5 and [r.id for r in page.runs] == ["r4", "r3"]
     assert [r.id for r in client.list_runs(endpoint_id=ep.id, limit=2, offset=2).runs] == ["r2", "r1"]
@@ -319,10 +346,14 @@ def test_runs_are_listed_newest_first_with_filters_and_a_total(client: Cronicorn
         Cronicorn(engine, tenant_id="acme").get_run("r1")
 
 
-def test_declared_upstreams_must_be_live_endpoints_of_the_same_tenant(client: Cronicorn, engine: Engine, clock: Clock) -> None:
+def test_declared_upstreams_must_be_live_endpoints_of_the_same_tenant(
+    client: Cronicorn, engine: Engine, clock: Clock
+) -> None:
     upstream = add(client)
     other_tenant = Cronicorn(engine, tenant_id="acme", clock=clock)
-    foreign = other_tenant.add_endpoint(other_tenant.create_job(name="x").id, name="f", url="https://f.example/", baseline_interval_ms=1000)
+    foreign = other_tenant.add_endpoint(
+        other_tenant.create_job(name="x").id, name="f", url="https://f.example/", baseline_interval_ms=1000
+    )
     job = client.create_job(name="downstream")
     base = {"name": "d", "url": "https://d.example/", "baseline_interval_ms": 60_000}
     before = counts(engine)

@@ -1,4 +1,5 @@
 """Steering endpoints (run now, hints, pause, resume) through the client and the actor-aware write path."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,7 +22,9 @@ HOUR = timedelta(hours=1)
 
 def add(client: Cronicorn, **fields: Any) -> Endpoint:
     job = client.create_job(name="j")
-    return client.add_endpoint(job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 600_000, **fields})
+    return client.add_endpoint(
+        job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 600_000, **fields}
+    )
 
 
 def set_columns(engine: Engine, endpoint_id: str, **values: Any) -> None:
@@ -49,7 +52,9 @@ def test_run_now_long_after_the_last_run_is_not_held_back(client: Cronicorn, eng
 
 
 @pytest.mark.parametrize("state", ["paused", "archived", "job paused", "job archived"])
-def test_run_now_is_refused_when_the_endpoint_cannot_run(client: Cronicorn, engine: Engine, now: datetime, state: str) -> None:
+def test_run_now_is_refused_when_the_endpoint_cannot_run(
+    client: Cronicorn, engine: Engine, now: datetime, state: str
+) -> None:
     ep = add(client)
     if state == "paused":
         client.pause_endpoint(ep.id, now + HOUR)
@@ -79,7 +84,11 @@ def test_an_interval_hint_moves_the_next_run_earlier_and_records_its_ttl(client:
     ep = add(client)
     hinted = client.set_interval_hint(ep.id, 60_000, ttl_minutes=30, reason="queue growing")
     assert (hinted.next_run_at, hinted.next_run_source) == (now + MIN, "ai-interval")
-    assert (hinted.ai_hint_interval_ms, hinted.ai_hint_expires_at, hinted.ai_hint_reason) == (60_000, now + 30 * MIN, "queue growing")
+    assert (hinted.ai_hint_interval_ms, hinted.ai_hint_expires_at, hinted.ai_hint_reason) == (
+        60_000,
+        now + 30 * MIN,
+        "queue growing",
+    )
 
 
 def test_a_hint_never_moves_the_next_run_later(client: Cronicorn, now: datetime) -> None:
@@ -114,7 +123,12 @@ def test_clearing_hints_replans_from_the_baseline(client: Cronicorn, now: dateti
     client.set_interval_hint(ep.id, 60_000)
     client.set_oneshot_hint(ep.id, next_run_in_ms=1_000)
     cleared = client.clear_hints(ep.id)
-    assert (cleared.ai_hint_interval_ms, cleared.ai_hint_next_run_at, cleared.ai_hint_expires_at, cleared.ai_hint_reason) == (None,) * 4
+    assert (
+        cleared.ai_hint_interval_ms,
+        cleared.ai_hint_next_run_at,
+        cleared.ai_hint_expires_at,
+        cleared.ai_hint_reason,
+    ) == (None,) * 4
     assert (cleared.next_run_at, cleared.next_run_source) == (now + 10 * MIN, "baseline-interval")
 
 
@@ -135,7 +149,9 @@ def test_clearing_hints_replans_from_the_baseline(client: Cronicorn, now: dateti
         (lambda c, i: c.set_oneshot_hint(i, next_run_in_ms=1, ttl_minutes=-1), "ttl_minutes"),
     ],
 )
-def test_invalid_hints_name_the_field_and_write_nothing(client: Cronicorn, engine: Engine, call: Any, field: str) -> None:
+def test_invalid_hints_name_the_field_and_write_nothing(
+    client: Cronicorn, engine: Engine, call: Any, field: str
+) -> None:
     ep = add(client)
     before = snapshot(engine)
     with pytest.raises(InvalidInput) as info:
@@ -146,15 +162,20 @@ def test_invalid_hints_name_the_field_and_write_nothing(client: Cronicorn, engin
 
 def test_hints_on_an_archived_endpoint_are_refused(client: Cronicorn) -> None:
     ep = client.archive_endpoint(add(client).id)
-    calls: list[Callable[[], object]] = [lambda: client.set_interval_hint(ep.id, 1000),
-                                         lambda: client.set_oneshot_hint(ep.id, next_run_in_ms=0), lambda: client.clear_hints(ep.id)]
+    calls: list[Callable[[], object]] = [
+        lambda: client.set_interval_hint(ep.id, 1000),
+        lambda: client.set_oneshot_hint(ep.id, next_run_in_ms=0),
+        lambda: client.clear_hints(ep.id),
+    ]
     for call in calls:
         with pytest.raises(Conflict, match="archived"):
             call()
 
 
 # --- pause and resume ----------------------------------------------------------------------
-def test_a_pause_moves_the_next_run_to_its_end_and_resume_replans(client: Cronicorn, clock: Clock, now: datetime) -> None:
+def test_a_pause_moves_the_next_run_to_its_end_and_resume_replans(
+    client: Cronicorn, clock: Clock, now: datetime
+) -> None:
     ep = add(client)
     paused = client.pause_endpoint(ep.id, now + 2 * HOUR, reason="maintenance")
     assert (paused.next_run_at, paused.next_run_source) == (now + 2 * HOUR, "paused")
@@ -208,7 +229,9 @@ def test_the_ai_may_act_once_a_persons_pause_has_ended(client: Cronicorn, engine
     assert (paused.paused_by, paused.next_run_at) == ("ai", later + HOUR)
 
 
-def test_the_ai_can_lift_its_own_pause_and_a_person_can_override_it(client: Cronicorn, engine: Engine, now: datetime) -> None:
+def test_the_ai_can_lift_its_own_pause_and_a_person_can_override_it(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
     ep = add(client)
     ai_paused = control.pause_endpoint(engine, "default", now, ep.id, now + HOUR, "spike", actor="ai")
     assert ai_paused.paused_by == "ai"
@@ -230,14 +253,19 @@ def test_the_ai_writes_hints_through_the_same_validated_path(client: Cronicorn, 
         control.resume_endpoint(engine, "default", now, ep.id, actor="admin")  # type: ignore[arg-type]
 
 
-def test_another_tenants_endpoints_cannot_be_steered(engine: Engine, client: Cronicorn, clock: Clock, now: datetime) -> None:
+def test_another_tenants_endpoints_cannot_be_steered(
+    engine: Engine, client: Cronicorn, clock: Clock, now: datetime
+) -> None:
     ep = add(client)
     other = Cronicorn(engine, tenant_id="acme", clock=clock)
     before = snapshot(engine)
     calls: list[Callable[[], object]] = [
-        lambda: other.run_now(ep.id), lambda: other.set_interval_hint(ep.id, 1000),
-        lambda: other.set_oneshot_hint(ep.id, next_run_in_ms=0), lambda: other.clear_hints(ep.id),
-        lambda: other.pause_endpoint(ep.id, now + HOUR), lambda: other.resume_endpoint(ep.id),
+        lambda: other.run_now(ep.id),
+        lambda: other.set_interval_hint(ep.id, 1000),
+        lambda: other.set_oneshot_hint(ep.id, next_run_in_ms=0),
+        lambda: other.clear_hints(ep.id),
+        lambda: other.pause_endpoint(ep.id, now + HOUR),
+        lambda: other.resume_endpoint(ep.id),
         lambda: control.pause_endpoint(engine, "acme", now, ep.id, now + HOUR, actor="ai"),
     ]
     for call in calls:

@@ -1,4 +1,5 @@
 """Endpoints (and their runs) through the producer client, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import uuid
@@ -36,16 +37,35 @@ def set_columns(engine: Engine, endpoint_id: str, **values: Any) -> None:
 
 def test_a_new_endpoint_keeps_every_field_and_is_planned_at_once(client: Cronicorn, job_id: str, now: datetime) -> None:
     ep = client.add_endpoint(
-        job_id, name=" sync ", description="poll faster when the queue grows", url=URL, method="post",
-        headers={"Authorization": "Bearer t"}, body={"full": True, "items": [1, 2]}, baseline_interval_ms=120_000,
-        min_interval_ms=30_000, max_interval_ms=600_000, timeout_ms=5_000, max_execution_time_ms=10_000,
+        job_id,
+        name=" sync ",
+        description="poll faster when the queue grows",
+        url=URL,
+        method="post",
+        headers={"Authorization": "Bearer t"},
+        body={"full": True, "items": [1, 2]},
+        baseline_interval_ms=120_000,
+        min_interval_ms=30_000,
+        max_interval_ms=600_000,
+        timeout_ms=5_000,
+        max_execution_time_ms=10_000,
         max_response_size_kb=64,
     )
     assert uuid.UUID(ep.id).version == 4 and ep.job_id == job_id
-    assert (ep.name, ep.method, ep.headers, ep.body) == ("sync", "POST", {"Authorization": "Bearer t"}, {"full": True, "items": [1, 2]})
+    assert (ep.name, ep.method, ep.headers, ep.body) == (
+        "sync",
+        "POST",
+        {"Authorization": "Bearer t"},
+        {"full": True, "items": [1, 2]},
+    )
     assert (ep.baseline_interval_ms, ep.baseline_cron, ep.timezone) == (120_000, None, "UTC")
-    assert (ep.min_interval_ms, ep.max_interval_ms, ep.timeout_ms, ep.max_execution_time_ms, ep.max_response_size_kb) == (
-        30_000, 600_000, 5_000, 10_000, 64)
+    assert (
+        ep.min_interval_ms,
+        ep.max_interval_ms,
+        ep.timeout_ms,
+        ep.max_execution_time_ms,
+        ep.max_response_size_kb,
+    ) == (30_000, 600_000, 5_000, 10_000, 64)
     assert ep.next_run_at == now + 2 * MIN and ep.next_run_source == "baseline-interval"
     assert ep.failure_count == 0 and ep.paused_until is None and not ep.running and ep.created_at == now
     assert client.get_endpoint(ep.id) == ep
@@ -54,7 +74,13 @@ def test_a_new_endpoint_keeps_every_field_and_is_planned_at_once(client: Cronico
 def test_defaults_follow_the_reference(client: Cronicorn, job_id: str) -> None:
     ep = add(client, job_id)
     assert (ep.method, ep.headers, ep.body, ep.timeout_ms, ep.max_execution_time_ms, ep.max_response_size_kb) == (
-        "GET", {}, None, 30_000, 60_000, 100)
+        "GET",
+        {},
+        None,
+        30_000,
+        60_000,
+        100,
+    )
 
 
 def test_a_cron_endpoint_is_planned_on_its_time_zones_wall_clock(client: Cronicorn, job_id: str) -> None:
@@ -127,7 +153,9 @@ def test_adding_to_an_unknown_job_is_not_found(client: Cronicorn) -> None:
         add(client, "nope")
 
 
-def test_endpoints_are_listed_by_job_without_archived_ones_unless_asked(client: Cronicorn, job_id: str, clock: Clock) -> None:
+def test_endpoints_are_listed_by_job_without_archived_ones_unless_asked(
+    client: Cronicorn, job_id: str, clock: Clock
+) -> None:
     other_job = client.create_job(name="other").id
     eps = []
     for i in range(3):
@@ -144,7 +172,9 @@ def test_endpoints_are_listed_by_job_without_archived_ones_unless_asked(client: 
         client.list_endpoints(limit=0)
 
 
-def test_an_interval_edit_moves_the_next_run_at_once(client: Cronicorn, job_id: str, clock: Clock, now: datetime) -> None:
+def test_an_interval_edit_moves_the_next_run_at_once(
+    client: Cronicorn, job_id: str, clock: Clock, now: datetime
+) -> None:
     ep = add(client, job_id, baseline_interval_ms=3_600_000)
     assert ep.next_run_at == now + 60 * MIN
     clock.now = now + 5 * MIN
@@ -156,7 +186,11 @@ def test_an_interval_edit_moves_the_next_run_at_once(client: Cronicorn, job_id: 
 def test_setting_a_cron_replaces_the_interval_and_back(client: Cronicorn, job_id: str, now: datetime) -> None:
     ep = add(client, job_id)
     cron = client.update_endpoint(ep.id, baseline_cron="*/15 * * * *")
-    assert (cron.baseline_cron, cron.baseline_interval_ms, cron.next_run_source) == ("*/15 * * * *", None, "baseline-cron")
+    assert (cron.baseline_cron, cron.baseline_interval_ms, cron.next_run_source) == (
+        "*/15 * * * *",
+        None,
+        "baseline-cron",
+    )
     assert cron.next_run_at == now + 15 * MIN
     back = client.update_endpoint(ep.id, baseline_interval_ms=120_000)
     assert (back.baseline_cron, back.baseline_interval_ms, back.next_run_at) == (None, 120_000, now + 2 * MIN)
@@ -166,16 +200,26 @@ def test_a_partial_update_keeps_the_other_fields(client: Cronicorn, job_id: str)
     ep = add(client, job_id, method="POST", body={"a": 1}, headers={"X-A": "1"}, description="d")
     updated = client.update_endpoint(ep.id, url="https://other.example.com/y", description=None)
     assert (updated.url, updated.method, updated.body, updated.headers, updated.description) == (
-        "https://other.example.com/y", "POST", {"a": 1}, {"X-A": "1"}, None)
+        "https://other.example.com/y",
+        "POST",
+        {"a": 1},
+        {"X-A": "1"},
+        None,
+    )
 
 
 def test_an_update_is_validated_against_the_merged_endpoint(client: Cronicorn, engine: Engine, job_id: str) -> None:
     ep = add(client, job_id, method="POST", body={"a": 1}, max_interval_ms=60_000)
     before = snapshot(engine)
-    for fields, field in (({"method": "GET"}, "body"), ({"min_interval_ms": 120_000}, "min_interval_ms"),
-                          ({"timeout_ms": 61_000}, "timeout_ms"), ({"baseline_interval_ms": None}, "baseline"),
-                          ({"url": "mailto:a@b.c"}, "url"), ({"schedule": "hourly"}, "schedule"),
-                          ({"timeout_ms": "fast"}, "timeout_ms")):
+    for fields, field in (
+        ({"method": "GET"}, "body"),
+        ({"min_interval_ms": 120_000}, "min_interval_ms"),
+        ({"timeout_ms": 61_000}, "timeout_ms"),
+        ({"baseline_interval_ms": None}, "baseline"),
+        ({"url": "mailto:a@b.c"}, "url"),
+        ({"schedule": "hourly"}, "schedule"),
+        ({"timeout_ms": "fast"}, "timeout_ms"),
+    ):
         with pytest.raises(InvalidInput) as info:
             client.update_endpoint(ep.id, **fields)
         assert [e.field for e in info.value.errors] == [field]
@@ -183,14 +227,18 @@ def test_an_update_is_validated_against_the_merged_endpoint(client: Cronicorn, e
     assert client.update_endpoint(ep.id, method="GET", body=None).body is None
 
 
-def test_an_update_that_changes_nothing_writes_nothing(client: Cronicorn, job_id: str, clock: Clock, now: datetime) -> None:
+def test_an_update_that_changes_nothing_writes_nothing(
+    client: Cronicorn, job_id: str, clock: Clock, now: datetime
+) -> None:
     ep = add(client, job_id)
     clock.now = now + 30 * 1000 * timedelta(milliseconds=1)
     same = client.update_endpoint(ep.id, baseline_interval_ms=60_000, url=URL)
     assert same == ep  # neither updated_at nor next_run_at moved
 
 
-def test_an_update_leaves_a_running_attempts_claim_alone(client: Cronicorn, engine: Engine, job_id: str, now: datetime) -> None:
+def test_an_update_leaves_a_running_attempts_claim_alone(
+    client: Cronicorn, engine: Engine, job_id: str, now: datetime
+) -> None:
     ep = add(client, job_id)
     set_columns(engine, ep.id, claimed_slot=now, lease_until=now + MIN, next_run_at=now + MIN, fence=7)
     updated = client.update_endpoint(ep.id, baseline_interval_ms=5_000)
@@ -199,33 +247,46 @@ def test_an_update_leaves_a_running_attempts_claim_alone(client: Cronicorn, engi
         assert conn.execute(select(endpoints.c.fence).where(endpoints.c.id == ep.id)).scalar_one() == 7
 
 
-def test_archiving_an_endpoint_unschedules_it_for_good(client: Cronicorn, job_id: str, clock: Clock, now: datetime) -> None:
+def test_archiving_an_endpoint_unschedules_it_for_good(
+    client: Cronicorn, job_id: str, clock: Clock, now: datetime
+) -> None:
     ep = add(client, job_id)
     clock.now = now + MIN
     archived = client.archive_endpoint(ep.id)
     assert archived.archived_at == now + MIN and archived.next_run_at is None
     clock.now = now + 2 * MIN
     assert client.archive_endpoint(ep.id) == archived  # idempotent
-    attempts: list[Callable[[], object]] = [lambda: client.update_endpoint(ep.id, baseline_interval_ms=5_000),
-                                            lambda: client.reset_failures(ep.id)]
+    attempts: list[Callable[[], object]] = [
+        lambda: client.update_endpoint(ep.id, baseline_interval_ms=5_000),
+        lambda: client.reset_failures(ep.id),
+    ]
     for attempt in attempts:
         with pytest.raises(Conflict, match="archived"):
             attempt()
     assert client.get_endpoint(ep.id) == archived
 
 
-def test_reset_failures_drops_the_backoff_at_once(client: Cronicorn, engine: Engine, job_id: str, now: datetime) -> None:
+def test_reset_failures_drops_the_backoff_at_once(
+    client: Cronicorn, engine: Engine, job_id: str, now: datetime
+) -> None:
     ep = add(client, job_id)
     set_columns(engine, ep.id, failure_count=4, next_run_at=now + 16 * MIN)
     reset = client.reset_failures(ep.id)
     assert reset.failure_count == 0 and reset.next_run_at == now + MIN and reset.updated_at == now
 
 
-def test_another_tenants_endpoints_behave_as_not_found(engine: Engine, client: Cronicorn, job_id: str, clock: Clock) -> None:
+def test_another_tenants_endpoints_behave_as_not_found(
+    engine: Engine, client: Cronicorn, job_id: str, clock: Clock
+) -> None:
     ep = add(client, job_id)
     other = Cronicorn(engine, tenant_id="acme", clock=clock)
-    for call in (other.get_endpoint, other.archive_endpoint, other.reset_failures, other.explain,
-                 lambda i: other.update_endpoint(i, baseline_interval_ms=5_000)):
+    for call in (
+        other.get_endpoint,
+        other.archive_endpoint,
+        other.reset_failures,
+        other.explain,
+        lambda i: other.update_endpoint(i, baseline_interval_ms=5_000),
+    ):
         with pytest.raises(NotFound):
             call(ep.id)
     assert other.list_endpoints() == [] and other.list_endpoints(job_id) == []
@@ -235,15 +296,28 @@ def test_another_tenants_endpoints_behave_as_not_found(engine: Engine, client: C
 def _insert_runs(engine: Engine, ep: Endpoint, now: datetime, count: int) -> None:
     with engine.begin() as conn:
         for i in range(count):
-            conn.execute(runs.insert().values(
-                id=f"run-{i}", endpoint_id=ep.id, job_id=ep.job_id, status="success" if i % 2 else "failed",
-                source="baseline-interval", scheduled_at=now + i * MIN, attempt=1, fence=i + 1,
-                started_at=now + i * MIN, finished_at=now + i * MIN + timedelta(seconds=1), duration_ms=1000,
-                status_code=200 if i % 2 else 500, response_body={"i": i},
-            ))
+            conn.execute(
+                runs.insert().values(
+                    id=f"run-{i}",
+                    endpoint_id=ep.id,
+                    job_id=ep.job_id,
+                    status="success" if i % 2 else "failed",
+                    source="baseline-interval",
+                    scheduled_at=now + i * MIN,
+                    attempt=1,
+                    fence=i + 1,
+                    started_at=now + i * MIN,
+                    finished_at=now + i * MIN + timedelta(seconds=1),
+                    duration_ms=1000,
+                    status_code=200 if i % 2 else 500,
+                    response_body={"i": i},
+                )
+            )
 
 
-def test_runs_are_listed_newest_first_with_filters_and_a_total(engine: Engine, client: Cronicorn, job_id: str, now: datetime) -> None:
+def test_runs_are_listed_newest_first_with_filters_and_a_total(
+    engine: Engine, client: Cronicorn, job_id: str, now: datetime
+) -> None:
     ep = add(client, job_id)
     sibling = add(client, job_id, "sibling")
     _insert_runs(engine, ep, now, 5)
@@ -257,14 +331,24 @@ def test_runs_are_listed_newest_first_with_filters_and_a_total(engine: Engine, c
     assert (run.status, run.status_code, run.response_body, run.duration_ms) == ("success", 200, {"i": 3}, 1000)
 
 
-@pytest.mark.parametrize("kwargs, field", [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"offset": -1}, "offset"),
-                                           ({"status": "exploded"}, "status"), ({"since": datetime(2026, 1, 1)}, "since")])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"status": "exploded"}, "status"),
+        ({"since": datetime(2026, 1, 1)}, "since"),
+    ],
+)
 def test_listing_runs_with_a_bad_filter_names_it(client: Cronicorn, kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput, match=field):
         client.list_runs(**kwargs)
 
 
-def test_another_tenants_runs_are_not_found(engine: Engine, client: Cronicorn, job_id: str, clock: Clock, now: datetime) -> None:
+def test_another_tenants_runs_are_not_found(
+    engine: Engine, client: Cronicorn, job_id: str, clock: Clock, now: datetime
+) -> None:
     _insert_runs(engine, add(client, job_id), now, 1)
     other = Cronicorn(engine, tenant_id="acme", clock=clock)
     with pytest.raises(NotFound, match="run 'run-0' not found"):
@@ -275,7 +359,9 @@ def test_another_tenants_runs_are_not_found(engine: Engine, client: Cronicorn, j
 def test_reasons_read_like_sentences(client: Cronicorn, job_id: str) -> None:
     with pytest.raises(InvalidInput) as info:
         client.add_endpoint(job_id, name=" ", url=URL, baseline_interval_ms=500, timeout_ms="fast")
-    assert str(info.value) == ("invalid input: name: must not be empty; baseline_interval_ms: must be >= 1000; "
-                               "timeout_ms: must be a whole number")
+    assert str(info.value) == (
+        "invalid input: name: must not be empty; baseline_interval_ms: must be >= 1000; "
+        "timeout_ms: must be a whole number"
+    )
     with pytest.raises(InvalidInput, match="^invalid input: url: is required$"):
         client.add_endpoint(job_id, name="x", baseline_interval_ms=1000)

@@ -1,4 +1,5 @@
 """Jobs through the producer client, on SQLite and PostgreSQL: create, read, list, update, pause, resume, archive."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,13 +18,20 @@ MIN = timedelta(minutes=1)
 
 
 def add_endpoint(client: Cronicorn, job_id: str, name: str = "e", **fields: Any) -> Endpoint:
-    return client.add_endpoint(job_id, **{"name": name, "url": "https://api.example.com/x", "baseline_interval_ms": 60_000, **fields})
+    return client.add_endpoint(
+        job_id, **{"name": name, "url": "https://api.example.com/x", "baseline_interval_ms": 60_000, **fields}
+    )
 
 
 def test_a_new_job_is_active_with_a_uuid_and_a_stripped_name(client: Cronicorn, now: datetime) -> None:
     job = client.create_job(name="  billing  ", description="invoices and their health")
     assert uuid.UUID(job.id).version == 4
-    assert (job.name, job.description, job.status, job.tenant_id) == ("billing", "invoices and their health", "active", "default")
+    assert (job.name, job.description, job.status, job.tenant_id) == (
+        "billing",
+        "invoices and their health",
+        "active",
+        "default",
+    )
     assert job.created_at == job.updated_at == now and job.archived_at is None
     assert client.get_job(job.id) == job
 
@@ -46,7 +54,9 @@ def test_a_job_can_be_created_from_a_spec_object(client: Cronicorn) -> None:
         ({"name": 42}, "name"),
     ],
 )
-def test_invalid_job_input_names_the_field_and_writes_nothing(client: Cronicorn, engine: Engine, fields: dict[str, Any], field: str) -> None:
+def test_invalid_job_input_names_the_field_and_writes_nothing(
+    client: Cronicorn, engine: Engine, fields: dict[str, Any], field: str
+) -> None:
     before = snapshot(engine)
     with pytest.raises(InvalidInput) as info:
         client.create_job(**fields)
@@ -74,8 +84,15 @@ def test_jobs_are_listed_oldest_first_filtered_by_status_and_paginated(client: C
     assert [j.name for j in client.list_jobs(limit=2, offset=1)] == ["job-1", "job-2"]
 
 
-@pytest.mark.parametrize("kwargs, field", [({"status": "sleeping"}, "status"), ({"limit": 0}, "limit"),
-                                           ({"limit": 1001}, "limit"), ({"offset": -1}, "offset")])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"status": "sleeping"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"offset": -1}, "offset"),
+    ],
+)
 def test_listing_jobs_with_a_bad_filter_names_it(client: Cronicorn, kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput, match=field):
         client.list_jobs(**kwargs)
@@ -96,9 +113,13 @@ def test_an_update_that_changes_nothing_writes_nothing(client: Cronicorn, clock:
     assert client.update_job(job.id, description="same").updated_at == now
 
 
-@pytest.mark.parametrize("fields, field", [({"name": ""}, "name"), ({"description": "x" * 1001}, "description"),
-                                           ({"status": "paused"}, "status")])
-def test_an_invalid_job_update_names_the_field_and_writes_nothing(client: Cronicorn, engine: Engine, fields: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    "fields, field",
+    [({"name": ""}, "name"), ({"description": "x" * 1001}, "description"), ({"status": "paused"}, "status")],
+)
+def test_an_invalid_job_update_names_the_field_and_writes_nothing(
+    client: Cronicorn, engine: Engine, fields: dict[str, Any], field: str
+) -> None:
     job = client.create_job(name="billing")
     before = snapshot(engine)
     with pytest.raises(InvalidInput) as info:
@@ -154,8 +175,12 @@ def test_archiving_a_job_stops_its_endpoints_for_good(client: Cronicorn, clock: 
     assert client.get_endpoint(ep.id).next_run_at is None
     clock.now = now + 2 * MIN
     assert client.archive_job(job.id) == archived  # archiving twice is a no-op
-    for attempt in (lambda: client.resume_job(job.id), lambda: client.pause_job(job.id),
-                    lambda: client.update_job(job.id, name="again"), lambda: add_endpoint(client, job.id, "late")):
+    for attempt in (
+        lambda: client.resume_job(job.id),
+        lambda: client.pause_job(job.id),
+        lambda: client.update_job(job.id, name="again"),
+        lambda: add_endpoint(client, job.id, "late"),
+    ):
         with pytest.raises(Conflict, match="archived"):
             attempt()
     assert client.get_job(job.id) == archived
@@ -166,8 +191,14 @@ def test_archiving_a_job_stops_its_endpoints_for_good(client: Cronicorn, clock: 
 def test_another_tenants_jobs_behave_as_not_found(engine: Engine, client: Cronicorn, clock: Clock) -> None:
     job = client.create_job(name="mine")
     other = Cronicorn(engine, tenant_id="acme", clock=clock)
-    for call in (other.get_job, other.pause_job, other.resume_job, other.archive_job,
-                 lambda i: other.update_job(i, name="theirs"), lambda i: add_endpoint(other, i)):
+    for call in (
+        other.get_job,
+        other.pause_job,
+        other.resume_job,
+        other.archive_job,
+        lambda i: other.update_job(i, name="theirs"),
+        lambda i: add_endpoint(other, i),
+    ):
         with pytest.raises(NotFound):
             call(job.id)
     assert other.list_jobs() == []

@@ -1,4 +1,5 @@
 """The client's reads beyond records: a test call of an endpoint, its run health, the dashboard; all tenant-scoped."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,7 +34,8 @@ def _add(client: Cronicorn, url: str = "https://api.example.com/x", **fields: An
 
 # --- test call -------------------------------------------------------------------------------
 def test_a_test_call_sends_the_stored_request_signed_with_the_tenants_key_and_stores_nothing(
-    engine: Engine, target: TargetServer,
+    engine: Engine,
+    target: TargetServer,
 ) -> None:
     now = utcnow()
     create_tenant(engine, now, "acme")
@@ -51,7 +53,8 @@ def test_a_test_call_sends_the_stored_request_signed_with_the_tenants_key_and_st
 
 
 def test_a_test_call_of_another_tenants_endpoint_is_not_found_and_calls_nothing(
-    engine: Engine, target: TargetServer,
+    engine: Engine,
+    target: TargetServer,
 ) -> None:
     _, ep = _add(Cronicorn(engine, tenant_id="acme"), target.url("/echo"))
     with pytest.raises(NotFound):
@@ -62,14 +65,25 @@ def test_a_test_call_of_another_tenants_endpoint_is_not_found_and_calls_nothing(
 # --- health and dashboard ----------------------------------------------------------------------
 def _run(engine: Engine, job_id: str, endpoint_id: str, i: int, status: str, started_at: datetime) -> None:
     with engine.begin() as conn:
-        conn.execute(runs.insert().values(
-            id=str(uuid.uuid4()), endpoint_id=endpoint_id, job_id=job_id, status=status, scheduled_at=started_at,
-            attempt=1, fence=i + 1, started_at=started_at, duration_ms=100 * (i + 1),
-        ))
+        conn.execute(
+            runs.insert().values(
+                id=str(uuid.uuid4()),
+                endpoint_id=endpoint_id,
+                job_id=job_id,
+                status=status,
+                scheduled_at=started_at,
+                attempt=1,
+                fence=i + 1,
+                started_at=started_at,
+                duration_ms=100 * (i + 1),
+            )
+        )
 
 
 def test_endpoint_health_counts_finished_runs_per_window_and_the_failure_streak(
-    client: Cronicorn, engine: Engine, now: datetime,
+    client: Cronicorn,
+    engine: Engine,
+    now: datetime,
 ) -> None:
     job, ep = _add(client)
     for i, (status, ago) in enumerate([("success", 20), ("failed", 3), ("failed", 0.5), ("running", 0.1)]):
@@ -85,7 +99,9 @@ def test_endpoint_health_counts_finished_runs_per_window_and_the_failure_streak(
 
 
 def test_dashboard_stats_count_only_the_tenants_objects_and_the_last_day(
-    client: Cronicorn, engine: Engine, now: datetime,
+    client: Cronicorn,
+    engine: Engine,
+    now: datetime,
 ) -> None:
     job, ep = _add(client)
     other_job, other_ep = _add(Cronicorn(engine, tenant_id="other"))
@@ -94,9 +110,14 @@ def test_dashboard_stats_count_only_the_tenants_objects_and_the_last_day(
         _run(engine, job, ep, i, status, now - timedelta(hours=ago))
     _run(engine, other_job, other_ep, 0, "failed", now)
     assert client.dashboard_stats() == DashboardStats(
-        jobs={"active": 1, "paused": 1}, endpoints=1, runs_24h={"success": 2, "failed": 1, "running": 1},
+        jobs={"active": 1, "paused": 1},
+        endpoints=1,
+        runs_24h={"success": 2, "failed": 1, "running": 1},
         success_rate_24h=0.6667,
     )
     assert Cronicorn(engine, tenant_id="empty").dashboard_stats() == DashboardStats(
-        jobs={}, endpoints=0, runs_24h={}, success_rate_24h=None,
+        jobs={},
+        endpoints=0,
+        runs_24h={},
+        success_rate_24h=None,
     )

@@ -1,4 +1,5 @@
 """The deployment files: every role present, every command a real CLI entry point, every variable a known setting."""
+
 from __future__ import annotations
 
 import argparse

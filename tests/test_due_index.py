@@ -1,4 +1,5 @@
 """Promise 4: the tick's query reads the due index, so its cost follows due work, not registered work."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,9 +16,18 @@ def _register_many(engine: Engine, now: datetime, count: int, due: int) -> None:
     job = make_job(engine, now)
     rows = [
         {
-            "id": str(uuid.uuid4()), "job_id": job, "name": f"e{i}", "url": "http://127.0.0.1:9/",
-            "method": "GET", "headers": {}, "baseline_interval_ms": 60_000, "timeout_ms": 5_000,
-            "max_execution_time_ms": 60_000, "max_response_size_kb": 100, "created_at": now, "updated_at": now,
+            "id": str(uuid.uuid4()),
+            "job_id": job,
+            "name": f"e{i}",
+            "url": "http://127.0.0.1:9/",
+            "method": "GET",
+            "headers": {},
+            "baseline_interval_ms": 60_000,
+            "timeout_ms": 5_000,
+            "max_execution_time_ms": 60_000,
+            "max_response_size_kb": 100,
+            "created_at": now,
+            "updated_at": now,
             "next_run_at": now - timedelta(seconds=1) if i < due else now + timedelta(hours=1, seconds=i),
         }
         for i in range(count)
@@ -53,11 +63,14 @@ def test_starting_an_attempt_never_reads_the_endpoints_run_history(pg_engine: En
     ep = make_endpoint(pg_engine, now)
     job = make_job(pg_engine, now)
     with pg_engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO runs (id, endpoint_id, job_id, status, scheduled_at, attempt, fence, started_at)
             SELECT gen_random_uuid()::text, :ep, :job, 'success', now() - i * interval '1 second', 1, i, now()
             FROM generate_series(1, 20000) AS i
-        """), {"ep": ep, "job": job})
+        """),
+            {"ep": ep, "job": job},
+        )
         conn.execute(text("ANALYZE runs"))
         sql = running_runs([ep]).compile(pg_engine, compile_kwargs={"literal_binds": True})
         plan = conn.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()

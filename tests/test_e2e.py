@@ -3,6 +3,7 @@
 Each test is a promise of DESIGN.md seen from outside: the target server counts what it
 received, and the database shows what was recorded.
 """
+
 from __future__ import annotations
 
 import time
@@ -94,7 +95,9 @@ def test_two_beats_and_two_scheduler_workers_never_call_one_slot_twice(
 ) -> None:
     engine = e2e_engine[0]
     job = client.create_job(name="dupes")
-    eps = [client.add_endpoint(job.id, name=f"ep{i}", url=target.url("/ok"), baseline_interval_ms=1000) for i in range(10)]
+    eps = [
+        client.add_endpoint(job.id, name=f"ep{i}", url=target.url("/ok"), baseline_interval_ms=1000) for i in range(10)
+    ]
     cluster.start_worker("scheduler", name="scheduler-a")
     cluster.start_worker("scheduler", name="scheduler-b")
     cluster.start_worker("execute", name="execute-a", concurrency=8)
@@ -124,8 +127,11 @@ def test_a_duplicated_execute_message_makes_one_http_call(
     app = Celery(broker=REDIS_URL)
     # The same claim in two batch messages and a single one (the form sent before batches).
     for _ in range(2):
-        app.send_task("cronicorn.execute_batch", kwargs={"claims": [{"endpoint_id": ep.id, "fence": claim.fence}]},
-                      queue="execute")
+        app.send_task(
+            "cronicorn.execute_batch",
+            kwargs={"claims": [{"endpoint_id": ep.id, "fence": claim.fence}]},
+            queue="execute",
+        )
     app.send_task("cronicorn.execute", kwargs={"endpoint_id": ep.id, "fence": claim.fence}, queue="execute")
     cluster.start_worker("execute", concurrency=8)
     try:
@@ -145,8 +151,12 @@ def test_a_worker_killed_mid_call_leaves_an_abandoned_attempt_and_the_endpoint_r
     cluster.extra_env["CRONICORN_LEASE_GRACE_MS"] = "1000"
     job = client.create_job(name="crash")
     ep = client.add_endpoint(
-        job.id, name="slow", url=target.url("/slow?ms=3000"), baseline_interval_ms=3_600_000,
-        timeout_ms=4000, max_execution_time_ms=4000,
+        job.id,
+        name="slow",
+        url=target.url("/slow?ms=3000"),
+        baseline_interval_ms=3_600_000,
+        timeout_ms=4000,
+        max_execution_time_ms=4000,
     )
     client.run_now(ep.id)
     cluster.start_worker("scheduler")
@@ -156,9 +166,7 @@ def test_a_worker_killed_mid_call_leaves_an_abandoned_attempt_and_the_endpoint_r
         wait_for(lambda: target.requests_to("/slow"), 30, "the first call to reach the target")
         cluster.kill("execute")  # kill -9 mid-call
         cluster.start_worker("execute", name="execute-2", concurrency=4)
-        rows = wait_for(
-            lambda: [r for r in run_list(engine, ep.id) if r.status == "success"], 40, "a successful retry"
-        )
+        rows = wait_for(lambda: [r for r in run_list(engine, ep.id) if r.status == "success"], 40, "a successful retry")
     except AssertionError:
         print(cluster.logs())
         raise
@@ -200,8 +208,12 @@ def test_a_slow_endpoint_spammed_with_run_now_never_overlaps(
     engine = e2e_engine[0]
     job = client.create_job(name="overlap")
     ep = client.add_endpoint(
-        job.id, name="slow", url=target.url("/slow?ms=1500"), baseline_interval_ms=1000,
-        timeout_ms=5000, max_execution_time_ms=5000,
+        job.id,
+        name="slow",
+        url=target.url("/slow?ms=1500"),
+        baseline_interval_ms=1000,
+        timeout_ms=5000,
+        max_execution_time_ms=5000,
     )
     client.run_now(ep.id)
     cluster.start_worker("scheduler")
@@ -233,8 +245,9 @@ def test_a_redis_restart_loses_nothing(
     redis_proc, redis_url = start_bundled_redis(tmp_path / "redis", port)
     c = Cluster(database_url=url, redis_url=redis_url, log_dir=tmp_path, extra_env={"CRONICORN_LEASE_GRACE_MS": "1000"})
     job = client.create_job(name="redis-restart")
-    ep = client.add_endpoint(job.id, name="ep", url=target.url("/ok"), baseline_interval_ms=1000,
-                             timeout_ms=2000, max_execution_time_ms=2000)
+    ep = client.add_endpoint(
+        job.id, name="ep", url=target.url("/ok"), baseline_interval_ms=1000, timeout_ms=2000, max_execution_time_ms=2000
+    )
     client.run_now(ep.id)
     try:
         c.start_all()
@@ -246,7 +259,8 @@ def test_a_redis_restart_loses_nothing(
         redis_proc, _ = start_bundled_redis(tmp_path / "redis", port)
         wait_for(
             lambda: sum(r.status == "success" and r.started_at > restarted_at for r in run_list(engine, ep.id)) >= 3,
-            60, "successful runs after the restart",
+            60,
+            "successful runs after the restart",
         )
     except AssertionError:
         print(c.logs())
@@ -266,8 +280,14 @@ def test_sigterm_to_an_execute_worker_mid_call_lets_the_call_finish_and_records_
 
     engine = e2e_engine[0]
     job = client.create_job(name="graceful")
-    ep = client.add_endpoint(job.id, name="slow", url=target.url("/slow?ms=2500"), baseline_interval_ms=3_600_000,
-                             timeout_ms=10_000, max_execution_time_ms=10_000)
+    ep = client.add_endpoint(
+        job.id,
+        name="slow",
+        url=target.url("/slow?ms=2500"),
+        baseline_interval_ms=3_600_000,
+        timeout_ms=10_000,
+        max_execution_time_ms=10_000,
+    )
     client.run_now(ep.id)
     cluster.start_worker("scheduler")
     worker = cluster.start_worker("execute", concurrency=4)
@@ -293,8 +313,10 @@ def test_a_ticks_claims_travel_in_batches_and_each_runs_once(
     engine = e2e_engine[0]
     cluster.extra_env["CRONICORN_EXECUTE_BATCH_SIZE"] = "10"
     job = client.create_job(name="batches")
-    eps = [client.add_endpoint(job.id, name=f"b{i}", url=target.url(f"/ok?b={i}"), baseline_interval_ms=3_600_000)
-           for i in range(25)]
+    eps = [
+        client.add_endpoint(job.id, name=f"b{i}", url=target.url(f"/ok?b={i}"), baseline_interval_ms=3_600_000)
+        for i in range(25)
+    ]
     for ep in eps:
         client.run_now(ep.id)
     cluster.start_worker("scheduler")
@@ -322,10 +344,13 @@ def test_an_execute_worker_on_the_gevent_pool_runs_endpoints_on_postgres(
     """gevent with psycopg2 made cooperative (psycogreen): calls and database waits interleave."""
     client = Cronicorn(pg_engine)
     job = client.create_job(name="green")
-    eps = [client.add_endpoint(job.id, name=f"g{i}", url=target.url("/slow?ms=300"), baseline_interval_ms=1000)
-           for i in range(6)]
-    cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path,
-                      extra_env={"CRONICORN_EXECUTE_POOL": "gevent"})
+    eps = [
+        client.add_endpoint(job.id, name=f"g{i}", url=target.url("/slow?ms=300"), baseline_interval_ms=1000)
+        for i in range(6)
+    ]
+    cluster = Cluster(
+        database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path, extra_env={"CRONICORN_EXECUTE_POOL": "gevent"}
+    )
     try:
         cluster.start_worker("scheduler")
         cluster.start_worker("execute", concurrency=20)

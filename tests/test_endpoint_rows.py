@@ -1,4 +1,5 @@
 """`EndpointRow` is the one Python declaration of an endpoint's stored fields: it must match the table and feed the rest."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -17,7 +18,7 @@ from cronicorn.store.tables import endpoints
 
 def test_the_row_has_exactly_the_tables_columns_plus_the_joined_job_fields() -> None:
     assert ROW_FIELDS[: len(ROW_FIELDS) - len(JOINED_FIELDS)] == tuple(endpoints.c.keys())
-    assert ROW_FIELDS[-len(JOINED_FIELDS):] == JOINED_FIELDS
+    assert ROW_FIELDS[-len(JOINED_FIELDS) :] == JOINED_FIELDS
 
 
 def test_every_other_list_of_endpoint_fields_is_a_subset_of_the_row() -> None:
@@ -29,8 +30,14 @@ def test_every_other_list_of_endpoint_fields_is_a_subset_of_the_row() -> None:
 
 def test_reads_return_typed_rows_that_agree_with_the_record(client: Cronicorn, engine: Engine) -> None:
     job = client.create_job(name="j")
-    ep = client.add_endpoint(job.id, name="e", url="https://api.example.com/x", baseline_interval_ms=60_000,
-                             headers={"a": "b"}, upstream_endpoint_ids=[])
+    ep = client.add_endpoint(
+        job.id,
+        name="e",
+        url="https://api.example.com/x",
+        baseline_interval_ms=60_000,
+        headers={"a": "b"},
+        upstream_endpoint_ids=[],
+    )
     with engine.begin() as conn:
         row = endpoint_row(conn, "default", ep.id)
         locked = lock_endpoint_rows(conn, [ep.id, "missing"])

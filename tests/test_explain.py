@@ -1,4 +1,5 @@
 """`explain`: the next n run times and why, simulated from the governor without writing anything."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,7 +23,9 @@ HOUR = timedelta(hours=1)
 
 def add(client: Cronicorn, **fields: Any) -> Endpoint:
     job = client.create_job(name="j")
-    return client.add_endpoint(job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 3_600_000, **fields})
+    return client.add_endpoint(
+        job.id, **{"name": "e", "url": "https://api.example.com/x", "baseline_interval_ms": 3_600_000, **fields}
+    )
 
 
 def increasing(planned: list[PlannedRun]) -> bool:
@@ -88,7 +91,10 @@ def test_a_oneshot_hint_runs_once_then_the_baseline(client: Cronicorn, now: date
     client.set_oneshot_hint(ep.id, next_run_in_ms=5 * 60_000)
     planned = client.explain(ep.id, n=3)
     assert [(p.at, p.source) for p in planned] == [
-        (now + 5 * MIN, "ai-oneshot"), (now + 65 * MIN, "baseline-interval"), (now + 125 * MIN, "baseline-interval")]
+        (now + 5 * MIN, "ai-oneshot"),
+        (now + 65 * MIN, "baseline-interval"),
+        (now + 125 * MIN, "baseline-interval"),
+    ]
 
 
 def test_a_run_now_request_is_served_once(client: Cronicorn, now: datetime) -> None:
@@ -101,28 +107,44 @@ def test_a_paused_endpoint_starts_at_the_pause_end(client: Cronicorn, now: datet
     ep = client.pause_endpoint(add(client).id, now + 3 * HOUR)
     planned = client.explain(ep.id, n=3)
     assert [(p.at, p.source) for p in planned] == [
-        (now + 3 * HOUR, "paused"), (now + 4 * HOUR, "baseline-interval"), (now + 5 * HOUR, "baseline-interval")]
+        (now + 3 * HOUR, "paused"),
+        (now + 4 * HOUR, "baseline-interval"),
+        (now + 5 * HOUR, "baseline-interval"),
+    ]
 
 
 def test_guardrails_clamp_every_simulated_run(client: Cronicorn, now: datetime) -> None:
     ep = add(client, max_interval_ms=900_000)
     planned = client.explain(ep.id, n=3)
     assert [(p.at, p.source) for p in planned] == [
-        (now + 15 * MIN, "clamped-max"), (now + 30 * MIN, "clamped-max"), (now + 45 * MIN, "clamped-max")]
+        (now + 15 * MIN, "clamped-max"),
+        (now + 30 * MIN, "clamped-max"),
+        (now + 45 * MIN, "clamped-max"),
+    ]
 
 
-def test_the_stored_failure_backoff_ends_after_a_simulated_success(client: Cronicorn, engine: Engine, now: datetime) -> None:
+def test_the_stored_failure_backoff_ends_after_a_simulated_success(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
     ep = add(client, baseline_interval_ms=60_000)
     with engine.begin() as conn:
-        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=3, next_run_at=now + 8 * MIN))
+        conn.execute(
+            endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=3, next_run_at=now + 8 * MIN)
+        )
     planned = client.explain(ep.id, n=3)
     assert [p.at for p in planned] == [now + 8 * MIN, now + 9 * MIN, now + 10 * MIN]
 
 
-def test_a_running_endpoint_is_explained_from_its_state_not_its_lease(client: Cronicorn, engine: Engine, now: datetime) -> None:
+def test_a_running_endpoint_is_explained_from_its_state_not_its_lease(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
     ep = add(client, baseline_interval_ms=60_000)
     with engine.begin() as conn:
-        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(claimed_slot=now, next_run_at=now + 10 * MIN, fence=1))
+        conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id == ep.id)
+            .values(claimed_slot=now, next_run_at=now + 10 * MIN, fence=1)
+        )
     assert client.explain(ep.id, n=1)[0].at == now + MIN
 
 
@@ -147,6 +169,8 @@ def test_explain_is_a_pure_function_of_the_endpoint_record(client: Cronicorn, no
     ep = add(client)
     unplanned = replace(ep, next_run_at=None, next_run_source=None, baseline_interval_ms=120_000)
     assert [(p.at, p.source) for p in explain(unplanned, now, 2)] == [
-        (now + 2 * MIN, "baseline-interval"), (now + 4 * MIN, "baseline-interval")]
+        (now + 2 * MIN, "baseline-interval"),
+        (now + 4 * MIN, "baseline-interval"),
+    ]
     assert explain(ep, now, 2, job_status="paused") == []
     assert explain(ep, now, 2) == explain(ep, now, 2)

@@ -1,4 +1,5 @@
 """`cronicorn health`: unhealthy (exit 1) when Redis is stopped or ticks stop, healthy again after."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ def report(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ign
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_health_follows_redis_and_the_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_health_follows_redis_and_the_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = free_port()
     proc, url = start_bundled_redis(tmp_path / "redis", port)
     monkeypatch.setenv("CRONICORN_HOME", str(tmp_path))

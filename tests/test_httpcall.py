@@ -3,6 +3,7 @@
 Every test talks to 127.0.0.1 only; private and metadata targets must be refused before any connection,
 and the `only_loopback` fixture fails the test if urllib3 ever tries to connect anywhere else.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,9 @@ def test_a_json_body_is_stored_as_json(caller: HttpCaller, target: TargetServer)
     assert out.final_url == target.url("/ok") and out.body_size_bytes == len(json.dumps(out.body_json))
 
 
-def test_only_the_response_headers_that_matter_are_kept_with_lower_case_names(caller: HttpCaller, target: TargetServer) -> None:
+def test_only_the_response_headers_that_matter_are_kept_with_lower_case_names(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     out = call(caller, target.url("/ok"))
     assert set(out.response_headers) <= {"content-type", "content-length", "date", "server"}
     assert {"content-type", "content-length", "date"} <= set(out.response_headers)
@@ -86,7 +89,9 @@ def test_a_text_body_is_stored_as_text(caller: HttpCaller, target: TargetServer)
     assert out.content_type == "text/plain; charset=utf-8"
 
 
-def test_a_body_without_a_content_type_is_kept_as_text_when_it_reads_as_utf8(caller: HttpCaller, target: TargetServer) -> None:
+def test_a_body_without_a_content_type_is_kept_as_text_when_it_reads_as_utf8(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     out = call(caller, target.url("/untyped"))
     assert out.ok and out.content_type is None and out.body_text == TEXT_BODY
 
@@ -122,12 +127,20 @@ def test_a_server_error_is_a_failed_http_status_with_its_body(caller: HttpCaller
 
 def test_a_503_says_service_unavailable(caller: HttpCaller, target: TargetServer) -> None:
     out = call(caller, target.url("/status/503"))
-    assert out.error_kind is ErrorKind.HTTP_STATUS and (out.error_message or "").startswith("HTTP 503 Service Unavailable")
+    assert out.error_kind is ErrorKind.HTTP_STATUS and (out.error_message or "").startswith(
+        "HTTP 503 Service Unavailable"
+    )
 
 
 def test_a_204_is_ok_with_no_body(caller: HttpCaller, target: TargetServer) -> None:
     out = call(caller, target.url("/status/204"))
-    assert out.ok and out.status_code == 204 and out.body_json is None and out.body_text is None and out.body_size_bytes == 0
+    assert (
+        out.ok
+        and out.status_code == 204
+        and out.body_json is None
+        and out.body_text is None
+        and out.body_size_bytes == 0
+    )
 
 
 def test_a_redirect_is_followed(caller: HttpCaller, target: TargetServer) -> None:
@@ -160,7 +173,8 @@ def test_a_redirect_chain_past_the_cap_fails_with_too_many_redirects(caller: Htt
 
 
 @pytest.mark.parametrize(
-    "private", ["http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data", "http://[fd00:ec2::254]/", "http://100.64.0.1/"]
+    "private",
+    ["http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data", "http://[fd00:ec2::254]/", "http://100.64.0.1/"],
 )
 def test_a_redirect_from_an_allowed_host_to_a_private_address_is_refused_before_connecting(
     caller: HttpCaller, target: TargetServer, only_loopback: list[str], private: str
@@ -177,7 +191,9 @@ def test_the_metadata_address_is_named_as_such(caller: HttpCaller, target: Targe
 
 
 @pytest.mark.parametrize("code", [301, 302, 303])
-def test_a_301_302_or_303_turns_a_post_into_a_get_without_body(caller: HttpCaller, target: TargetServer, code: int) -> None:
+def test_a_301_302_or_303_turns_a_post_into_a_get_without_body(
+    caller: HttpCaller, target: TargetServer, code: int
+) -> None:
     out = call(caller, target.url(f"/redirect?code={code}&to={target.url('/echo')}"), method="POST", body={"x": 1})
     assert out.ok and body(out)["method"] == "GET" and body(out)["body"] is None
     [hop] = target.requests_to("/echo")
@@ -192,7 +208,9 @@ def test_a_307_or_308_keeps_the_method_and_the_exact_body(caller: HttpCaller, ta
     first, second = target.seen
     assert first.body == second.body == b'{"x":1}'
     for hop in (first, second):
-        assert verify(KEY, hop.headers["X-Cronicorn-Timestamp"], hop.body, hop.headers["X-Cronicorn-Signature"], now=now())
+        assert verify(
+            KEY, hop.headers["X-Cronicorn-Timestamp"], hop.body, hop.headers["X-Cronicorn-Signature"], now=now()
+        )
 
 
 def test_credentials_are_dropped_when_a_redirect_changes_host(caller: HttpCaller, target: TargetServer) -> None:
@@ -267,10 +285,15 @@ def test_a_refused_connection_is_a_connection_failure(caller: HttpCaller) -> Non
     assert out.error_message == f"could not connect to 127.0.0.1:{port}: Connection refused"
 
 
-def test_a_server_that_hangs_up_without_answering_is_a_connection_failure(caller: HttpCaller, target: TargetServer) -> None:
+def test_a_server_that_hangs_up_without_answering_is_a_connection_failure(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     out = call(caller, target.url("/hangup"))
     assert out.error_kind is ErrorKind.CONNECTION
-    assert out.error_message == f"connection to 127.0.0.1:{target.port} failed: Remote end closed connection without response"
+    assert (
+        out.error_message
+        == f"connection to 127.0.0.1:{target.port} failed: Remote end closed connection without response"
+    )
 
 
 def test_a_slow_answer_times_out_near_the_timeout(caller: HttpCaller, target: TargetServer) -> None:
@@ -288,7 +311,9 @@ def test_a_slow_drip_body_cannot_hold_the_worker_past_its_timeout(caller: HttpCa
     assert "127.0.0.1" in (out.error_message or "")
 
 
-def test_slowly_dripped_headers_cannot_hold_the_worker_past_its_timeout(caller: HttpCaller, target: TargetServer) -> None:
+def test_slowly_dripped_headers_cannot_hold_the_worker_past_its_timeout(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     started = time.monotonic()
     out = call(caller, target.url("/slowheaders?ms=100"), timeout_ms=1000)
     assert out.error_kind is ErrorKind.TIMEOUT and time.monotonic() - started < 1.5
@@ -308,25 +333,34 @@ def test_a_failed_tls_handshake_is_a_tls_failure(caller: HttpCaller, target: Tar
     assert out.error_kind is ErrorKind.TLS and (out.error_message or "").startswith("TLS error with 127.0.0.1: ")
 
 
-def test_https_to_a_refused_address_is_blocked_before_any_handshake(target: TargetServer, only_loopback: list[str]) -> None:
+def test_https_to_a_refused_address_is_blocked_before_any_handshake(
+    target: TargetServer, only_loopback: list[str]
+) -> None:
     out = call(HttpCaller(guard=AddressGuard(), signing_key=KEY), f"https://127.0.0.1:{target.port}/ok")
     assert out.error_kind is ErrorKind.BLOCKED and only_loopback == []
 
 
 def test_an_unknown_host_is_a_dns_failure(caller: HttpCaller) -> None:
     out = call(caller, "http://no-such-host.invalid/")
-    assert out.error_kind is ErrorKind.DNS and "could not resolve host no-such-host.invalid" in (out.error_message or "")
+    assert out.error_kind is ErrorKind.DNS and "could not resolve host no-such-host.invalid" in (
+        out.error_message or ""
+    )
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://127.0.0.1/file", "file:///etc/passwd", "http://", "not a url", "http://[::1", "http://127.0.0.1:99999/"]
+    "url",
+    ["ftp://127.0.0.1/file", "file:///etc/passwd", "http://", "not a url", "http://[::1", "http://127.0.0.1:99999/"],
 )
 def test_a_bad_url_is_an_invalid_url(caller: HttpCaller, url: str) -> None:
     out = call(caller, url)
-    assert out.error_kind is ErrorKind.INVALID_URL and out.final_url == url and (out.error_message or "").count("\n") == 0
+    assert (
+        out.error_kind is ErrorKind.INVALID_URL and out.final_url == url and (out.error_message or "").count("\n") == 0
+    )
 
 
-def test_a_body_that_is_not_json_is_refused_without_a_call_or_an_exception(caller: HttpCaller, target: TargetServer) -> None:
+def test_a_body_that_is_not_json_is_refused_without_a_call_or_an_exception(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     out = call(caller, target.url("/echo"), method="POST", body={"when": datetime(2026, 1, 1)})
     assert out.error_kind is ErrorKind.INVALID_URL and "not JSON" in (out.error_message or "") and target.seen == []
 
@@ -346,14 +380,18 @@ def test_a_post_sends_its_json_body_once_and_the_signature_verifies_over_the_exa
     out = call(caller, target.url("/echo"), method="POST", body=payload)
     assert out.ok and body(out)["body"] == payload
     [seen] = target.seen
-    assert seen.method == "POST" and seen.body == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (
+        seen.method == "POST" and seen.body == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    )
     h = seen.headers
     assert h["Content-Type"] == "application/json" and h["Content-Length"] == str(len(seen.body))
     assert verify(KEY, h["X-Cronicorn-Timestamp"], seen.body, h["X-Cronicorn-Signature"], now=now())
     assert not verify(KEY, h["X-Cronicorn-Timestamp"], seen.body + b" ", h["X-Cronicorn-Signature"], now=now())
 
 
-def test_a_get_sends_no_body_and_its_signature_verifies_over_the_empty_body(caller: HttpCaller, target: TargetServer) -> None:
+def test_a_get_sends_no_body_and_its_signature_verifies_over_the_empty_body(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     out = call(caller, target.url("/echo"), method="GET", body={"ignored": True})
     assert out.ok
     [seen] = target.seen
@@ -373,16 +411,22 @@ def test_the_idempotency_key_header_is_sent(caller: HttpCaller, target: TargetSe
     assert target.seen[0].headers["Idempotency-Key"] == "ep-1:2026-03-02T12:00:00.000000Z"
 
 
-def test_the_endpoints_headers_are_passed_but_cannot_replace_the_signature(caller: HttpCaller, target: TargetServer) -> None:
+def test_the_endpoints_headers_are_passed_but_cannot_replace_the_signature(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     headers = {"X-Custom": "1", "Content-Type": "application/vnd.api+json", "x-cronicorn-signature": "forged"}
     out = call(caller, target.url("/echo"), method="POST", body=[1], headers=headers)
     assert out.ok
     h = target.seen[0].headers
     assert h["X-Custom"] == "1" and h["Content-Type"] == "application/vnd.api+json"
-    assert h["X-Cronicorn-Signature"] != "forged" and verify(KEY, h["X-Cronicorn-Timestamp"], b"[1]", h["X-Cronicorn-Signature"], now=now())
+    assert h["X-Cronicorn-Signature"] != "forged" and verify(
+        KEY, h["X-Cronicorn-Timestamp"], b"[1]", h["X-Cronicorn-Signature"], now=now()
+    )
 
 
-def test_the_default_user_agent_is_cronicorn_unless_the_endpoint_sets_one(caller: HttpCaller, target: TargetServer) -> None:
+def test_the_default_user_agent_is_cronicorn_unless_the_endpoint_sets_one(
+    caller: HttpCaller, target: TargetServer
+) -> None:
     call(caller, target.url("/ok"))
     call(caller, target.url("/ok"), headers={"user-agent": "mine/1.0"})
     assert [s.headers["User-Agent"] for s in target.seen] == ["cronicorn/0.1", "mine/1.0"]

@@ -1,4 +1,5 @@
 """Per-tenant signing keys: a rotation's grace period signs with both keys, so receivers roll over without drops."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,11 @@ def test_rotation_lists_keys_and_refuses_bad_input(engine: Engine) -> None:
     first, _ = rotate_signing_key(engine, NOW, "acme", grace=HOUR)
     second, _ = rotate_signing_key(engine, NOW + HOUR, "acme", grace=timedelta(0))
     listed = list_signing_keys(engine, "acme")
-    assert [k.id for k in listed] == [second.id, first.id] and listed[1].retires_at == NOW + HOUR and listed[0].retires_at is None
+    assert (
+        [k.id for k in listed] == [second.id, first.id]
+        and listed[1].retires_at == NOW + HOUR
+        and listed[0].retires_at is None
+    )
     with pytest.raises(InvalidInput, match="grace"):
         rotate_signing_key(engine, NOW, "acme", grace=timedelta(days=31))
     with pytest.raises(NotFound):

@@ -1,4 +1,5 @@
 """Per-endpoint locks on real Redis: one holder, owner-token release, expiry with the lease."""
+
 from __future__ import annotations
 
 import time

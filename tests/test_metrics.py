@@ -1,4 +1,5 @@
 """Prometheus metrics after real runs through real workers, and the schedule's forecast at scrape time."""
+
 from __future__ import annotations
 
 import re
@@ -52,10 +53,14 @@ def test_the_forecast_and_backlog_are_read_from_the_schedule(engine: Engine, red
 
 
 @pytest.mark.e2e
-def test_worker_metrics_match_the_runs_stored(pg_engine: Engine, redis_conn: redis.Redis, tmp_path: Path, target: TargetServer) -> None:
+def test_worker_metrics_match_the_runs_stored(
+    pg_engine: Engine, redis_conn: redis.Redis, tmp_path: Path, target: TargetServer
+) -> None:
     client = Cronicorn(pg_engine)
     job = client.create_job(name="metrics")
-    eps = [client.add_endpoint(job.id, name=f"m{i}", url=target.url("/ok"), baseline_interval_ms=1000) for i in range(2)]
+    eps = [
+        client.add_endpoint(job.id, name=f"m{i}", url=target.url("/ok"), baseline_interval_ms=1000) for i in range(2)
+    ]
     failing = client.add_endpoint(job.id, name="bad", url=target.url("/status/500"), baseline_interval_ms=1000)
     port = free_port()
     cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path)
@@ -64,7 +69,9 @@ def test_worker_metrics_match_the_runs_stored(pg_engine: Engine, redis_conn: red
         cluster.start_worker("execute", concurrency=4, env={"CRONICORN_METRICS_PORT": str(port)})
         cluster.start_beat()
         wait_for(lambda: all(len(client.list_runs(endpoint_id=e.id).runs) >= 3 for e in eps), 40, "runs")
-        app = create_app(Deps(engine=pg_engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: datetime.now(UTC)))
+        app = create_app(
+            Deps(engine=pg_engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: datetime.now(UTC))
+        )
         with TestClient(app) as http:
             assert sample(http.get("/metrics").text, "cronicorn_tick_age_seconds") < 5  # beat and ticks alive
         cluster.kill("beat")  # no more ticks: the counts settle

@@ -1,4 +1,5 @@
 """Migrations bring an empty database to head, and back down, on both engines."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, inspect

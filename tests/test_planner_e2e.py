@@ -5,6 +5,7 @@ low-priority work during a spike, ETL stages triggered by a new batch id) and th
 promises: a slow or failing model never slows HTTP calls, and one endpoint is never analysed
 twice at once.
 """
+
 from __future__ import annotations
 
 import time
@@ -49,19 +50,36 @@ def model() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def setup(pg_engine: Engine, redis_conn: redis.Redis, tmp_path: Path, model: FakeOpenAI) -> Iterator[tuple[Engine, Cluster]]:
-    cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path, extra_env={
-        "OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": model.base_url, "CRONICORN_AI_MODEL": "fake-model",
-        "CRONICORN_ANALYSIS_INTERVAL_S": "1", "CRONICORN_AI_MIN_SPACING_S": "2", "CRONICORN_AI_TIMEOUT_S": "2",
-        "CRONICORN_AI_RETRIES": "0",
-    })
+def setup(
+    pg_engine: Engine, redis_conn: redis.Redis, tmp_path: Path, model: FakeOpenAI
+) -> Iterator[tuple[Engine, Cluster]]:
+    cluster = Cluster(
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        log_dir=tmp_path,
+        extra_env={
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": model.base_url,
+            "CRONICORN_AI_MODEL": "fake-model",
+            "CRONICORN_ANALYSIS_INTERVAL_S": "1",
+            "CRONICORN_AI_MIN_SPACING_S": "2",
+            "CRONICORN_AI_TIMEOUT_S": "2",
+            "CRONICORN_AI_RETRIES": "0",
+        },
+    )
     yield pg_engine, cluster
     cluster.stop()
 
 
 def runs_of(engine: Engine, endpoint_id: str) -> list[Any]:
     with engine.connect() as conn:
-        return list(conn.execute(select(runs).where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running").order_by(runs.c.started_at)))
+        return list(
+            conn.execute(
+                select(runs)
+                .where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
+                .order_by(runs.c.started_at)
+            )
+        )
 
 
 def test_the_seed_scenarios_adapt_schedules_through_real_workers(
@@ -70,29 +88,69 @@ def test_the_seed_scenarios_adapt_schedules_through_real_workers(
     engine, cluster = setup
     client = Cronicorn(engine)
     script: ByEndpoint = model.script  # type: ignore[assignment]
-    target.fixed.update({
-        "health": (200, {"status": "degraded"}), "traffic": (200, {"rpm": 9000}),
-        "extract": (200, {"batch_id": "b-42"}), "transform": (200, {"processed_batch_id": "b-41"}),
-    })
+    target.fixed.update(
+        {
+            "health": (200, {"status": "degraded"}),
+            "traffic": (200, {"rpm": 9000}),
+            "extract": (200, {"batch_id": "b-42"}),
+            "transform": (200, {"processed_batch_id": "b-41"}),
+        }
+    )
     job = client.create_job(name="seed")
-    health = client.add_endpoint(job.id, name="health", url=target.url("/fixed/health"), baseline_interval_ms=60_000,
-                                 min_interval_ms=2_000, description="When degraded, poll every second.")
+    health = client.add_endpoint(
+        job.id,
+        name="health",
+        url=target.url("/fixed/health"),
+        baseline_interval_ms=60_000,
+        min_interval_ms=2_000,
+        description="When degraded, poll every second.",
+    )
     payments = client.add_endpoint(job.id, name="payments", url=target.url("/status/500"), baseline_interval_ms=60_000)
-    recovery = client.add_endpoint(job.id, name="recovery", url=target.url("/ok"), baseline_interval_ms=3_600_000,
-                                   min_interval_ms=600_000, description="Run now when payments fails; at most every 10 min.")
+    recovery = client.add_endpoint(
+        job.id,
+        name="recovery",
+        url=target.url("/ok"),
+        baseline_interval_ms=3_600_000,
+        min_interval_ms=600_000,
+        description="Run now when payments fails; at most every 10 min.",
+    )
     traffic = client.add_endpoint(job.id, name="traffic", url=target.url("/fixed/traffic"), baseline_interval_ms=60_000)
-    analytics = client.add_endpoint(job.id, name="analytics", url=target.url("/ok"), baseline_interval_ms=1_000,
-                                    description="Pause while traffic rpm > 5000; resume after.")
+    analytics = client.add_endpoint(
+        job.id,
+        name="analytics",
+        url=target.url("/ok"),
+        baseline_interval_ms=1_000,
+        description="Pause while traffic rpm > 5000; resume after.",
+    )
     extract = client.add_endpoint(job.id, name="extract", url=target.url("/fixed/extract"), baseline_interval_ms=60_000)
-    transform = client.add_endpoint(job.id, name="transform", url=target.url("/fixed/transform"), baseline_interval_ms=3_600_000,
-                                    description="Run now when extract has a new batch_id.")
+    transform = client.add_endpoint(
+        job.id,
+        name="transform",
+        url=target.url("/fixed/transform"),
+        baseline_interval_ms=3_600_000,
+        description="Run now when extract has a new batch_id.",
+    )
     in_an_hour = (utcnow() + timedelta(hours=1)).isoformat()
-    script.scripts.update({
-        "health": [[("get_latest_response", {})], [("propose_interval", {"intervalMs": 1000, "ttlMinutes": 30, "reason": "degraded"})]],
-        "recovery": [[("get_sibling_latest_responses", {})], [("propose_next_time", {"nextRunAtIso": utcnow().isoformat(), "reason": "payments failing"})]],
-        "analytics": [[("get_sibling_latest_responses", {})], [("pause_until", {"untilIso": in_an_hour, "reason": "traffic spike"})]],
-        "transform": [[("get_sibling_latest_responses", {})], [("propose_next_time", {"nextRunAtIso": utcnow().isoformat(), "reason": "new batch b-42"})]],
-    })
+    script.scripts.update(
+        {
+            "health": [
+                [("get_latest_response", {})],
+                [("propose_interval", {"intervalMs": 1000, "ttlMinutes": 30, "reason": "degraded"})],
+            ],
+            "recovery": [
+                [("get_sibling_latest_responses", {})],
+                [("propose_next_time", {"nextRunAtIso": utcnow().isoformat(), "reason": "payments failing"})],
+            ],
+            "analytics": [
+                [("get_sibling_latest_responses", {})],
+                [("pause_until", {"untilIso": in_an_hour, "reason": "traffic spike"})],
+            ],
+            "transform": [
+                [("get_sibling_latest_responses", {})],
+                [("propose_next_time", {"nextRunAtIso": utcnow().isoformat(), "reason": "new batch b-42"})],
+            ],
+        }
+    )
     for ep in (health, payments, recovery, traffic, analytics, extract, transform):
         client.run_now(ep.id)  # one run each, so each has responses to analyse
     cluster.start_all(analysis=True)
@@ -125,7 +183,9 @@ def test_the_seed_scenarios_adapt_schedules_through_real_workers(
     sessions = client.list_sessions(limit=100)
     assert sessions and all(s["status"] == "success" for s in sessions)
     tokens = [s["prompt_tokens"] + s["completion_tokens"] for s in sessions]
-    print(f"\nplanner scenario suite: {len(sessions)} sessions, {sum(tokens) / len(tokens):.0f} tokens per session on average")
+    print(
+        f"\nplanner scenario suite: {len(sessions)} sessions, {sum(tokens) / len(tokens):.0f} tokens per session on average"
+    )
 
 
 def test_a_slow_or_failing_model_never_slows_http_calls_and_one_endpoint_is_never_analysed_twice_at_once(
@@ -154,7 +214,9 @@ def test_a_slow_or_failing_model_never_slows_http_calls_and_one_endpoint_is_neve
         window_start = utcnow()
         time.sleep(8)
         window = [r for r in runs_of(engine, busy.id) if r.started_at >= window_start]
-        failed = wait_for(lambda: [s for s in client.list_sessions(limit=50) if s["status"] == "failed"], 20, "failed sessions")
+        failed = wait_for(
+            lambda: [s for s in client.list_sessions(limit=50) if s["status"] == "failed"], 20, "failed sessions"
+        )
     except AssertionError:
         print(cluster.logs())
         raise

@@ -1,4 +1,5 @@
 """The project's own promises: layers that point down, strict types, clean lint, docs that match the code."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_layers_point_only_downward_and_only_the_workers_know_celery() -> None:
     """The contracts in pyproject.toml ([tool.importlinter]), checked on the installed package layout."""
-    result = subprocess.run([sys.executable, "scripts/typecheck.py", "lint-imports"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/typecheck.py", "lint-imports"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -48,7 +51,9 @@ def test_the_readme_producer_example_works_as_written(tmp_path: Path) -> None:
     section = readme.split("## Python producers", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    migrate = subprocess.run([sys.executable, "-m", "cronicorn.shell.cli", "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    migrate = subprocess.run(
+        [sys.executable, "-m", "cronicorn.shell.cli", "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert migrate.returncode == 0, migrate.stderr
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
 """Monthly run limits: past its tier's limit a tenant's claims are deferred to next month and recorded."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,9 +26,18 @@ def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_reco
     unlimited = make_endpoint(engine, NOW)  # the "default" tenant has no tier: no limit
     with engine.begin() as conn:  # two runs already this month
         for i in range(2):
-            conn.execute(runs.insert().values(id=f"old{i}", endpoint_id=over, job_id=small_job, status="success",
-                                              scheduled_at=NOW - timedelta(days=i + 1), attempt=1, fence=0,
-                                              started_at=NOW - timedelta(days=i + 1)))
+            conn.execute(
+                runs.insert().values(
+                    id=f"old{i}",
+                    endpoint_id=over,
+                    job_id=small_job,
+                    status="success",
+                    scheduled_at=NOW - timedelta(days=i + 1),
+                    attempt=1,
+                    fence=0,
+                    started_at=NOW - timedelta(days=i + 1),
+                )
+            )
     published: list[Claim] = []
 
     def publish(claims: Sequence[Claim]) -> None:
@@ -47,6 +57,14 @@ def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
     job = make_job(engine, NOW, tenant_id="tiny")
     eps = [make_endpoint(engine, NOW, job_id=job, next_run_at=NOW - timedelta(seconds=i)) for i in range(3)]
     published: list[Claim] = []
-    run_tick(engine, lambda: NOW, published.extend, batch_size=10, max_batches=1, grace_ms=1000, quota=RunQuota(engine, TIERS))
+    run_tick(
+        engine,
+        lambda: NOW,
+        published.extend,
+        batch_size=10,
+        max_batches=1,
+        grace_ms=1000,
+        quota=RunQuota(engine, TIERS),
+    )
     assert len(published) == 2  # the third is past the limit of 2 in the same tick
     assert sum(endpoint_row(engine, e).next_run_source == "deferred" for e in eps) == 1

@@ -1,4 +1,5 @@
 """Deploy-time registration: idempotent, by name, one transaction, with update/skip/error on conflicts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,8 +17,15 @@ MIN = timedelta(minutes=1)
 JOB = {"name": "billing", "description": "invoices"}
 SPECS: list[dict[str, Any]] = [
     {"name": "sync", "url": "https://a.example.com/sync", "baseline_interval_ms": 60_000},
-    {"name": "report", "url": "https://a.example.com/report", "method": "POST", "body": {"kind": "daily"},
-     "baseline_cron": "0 6 * * *", "timezone": "Europe/Paris", "headers": {"X-Team": "billing"}},
+    {
+        "name": "report",
+        "url": "https://a.example.com/report",
+        "method": "POST",
+        "body": {"kind": "daily"},
+        "baseline_cron": "0 6 * * *",
+        "timezone": "Europe/Paris",
+        "headers": {"X-Team": "billing"},
+    },
 ]
 
 
@@ -26,7 +34,12 @@ def test_the_first_registration_creates_the_job_and_its_endpoints(client: Cronic
     assert (job.name, job.description, job.status) == ("billing", "invoices", "active")
     assert [e.name for e in eps] == ["sync", "report"] and all(e.job_id == job.id for e in eps)
     assert eps[0].next_run_at == now + MIN
-    assert (eps[1].method, eps[1].body, eps[1].timezone, eps[1].next_run_source) == ("POST", {"kind": "daily"}, "Europe/Paris", "baseline-cron")
+    assert (eps[1].method, eps[1].body, eps[1].timezone, eps[1].next_run_source) == (
+        "POST",
+        {"kind": "daily"},
+        "Europe/Paris",
+        "baseline-cron",
+    )
 
 
 def test_registering_twice_changes_nothing(client: Cronicorn, engine: Engine, clock: Clock, now: datetime) -> None:
@@ -38,7 +51,9 @@ def test_registering_twice_changes_nothing(client: Cronicorn, engine: Engine, cl
     assert snapshot(engine) == before
 
 
-def test_specs_given_as_models_are_the_same_declaration(client: Cronicorn, engine: Engine, clock: Clock, now: datetime) -> None:
+def test_specs_given_as_models_are_the_same_declaration(
+    client: Cronicorn, engine: Engine, clock: Clock, now: datetime
+) -> None:
     job, eps = client.register(JOB, SPECS)
     before = snapshot(engine)
     clock.now = now + MIN
@@ -78,7 +93,9 @@ def test_new_endpoints_are_added_and_undeclared_ones_are_left_alone(client: Cron
 def test_skip_mode_keeps_existing_endpoints_but_adds_missing_ones(client: Cronicorn) -> None:
     _, eps = client.register(JOB, SPECS)
     new = {"name": "new", "url": "https://a.example.com/new", "baseline_interval_ms": 5_000}
-    job, after = client.register({**JOB, "description": "changed"}, [{**SPECS[0], "baseline_interval_ms": 5_000}, new], on_conflict="skip")
+    job, after = client.register(
+        {**JOB, "description": "changed"}, [{**SPECS[0], "baseline_interval_ms": 5_000}, new], on_conflict="skip"
+    )
     assert after[0] == eps[0] and after[1].name == "new" and job.description == "invoices"
 
 
@@ -112,7 +129,9 @@ def test_an_archived_job_frees_its_name(client: Cronicorn) -> None:
 def test_a_paused_job_is_found_and_stays_paused(client: Cronicorn) -> None:
     job, _ = client.register(JOB, SPECS)
     client.pause_job(job.id)
-    again, eps = client.register(JOB, [*SPECS, {"name": "n", "url": "https://a.example.com/n", "baseline_interval_ms": 5_000}])
+    again, eps = client.register(
+        JOB, [*SPECS, {"name": "n", "url": "https://a.example.com/n", "baseline_interval_ms": 5_000}]
+    )
     assert again.id == job.id and again.status == "paused" and [e.next_run_at for e in eps] == [None, None, None]
 
 
@@ -152,7 +171,12 @@ def test_a_bad_conflict_mode_is_invalid_input(client: Cronicorn) -> None:
 def test_a_failure_half_way_leaves_nothing_behind(client: Cronicorn, engine: Engine) -> None:
     client.register(JOB, [SPECS[0]])
     before = snapshot(engine)
-    bad_upstream = {"name": "down", "url": "https://a.example.com/d", "baseline_interval_ms": 5_000, "upstream_endpoint_ids": ["missing"]}
+    bad_upstream = {
+        "name": "down",
+        "url": "https://a.example.com/d",
+        "baseline_interval_ms": 5_000,
+        "upstream_endpoint_ids": ["missing"],
+    }
     with pytest.raises(InvalidInput, match=r"upstream_endpoint_ids\[0\]"):
         client.register({**JOB, "description": "new"}, [SPECS[1], bad_upstream])
     assert snapshot(engine) == before

@@ -1,4 +1,5 @@
 """The remote client against a real uvicorn server: the same code as the direct client, over HTTP."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,11 @@ def live(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[LiveApi, str
     now = datetime.now(UTC)
     create_tenant(engine, now, "acme", tier="enterprise")
     _, key = create_key(engine, now, "acme", "remote")
-    server = LiveApi(create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}),
-                                     clock=lambda: datetime.now(UTC)))).start()
+    server = LiveApi(
+        create_app(
+            Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: datetime.now(UTC))
+        )
+    ).start()
     yield server, key
     server.stop()
 
@@ -37,13 +41,36 @@ def live(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[LiveApi, str
 def test_the_remote_client_has_the_direct_clients_behaviour(live: tuple[LiveApi, str]) -> None:
     server, key = live
     cron = RemoteCronicorn(server.url, key)
-    job, (health, report) = cron.register({"name": "billing"}, [
-        {"name": "health", "url": "https://api.example.com/health", "baseline_interval_ms": 60_000, "min_interval_ms": 10_000},
-        {"name": "report", "url": "https://api.example.com/report", "method": "POST", "body": {"kind": "nightly"},
-         "baseline_cron": "0 2 * * *", "timezone": "Europe/Berlin"},
-    ])
-    again_job, again = cron.register({"name": "billing"}, [{"name": "health", "url": "https://api.example.com/health",
-                                                            "baseline_interval_ms": 60_000, "min_interval_ms": 10_000}])
+    job, (health, report) = cron.register(
+        {"name": "billing"},
+        [
+            {
+                "name": "health",
+                "url": "https://api.example.com/health",
+                "baseline_interval_ms": 60_000,
+                "min_interval_ms": 10_000,
+            },
+            {
+                "name": "report",
+                "url": "https://api.example.com/report",
+                "method": "POST",
+                "body": {"kind": "nightly"},
+                "baseline_cron": "0 2 * * *",
+                "timezone": "Europe/Berlin",
+            },
+        ],
+    )
+    again_job, again = cron.register(
+        {"name": "billing"},
+        [
+            {
+                "name": "health",
+                "url": "https://api.example.com/health",
+                "baseline_interval_ms": 60_000,
+                "min_interval_ms": 10_000,
+            }
+        ],
+    )
     assert again_job.id == job.id and again[0].id == health.id and again[0].updated_at == health.updated_at
     assert report.body == {"kind": "nightly"} and report.timezone == "Europe/Berlin"
     assert isinstance(health.next_run_at, datetime)

@@ -1,4 +1,5 @@
 """One execution through the runner: real database, real Redis lock, real local target."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,7 +28,9 @@ def runner(engine: Engine, redis_conn: redis.Redis) -> Runner:
     return Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2)
 
 
-def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(runner: Runner, engine: Engine, target: TargetServer) -> None:
+def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
@@ -49,7 +52,9 @@ def test_a_redelivered_message_after_the_run_does_nothing(runner: Runner, engine
     assert len(target.requests_to("/ok")) == 1 and len(run_rows(engine, ep)) == 1
 
 
-def test_a_locked_endpoint_is_not_called(runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis) -> None:
+def test_a_locked_endpoint_is_not_called(
+    runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis
+) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
@@ -60,7 +65,9 @@ def test_a_locked_endpoint_is_not_called(runner: Runner, engine: Engine, target:
     assert endpoint_row(engine, ep).claimed_slot is not None  # left to its lease, not lost
 
 
-def test_a_failed_call_is_a_recorded_failed_run_with_backoff(runner: Runner, engine: Engine, target: TargetServer) -> None:
+def test_a_failed_call_is_a_recorded_failed_run_with_backoff(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/status/503"), baseline_interval_ms=10_000)
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
@@ -74,8 +81,17 @@ def test_a_failed_call_is_a_recorded_failed_run_with_backoff(runner: Runner, eng
 
 def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engine, target: TargetServer) -> None:
     now = utcnow()
-    ep = make_endpoint(engine, now, url=target.url("/ok"), timeout_ms=1000, max_execution_time_ms=1000, claim_attempt=2,
-                       claimed_slot=now, lease_until=now, next_run_at=now)
+    ep = make_endpoint(
+        engine,
+        now,
+        url=target.url("/ok"),
+        timeout_ms=1000,
+        max_execution_time_ms=1000,
+        claim_attempt=2,
+        claimed_slot=now,
+        lease_until=now,
+        next_run_at=now,
+    )
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
     assert claim.attempt == 3
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.GAVE_UP}
@@ -85,7 +101,9 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
     assert endpoint_row(engine, ep).claimed_slot is None
 
 
-def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: redis.Redis, target: TargetServer) -> None:
+def test_a_tenants_own_signing_keys_sign_its_calls(
+    engine: Engine, redis_conn: redis.Redis, target: TargetServer
+) -> None:
     from cronicorn.http.signing import verify
     from cronicorn.store.signing_keys import KeyRing, rotate_signing_key
     from cronicorn.store.tenants import create_tenant
@@ -96,7 +114,9 @@ def test_a_tenants_own_signing_keys_sign_its_calls(engine: Engine, redis_conn: r
     _, old = rotate_signing_key(engine, now, "acme", grace=timedelta(hours=1))
     _, new = rotate_signing_key(engine, now, "acme", grace=timedelta(hours=1))
     http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"installation")
-    runner = Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, keyring=KeyRing(engine, b"installation", utcnow))
+    runner = Runner(
+        engine=engine, redis=redis_conn, http=http, clock=utcnow, keyring=KeyRing(engine, b"installation", utcnow)
+    )
     ep = make_endpoint(engine, now, job_id=make_job(engine, now, tenant_id="acme"), url=target.url("/ok"))
     [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
@@ -112,7 +132,9 @@ def batch_runner(engine: Engine, redis_conn: redis.Redis) -> Iterator[Runner]:
 
     http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"k")
     with ThreadPoolExecutor(8) as calls:
-        yield Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2, calls=calls)
+        yield Runner(
+            engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2, calls=calls
+        )
 
 
 def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
@@ -123,8 +145,12 @@ def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
     claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=1000)}
     holder: dict[str, str] = {}
     assert EndpointLocks(redis_conn).acquire({ids[2]: 30_000}, holder) == {ids[2]}
-    orders = [Order(ids[0], claims[ids[0]].fence), Order(ids[1], claims[ids[1]].fence),
-              Order(ids[2], claims[ids[2]].fence), Order(ids[3], claims[ids[3]].fence - 1)]
+    orders = [
+        Order(ids[0], claims[ids[0]].fence),
+        Order(ids[1], claims[ids[1]].fence),
+        Order(ids[2], claims[ids[2]].fence),
+        Order(ids[3], claims[ids[3]].fence - 1),
+    ]
     outcomes = batch_runner.execute_many(orders)
     assert outcomes == {ids[0]: Outcome.SUCCESS, ids[1]: Outcome.SUCCESS, ids[2]: Outcome.LOCKED, ids[3]: Outcome.STALE}
     assert sorted(s.path for s in target.seen) == ["/ok?n=0", "/ok?n=1"]
@@ -151,10 +177,14 @@ def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
     fast = [make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000) for _ in range(3)]
     claims = claim_due(engine, now, limit=10, grace_ms=1000)
     outcomes: dict[str, Outcome] = {}
-    batch = threading.Thread(target=lambda: outcomes.update(batch_runner.execute_many([Order(c.endpoint_id, c.fence) for c in claims])))
+    batch = threading.Thread(
+        target=lambda: outcomes.update(batch_runner.execute_many([Order(c.endpoint_id, c.fence) for c in claims]))
+    )
     batch.start()
     # The fast runs are stored (and their next runs planned) while the slow call is still in flight.
-    wait_for(lambda: all([r.status for r in run_rows(engine, ep)] == ["success"] for ep in fast), 2.5, "fast runs stored")
+    wait_for(
+        lambda: all([r.status for r in run_rows(engine, ep)] == ["success"] for ep in fast), 2.5, "fast runs stored"
+    )
     assert batch.is_alive() and [r.status for r in run_rows(engine, slow)] == ["running"]
     assert all(endpoint_row(engine, ep).claimed_slot is None for ep in fast)
     batch.join(10)

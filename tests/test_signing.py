@@ -1,4 +1,5 @@
 """Request signatures: what receivers compute and check."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The SSRF guard's address rules and host checks (no real DNS: getaddrinfo is replaced)."""
+
 from __future__ import annotations
 
 import socket
@@ -12,15 +13,28 @@ from cronicorn.http.ssrf import AddressGuard, BlockedAddress, UnresolvableHost
 @pytest.mark.parametrize(
     "address, kind",
     [
-        ("10.0.0.5", "private"), ("192.168.1.1", "private"), ("172.16.0.1", "private"), ("fc00::1", "private"),
-        ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
-        ("169.254.10.1", "link-local"), ("fe80::1", "link-local"), ("fe80::1%eth0", "link-local"),
-        ("169.254.169.254", "cloud metadata"), ("fd00:ec2::254", "cloud metadata"),
-        ("100.64.0.1", "CGNAT"), ("100.127.255.254", "CGNAT"),
-        ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-        ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
+        ("10.0.0.5", "private"),
+        ("192.168.1.1", "private"),
+        ("172.16.0.1", "private"),
+        ("fc00::1", "private"),
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("169.254.10.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("fe80::1%eth0", "link-local"),
+        ("169.254.169.254", "cloud metadata"),
+        ("fd00:ec2::254", "cloud metadata"),
+        ("100.64.0.1", "CGNAT"),
+        ("100.127.255.254", "CGNAT"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
         ("240.0.0.1", "reserved|private"),
-        ("::ffff:10.0.0.1", "private"), ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "cloud metadata"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:169.254.169.254", "cloud metadata"),
         ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
         ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
     ],
@@ -82,8 +96,10 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
     def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
         if host not in answers:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0))
-                for a in answers[host]]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0))
+            for a in answers[host]
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 

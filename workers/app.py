@@ -1,4 +1,5 @@
 """The Celery app: queues by role, late acks, prefetch 1, events on for Flower, no ETAs."""
+
 from __future__ import annotations
 
 import logging

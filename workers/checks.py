@@ -1,4 +1,5 @@
 """Start-up checks: refuse to run with a schema or broker setting that would break promises."""
+
 from __future__ import annotations
 
 import logging

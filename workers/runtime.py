@@ -3,6 +3,7 @@
 Built lazily on first use, after any fork, and shared by every thread or greenlet of the
 process (a per-thread client opens a connection per task under gevent and halves throughput).
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,7 +69,6 @@ class Runtime:
         size = (_pool_size or self.settings.execute_concurrency) * self.settings.execute_batch_size
         log.info("execute calls: up to %d side by side in this process", size)
         return ThreadPoolExecutor(max_workers=size, thread_name_prefix="call")
-
 
     @cached_property
     def quota(self) -> RunQuota:

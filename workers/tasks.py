@@ -1,4 +1,5 @@
 """Thin Celery tasks: pass ids to `shared/`, re-fetch state there, publish after commit."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ def publish_executions(claims: Sequence[Claim]) -> None:
 
 def batches(claims: Sequence[Claim], size: int) -> list[Sequence[Claim]]:
     """The claims of one tick, cut into messages of at most `size`, in claim order."""
-    return [claims[start:start + size] for start in range(0, len(claims), size)]
+    return [claims[start : start + size] for start in range(0, len(claims), size)]
 
 
 def _order(c: Claim) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """A scheduled HTTP call as values: what to send and what came back. The executor lives in `cronicorn.http`."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,7 +31,9 @@ class HttpOutcome:
     status_code: int | None
     duration_ms: int
     final_url: str
-    response_headers: dict[str, str] = field(default_factory=dict)  # the executor's kept headers only, lower-cased names
+    response_headers: dict[str, str] = field(
+        default_factory=dict
+    )  # the executor's kept headers only, lower-cased names
     body_json: Any | None = None
     body_text: str | None = None
     body_size_bytes: int | None = None

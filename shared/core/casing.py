@@ -1,4 +1,5 @@
 """Field names between ours (snake_case) and the REST API's (camelCase), both ways."""
+
 from __future__ import annotations
 
 import re

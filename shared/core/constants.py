@@ -1,4 +1,5 @@
 """Names and caps written once: Celery queues and task names, and how far hints and pauses may reach."""
+
 from __future__ import annotations
 
 # --- queues: one per worker role, each a Redis list of the same name -----------------------

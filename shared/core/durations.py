@@ -1,4 +1,5 @@
 """Human durations for the CLI: 1500ms, 90s, 5m, 1h, 2d."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Errors a producer sees: each says which field or object and why."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

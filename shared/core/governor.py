@@ -13,6 +13,7 @@ Rules, in order (REFERENCE.md, with the original's defects fixed):
 6. Pause wins last: `paused_until > now` -> the pause end, but never before the min floor: a
    short pause must not become a way around the minimum interval.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

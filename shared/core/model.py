@@ -1,4 +1,5 @@
 """Domain vocabulary shared by every role: statuses, plan sources, limits."""
+
 from __future__ import annotations
 
 from enum import Enum

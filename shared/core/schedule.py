@@ -14,6 +14,7 @@ strictly after `after`.
   it adds no runs: hourly runs at 00:00 EDT, 01:00 EDT, then 02:00 EST (two real hours later), and
   from inside the second pass (01:10 EST) the next slot is 02:00 EST.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Tenant tiers: how many endpoints, how fast, how many runs and AI tokens a month."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ class Tier:
 DEFAULT_TIERS: dict[str, Tier] = {
     "free": Tier(endpoints=5, min_interval_ms=60_000, runs_per_month=10_000, ai_tokens_per_month=100_000),
     "pro": Tier(endpoints=100, min_interval_ms=10_000, runs_per_month=100_000, ai_tokens_per_month=2_000_000),
-    "enterprise": Tier(endpoints=1_000, min_interval_ms=1_000, runs_per_month=1_000_000, ai_tokens_per_month=20_000_000),
+    "enterprise": Tier(
+        endpoints=1_000, min_interval_ms=1_000, runs_per_month=1_000_000, ai_tokens_per_month=20_000_000
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """Execute claims: lock, fenced start, HTTP calls side by side, fenced finishes. Called by the execute tasks."""
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,13 @@ class Runner:
         held: dict[str, str] = {}
         outcomes: dict[str, Outcome] = {}
         try:
-            started = begin_attempts(self.engine, orders, self.clock(), grace_ms=self.grace_ms,
-                                     take_locks=lambda leases: locks.acquire(leases, held))
+            started = begin_attempts(
+                self.engine,
+                orders,
+                self.clock(),
+                grace_ms=self.grace_ms,
+                take_locks=lambda leases: locks.acquire(leases, held),
+            )
             outcomes.update({eid: Outcome.STALE for eid in started.stale})
             for eid in started.locked:
                 # The claim stays leased; if the holder is gone, the lease ends and a later tick
@@ -110,7 +116,9 @@ class Runner:
             if not current:
                 outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
             else:
-                outcomes[attempt.endpoint_id] = Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
+                outcomes[attempt.endpoint_id] = (
+                    Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
+                )
         return outcomes
 
     def _request(self, attempt: Attempt) -> HttpRequest:
@@ -121,8 +129,18 @@ class Runner:
         done = []
         for attempt in attempts:
             message = f"slot given up after {attempt.attempt - 1} abandoned attempts (limit {self.max_attempts})"
-            done.append((attempt, RunResult(status=RunStatus.ABANDONED, finished_at=self.clock(), duration_ms=0,
-                                            error_kind=ErrorKind.ABANDONED.value, error_message=message)))
+            done.append(
+                (
+                    attempt,
+                    RunResult(
+                        status=RunStatus.ABANDONED,
+                        finished_at=self.clock(),
+                        duration_ms=0,
+                        error_kind=ErrorKind.ABANDONED.value,
+                        error_message=message,
+                    ),
+                )
+            )
             RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
         finish_attempts(self.engine, done)
         return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}

@@ -1,4 +1,5 @@
 """One tick: claim due endpoints in bounded batches and hand each claim to `publish`."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """The HTTP executor: one scheduled call, guarded, signed, bounded in time and size, classified."""
+
 from __future__ import annotations
 
 import json
@@ -102,9 +103,17 @@ class _Call:
         if request.idempotency_key:
             headers["Idempotency-Key"] = request.idempotency_key
         self.hops = Hops(
-            session=caller.session, guard=caller.guard, clock=caller.clock, max_redirects=caller.max_redirects,
-            keys=request.signing_keys or (caller.signing_key,), scope=scope, timeout_ms=request.timeout_ms,
-            url=request.url, method=method, headers=headers, body=body,
+            session=caller.session,
+            guard=caller.guard,
+            clock=caller.clock,
+            max_redirects=caller.max_redirects,
+            keys=request.signing_keys or (caller.signing_key,),
+            scope=scope,
+            timeout_ms=request.timeout_ms,
+            url=request.url,
+            method=method,
+            headers=headers,
+            body=body,
         )
 
     def run(self, started: float) -> HttpOutcome:
@@ -112,8 +121,10 @@ class _Call:
             raise self.invalid
         method = self.hops.method
         if method not in CALL_METHODS:
-            raise Failure(ErrorKind.INVALID_URL, f"unsupported method {method!r} for {self.hops.host} "
-                                                 f"(one of {', '.join(sorted(CALL_METHODS))})")
+            raise Failure(
+                ErrorKind.INVALID_URL,
+                f"unsupported method {method!r} for {self.hops.host} (one of {', '.join(sorted(CALL_METHODS))})",
+            )
         response = self.hops.follow()
         try:
             data, truncated = read(response, self.request.max_response_size_kb * 1024, self.hops)
@@ -138,8 +149,14 @@ class _Call:
         )
 
     def failed(self, started: float, failure: Failure) -> HttpOutcome:
-        return HttpOutcome(ok=False, status_code=None, duration_ms=_ms_since(started), final_url=self.hops.url,
-                           error_kind=failure.kind, error_message=failure.message)
+        return HttpOutcome(
+            ok=False,
+            status_code=None,
+            duration_ms=_ms_since(started),
+            final_url=self.hops.url,
+            error_kind=failure.kind,
+            error_message=failure.message,
+        )
 
 
 def _ms_since(started: float) -> int:

@@ -1,4 +1,5 @@
 """The whole-call deadline: each call's scope, and one watchdog thread that cuts its sockets when time is up."""
+
 from __future__ import annotations
 
 import heapq

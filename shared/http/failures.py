@@ -1,4 +1,5 @@
 """Failures of a call: what requests, urllib3 and sockets raised, as an ErrorKind and a one-line message."""
+
 from __future__ import annotations
 
 import re
@@ -47,9 +48,17 @@ def classify(
         return Failure(ErrorKind.TLS, f"TLS error with {host}: {_root(exc)}")
     if _find(exc, NameResolutionError) is not None or _find(exc, socket.gaierror) is not None:
         return Failure(ErrorKind.DNS, f"could not resolve host {host}")
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                        requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
-                        UnicodeError, ValueError)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidHeader,
+            UnicodeError,
+            ValueError,
+        ),
+    ):
         return Failure(ErrorKind.INVALID_URL, f"invalid request to {host}: {_one_line(str(exc))}")
     where = _netloc(url)
     if isinstance(exc, requests.exceptions.ContentDecodingError) or _find(exc, DecodeError) is not None:

@@ -1,4 +1,5 @@
 """Redirects followed hop by hop: each hop guarded, signed and in the deadline; credentials stay with their origin."""
+
 from __future__ import annotations
 
 import socket
@@ -65,8 +66,10 @@ class Hops:
             response.close()
             target = self.redirect_target(location)
             if hop == max_redirects:
-                raise Failure(ErrorKind.TOO_MANY_REDIRECTS,
-                              f"too many redirects: {self.host} redirected again after {max_redirects} (to {target})")
+                raise Failure(
+                    ErrorKind.TOO_MANY_REDIRECTS,
+                    f"too many redirects: {self.host} redirected again after {max_redirects} (to {target})",
+                )
             if response.status_code in (301, 302, 303) and self.method != "HEAD":
                 self.method, self.body = "GET", b""
                 self.headers.pop("Content-Type", None)
@@ -87,7 +90,9 @@ class Hops:
         try:
             return requote_uri(urljoin(self.url, location))
         except ValueError as exc:
-            raise Failure(ErrorKind.INVALID_URL, f"{self.host} redirected to an invalid URL {location!r}: {exc}") from None
+            raise Failure(
+                ErrorKind.INVALID_URL, f"{self.host} redirected to an invalid URL {location!r}: {exc}"
+            ) from None
 
     def send(self) -> requests.Response:
         """One hop: early guard check, signed request, classified failure."""
@@ -102,7 +107,9 @@ class Hops:
         except BlockedAddress as exc:
             raise Failure(ErrorKind.BLOCKED, naming(str(exc), host)) from None
         except socket.gaierror as exc:
-            raise Failure(ErrorKind.DNS, str(exc) if host in str(exc) else f"could not resolve host {host}: {exc}") from None
+            raise Failure(
+                ErrorKind.DNS, str(exc) if host in str(exc) else f"could not resolve host {host}: {exc}"
+            ) from None
         except UnicodeError as exc:
             raise Failure(ErrorKind.INVALID_URL, f"invalid host name {host!r}: {exc}") from None
         headers = dict(self.headers)
@@ -112,8 +119,13 @@ class Hops:
         self.connect_ms = int(timeout[0] * 1000)
         try:
             return self.session.request(
-                self.method, self.url, headers=headers, data=self.body or None, stream=True,
-                allow_redirects=False, timeout=timeout,
+                self.method,
+                self.url,
+                headers=headers,
+                data=self.body or None,
+                stream=True,
+                allow_redirects=False,
+                timeout=timeout,
             )
         except Exception as exc:
             raise self.classify(exc, connecting=True) from None
@@ -135,8 +147,15 @@ class Hops:
 
     def classify(self, exc: BaseException, *, connecting: bool) -> Failure:
         """What went wrong on the current hop, naming its host."""
-        return classify(exc, scope=self.scope, url=self.url, host=self.host, timeout_ms=self.timeout_ms,
-                        connect_ms=self.connect_ms, connecting=connecting)
+        return classify(
+            exc,
+            scope=self.scope,
+            url=self.url,
+            host=self.host,
+            timeout_ms=self.timeout_ms,
+            connect_ms=self.connect_ms,
+            connecting=connecting,
+        )
 
 
 def host_of(url: str) -> str:

@@ -1,4 +1,5 @@
 """Responses: the body read within its size cap and deadline, decoded as JSON, text or nothing; the headers kept."""
+
 from __future__ import annotations
 
 import codecs
@@ -13,23 +14,62 @@ from cronicorn.http.deadline import Scope
 from cronicorn.http.failures import Failure
 
 # Response headers worth keeping on a run: the rest is noise for users and for the planner.
-KEPT_HEADERS = frozenset({
-    "content-type", "content-length", "content-encoding", "retry-after", "location", "etag", "last-modified",
-    "cache-control", "expires", "date", "age", "server", "x-request-id", "x-correlation-id",
-    "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit-limit", "ratelimit-remaining",
-    "ratelimit-reset",
-})
-TEXT_TYPES = frozenset({
-    "application/xml", "application/javascript", "application/ecmascript", "application/x-www-form-urlencoded",
-    "application/yaml", "application/x-yaml", "application/x-ndjson", "application/ndjson", "application/graphql",
-    "application/csv", "application/sql",
-})
+KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "retry-after",
+        "location",
+        "etag",
+        "last-modified",
+        "cache-control",
+        "expires",
+        "date",
+        "age",
+        "server",
+        "x-request-id",
+        "x-correlation-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    }
+)
+TEXT_TYPES = frozenset(
+    {
+        "application/xml",
+        "application/javascript",
+        "application/ecmascript",
+        "application/x-www-form-urlencoded",
+        "application/yaml",
+        "application/x-yaml",
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/graphql",
+        "application/csv",
+        "application/sql",
+    }
+)
 BINARY_PREFIXES = ("image/", "audio/", "video/", "font/")
-BINARY_TYPES = frozenset({
-    "application/octet-stream", "application/pdf", "application/zip", "application/gzip", "application/x-gzip",
-    "application/x-tar", "application/x-protobuf", "application/protobuf", "application/wasm", "application/msgpack",
-    "application/x-msgpack", "application/cbor",
-})
+BINARY_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-protobuf",
+        "application/protobuf",
+        "application/wasm",
+        "application/msgpack",
+        "application/x-msgpack",
+        "application/cbor",
+    }
+)
 READ_CHUNK = 65_536
 
 

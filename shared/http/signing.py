@@ -1,4 +1,5 @@
 """Request signing: receivers check that a call came from this installation and was not altered."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """SSRF guard: which addresses a scheduled call may reach."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """The guarded transport: urllib3 connections and pools that check every peer, behind a requests adapter."""
+
 from __future__ import annotations
 
 import socket
@@ -96,7 +97,10 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPConnectionPool, "https": _GuardedHTTPSConnectionPool}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPConnectionPool,
+            "https": _GuardedHTTPSConnectionPool,
+        }
 
     def proxy_manager_for(self, proxy: Any, **proxy_kwargs: Any) -> Any:
         raise BlockedAddress("refused by SSRF guard: proxies are not supported for scheduled calls")

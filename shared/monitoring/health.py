@@ -1,4 +1,5 @@
 """Health of an installation: database, Redis, broker queue depths and tick freshness."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,7 +21,9 @@ def tick_age(client: redis.Redis, now: datetime) -> float | None:
     return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
 
 
-def check_health(engine: Engine, client: redis.Redis, now: datetime, *, broker: redis.Redis | None = None) -> dict[str, Any]:
+def check_health(
+    engine: Engine, client: redis.Redis, now: datetime, *, broker: redis.Redis | None = None
+) -> dict[str, Any]:
     """A report whose `status` is "ok" only when the database and Redis answer and ticks are fresh."""
     checks: dict[str, Any] = {}
     try:

@@ -1,4 +1,5 @@
 """Run the planner for one endpoint at most once at a time, whatever the number of analysis workers."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,8 +35,12 @@ def openai_client(settings: Settings) -> openai.OpenAI | None:
     if not settings.openai_api_key:
         return None
     # Our loop owns retries and backoff; the client must not retry on its own.
-    return openai.OpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url or None,
-                         max_retries=0, timeout=settings.ai_timeout_s)
+    return openai.OpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url or None,
+        max_retries=0,
+        timeout=settings.ai_timeout_s,
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,9 @@ class Analyst:
 
     def _analysed_recently(self, endpoint_id: str) -> bool:
         since = self.clock() - timedelta(seconds=self.min_spacing_s)
-        query = select(func.max(ai_analysis_sessions.c.analyzed_at)).where(ai_analysis_sessions.c.endpoint_id == endpoint_id)
+        query = select(func.max(ai_analysis_sessions.c.analyzed_at)).where(
+            ai_analysis_sessions.c.endpoint_id == endpoint_id
+        )
         with self.engine.connect() as conn:
             last = conn.execute(query).scalar()
         return last is not None and last > since

@@ -1,4 +1,5 @@
 """The planner's instructions. The endpoint's description is its ruleset; stability is the default."""
+
 from __future__ import annotations
 
 SYSTEM_PROMPT = """\

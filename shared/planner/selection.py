@@ -1,4 +1,5 @@
 """Which endpoints need an analysis now (beat's `plan_analyses` asks every 30 s)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -4,6 +4,7 @@ The loop owns retries (the OpenAI client gets max_retries=0): a model error, a t
 garbage answer is retried with backoff within the session's budget, then the session is
 recorded as failed and the endpoint keeps its schedule.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,13 @@ class ModelFailure(Exception):
     """The model could not give a usable answer within the retries."""
 
 
-def _complete(ai: openai.OpenAI, cfg: PlannerConfig, messages: list[dict[str, Any]], tool_choice: Any,
-              sleep: Callable[[float], None]) -> Any:
+def _complete(
+    ai: openai.OpenAI,
+    cfg: PlannerConfig,
+    messages: list[dict[str, Any]],
+    tool_choice: Any,
+    sleep: Callable[[float], None],
+) -> Any:
     last: Exception | None = None
     for attempt in range(cfg.retries + 1):
         if attempt:
@@ -61,8 +67,11 @@ def _complete(ai: openai.OpenAI, cfg: PlannerConfig, messages: list[dict[str, An
         try:
             # Plain dicts in the wire format: the SDK's TypedDicts describe exactly these.
             response = ai.chat.completions.create(
-                model=cfg.model, messages=messages, tools=TOOLS,  # type: ignore[arg-type]
-                tool_choice=tool_choice, temperature=cfg.temperature,
+                model=cfg.model,
+                messages=messages,
+                tools=TOOLS,  # type: ignore[arg-type]
+                tool_choice=tool_choice,
+                temperature=cfg.temperature,
             )
             if not getattr(response, "choices", None):
                 raise ModelFailure("the model answered with no choices")
@@ -78,20 +87,37 @@ def _assistant_message(message: Any) -> dict[str, Any]:
         "role": "assistant",
         "content": message.content,
         "tool_calls": [
-            {"id": tc.id, "type": "function", "function": {"name": tc.function.name, "arguments": tc.function.arguments}}
+            {
+                "id": tc.id,
+                "type": "function",
+                "function": {"name": tc.function.name, "arguments": tc.function.arguments},
+            }
             for tc in message.tool_calls
         ],
     }
 
 
-def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Callable[[], datetime],
-                cfg: PlannerConfig, *, sleep: Callable[[float], None] = time.sleep) -> SessionRecord:
+def run_session(
+    engine: Engine,
+    ai: openai.OpenAI,
+    endpoint_id: str,
+    clock: Callable[[], datetime],
+    cfg: PlannerConfig,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SessionRecord:
     """Analyse one endpoint and store the session; never raises for model problems."""
     started = time.monotonic()
     now = clock()
     context, row = build_context(engine, endpoint_id, now)
-    record = SessionRecord(endpoint_id=endpoint_id, analyzed_at=now, status="success", mode="shadow" if cfg.shadow else "active",
-                           model=cfg.model, endpoint_failure_count=row.failure_count)
+    record = SessionRecord(
+        endpoint_id=endpoint_id,
+        analyzed_at=now,
+        status="success",
+        mode="shadow" if cfg.shadow else "active",
+        model=cfg.model,
+        endpoint_failure_count=row.failure_count,
+    )
     used = monthly_tokens(engine, row.tenant_id, now)
     budget = cfg.budget_for(tenant_tier(engine, row.tenant_id))
     if used >= budget:
@@ -103,8 +129,18 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
         AI_SESSIONS.labels(record.status).inc()
         return record
 
-    tools = ToolBox(engine=engine, tenant_id=row.tenant_id, endpoint_id=endpoint_id, job_id=row.job_id, clock=clock, shadow=cfg.shadow)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": context}]
+    tools = ToolBox(
+        engine=engine,
+        tenant_id=row.tenant_id,
+        endpoint_id=endpoint_id,
+        job_id=row.job_id,
+        clock=clock,
+        shadow=cfg.shadow,
+    )
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": context},
+    ]
     for step in range(cfg.max_steps):
         final = step == cfg.max_steps - 1
         choice: Any = {"type": "function", "function": {"name": "submit_analysis"}} if final else "required"
@@ -133,7 +169,9 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
         if tools.submission is not None:
             break
         if record.prompt_tokens + record.completion_tokens >= cfg.session_token_cap:
-            record.warnings.append(f"session token cap reached ({record.prompt_tokens + record.completion_tokens} >= {cfg.session_token_cap})")
+            record.warnings.append(
+                f"session token cap reached ({record.prompt_tokens + record.completion_tokens} >= {cfg.session_token_cap})"
+            )
             break
 
     if tools.submission is not None:
@@ -146,7 +184,9 @@ def run_session(engine: Engine, ai: openai.OpenAI, endpoint_id: str, clock: Call
         record.warnings.append("session ended without submit_analysis")
         record.next_analysis_at = clock() + NO_SUBMIT_RETRY_AFTER
     if cfg.shadow and tools.shadow_actions:
-        record.actions_taken = (record.actions_taken or []) + [f"[shadow, not applied] {json.dumps(a)}" for a in tools.shadow_actions]
+        record.actions_taken = (record.actions_taken or []) + [
+            f"[shadow, not applied] {json.dumps(a)}" for a in tools.shadow_actions
+        ]
     record.duration_ms = int((time.monotonic() - started) * 1000)
     save_session(engine, record)
     AI_SESSIONS.labels(record.status).inc()
@@ -162,7 +202,10 @@ def _run_tool(tools: ToolBox, call: Any, record: SessionRecord) -> Any:
         if not isinstance(args, dict):
             raise ValueError("arguments must be a JSON object")
     except ValueError as exc:
-        args, result = {"raw": truncate(call.function.arguments or "", 500)}, {"error": f"arguments are not valid JSON: {exc}"}
+        args, result = (
+            {"raw": truncate(call.function.arguments or "", 500)},
+            {"error": f"arguments are not valid JSON: {exc}"},
+        )
         record.tool_calls.append({"tool": name, "args": args, "result": truncate(result, 1000)})
         return result
     try:

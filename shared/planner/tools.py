@@ -4,6 +4,7 @@ Write tools go through `cronicorn.producer.control`, the same validated path peo
 clamps into min/max, hints only move the next run earlier, and an AI cannot lift a person's
 pause. In shadow mode writes are validated and recorded, not applied.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,12 @@ def _fn(name: str, description: str, properties: dict[str, Any], required: list[
         "function": {
             "name": name,
             "description": description,
-            "parameters": {"type": "object", "properties": properties, "required": required, "additionalProperties": False},
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": False,
+            },
         },
     }
 
@@ -48,30 +54,70 @@ def _fn(name: str, description: str, properties: dict[str, Any], required: list[
 REASON = {"type": "string", "description": "why, in one sentence"}
 TOOLS: list[dict[str, Any]] = [
     _fn("get_latest_response", "The latest finished run: status, status code, time, body (first 500 chars).", {}, []),
-    _fn("get_response_history", "Finished runs, newest first: status, duration, a 200-char preview or a 500-char body.",
-        {"limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
-         "offset": {"type": "integer", "minimum": 0, "default": 0},
-         "includeBodies": {"type": "boolean", "default": False}}, []),
-    _fn("get_sibling_latest_responses", "For each other endpoint of the same job: latest response, schedule, pause, failures, hints.",
-        {"includeResponses": {"type": "boolean", "default": True}}, []),
-    _fn("get_upstream_latest_responses", "For each declared upstream endpoint (in other jobs): its job, latest response, schedule, pause, failures.",
-        {"includeResponses": {"type": "boolean", "default": True}}, []),
-    _fn("propose_interval", "Run every intervalMs until the hint expires (clamped into min/max).",
-        {"intervalMs": {"type": "integer", "minimum": MIN_INTERVAL_HINT_MS},
-         "ttlMinutes": {"type": "number", "default": DEFAULT_INTERVAL_HINT_TTL_MINUTES}, "reason": REASON},
-        ["intervalMs", "reason"]),
-    _fn("propose_next_time", "Run once at nextRunAtIso (ISO 8601 with offset), if earlier than planned.",
-        {"nextRunAtIso": {"type": "string"},
-         "ttlMinutes": {"type": "number", "default": DEFAULT_ONESHOT_HINT_TTL_MINUTES}, "reason": REASON},
-        ["nextRunAtIso", "reason"]),
-    _fn("pause_until", "Pause until untilIso (ISO 8601 with offset), or resume with null. Cannot change a person's pause.",
-        {"untilIso": {"type": ["string", "null"]}, "reason": REASON}, ["untilIso", "reason"]),
+    _fn(
+        "get_response_history",
+        "Finished runs, newest first: status, duration, a 200-char preview or a 500-char body.",
+        {
+            "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
+            "offset": {"type": "integer", "minimum": 0, "default": 0},
+            "includeBodies": {"type": "boolean", "default": False},
+        },
+        [],
+    ),
+    _fn(
+        "get_sibling_latest_responses",
+        "For each other endpoint of the same job: latest response, schedule, pause, failures, hints.",
+        {"includeResponses": {"type": "boolean", "default": True}},
+        [],
+    ),
+    _fn(
+        "get_upstream_latest_responses",
+        "For each declared upstream endpoint (in other jobs): its job, latest response, schedule, pause, failures.",
+        {"includeResponses": {"type": "boolean", "default": True}},
+        [],
+    ),
+    _fn(
+        "propose_interval",
+        "Run every intervalMs until the hint expires (clamped into min/max).",
+        {
+            "intervalMs": {"type": "integer", "minimum": MIN_INTERVAL_HINT_MS},
+            "ttlMinutes": {"type": "number", "default": DEFAULT_INTERVAL_HINT_TTL_MINUTES},
+            "reason": REASON,
+        },
+        ["intervalMs", "reason"],
+    ),
+    _fn(
+        "propose_next_time",
+        "Run once at nextRunAtIso (ISO 8601 with offset), if earlier than planned.",
+        {
+            "nextRunAtIso": {"type": "string"},
+            "ttlMinutes": {"type": "number", "default": DEFAULT_ONESHOT_HINT_TTL_MINUTES},
+            "reason": REASON,
+        },
+        ["nextRunAtIso", "reason"],
+    ),
+    _fn(
+        "pause_until",
+        "Pause until untilIso (ISO 8601 with offset), or resume with null. Cannot change a person's pause.",
+        {"untilIso": {"type": ["string", "null"]}, "reason": REASON},
+        ["untilIso", "reason"],
+    ),
     _fn("clear_hints", "Drop all hints: the baseline schedule applies again.", {"reason": REASON}, ["reason"]),
-    _fn("submit_analysis", "End the session.",
-        {"reasoning": {"type": "string"}, "actions_taken": {"type": "array", "items": {"type": "string"}},
-         "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
-         "next_analysis_in_ms": {"type": "integer", "minimum": MIN_NEXT_ANALYSIS_MS, "maximum": MAX_NEXT_ANALYSIS_MS}},
-        ["reasoning", "actions_taken", "confidence", "next_analysis_in_ms"]),
+    _fn(
+        "submit_analysis",
+        "End the session.",
+        {
+            "reasoning": {"type": "string"},
+            "actions_taken": {"type": "array", "items": {"type": "string"}},
+            "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
+            "next_analysis_in_ms": {
+                "type": "integer",
+                "minimum": MIN_NEXT_ANALYSIS_MS,
+                "maximum": MAX_NEXT_ANALYSIS_MS,
+            },
+        },
+        ["reasoning", "actions_taken", "confidence", "next_analysis_in_ms"],
+    ),
 ]
 
 
@@ -99,8 +145,13 @@ def _when(args: dict[str, Any], name: str) -> datetime:
 
 
 # Write tools take the validated models' fields under their own (camelCase) argument names.
-ARGUMENTS = {"intervalMs": "interval_ms", "ttlMinutes": "ttl_minutes", "nextRunAtIso": "next_run_at",
-             "untilIso": "paused_until", "reason": "reason"}
+ARGUMENTS = {
+    "intervalMs": "interval_ms",
+    "ttlMinutes": "ttl_minutes",
+    "nextRunAtIso": "next_run_at",
+    "untilIso": "paused_until",
+    "reason": "reason",
+}
 _ARGUMENT_OF = {field_name: argument for argument, field_name in ARGUMENTS.items()}
 
 
@@ -189,8 +240,11 @@ class ToolBox:
     # --- reads -----------------------------------------------------------------------------
     def _finished_runs(self, endpoint_id: str, limit: int, offset: int = 0) -> list[Any]:
         query = (
-            select(runs).where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
-            .order_by(runs.c.started_at.desc()).limit(limit).offset(offset)
+            select(runs)
+            .where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
+            .order_by(runs.c.started_at.desc())
+            .limit(limit)
+            .offset(offset)
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query))
@@ -220,41 +274,82 @@ class ToolBox:
 
     def _get_sibling_latest_responses(self, args: dict[str, Any]) -> Any:
         with self.engine.connect() as conn:
-            rows = list(conn.execute(
-                select(endpoints).where(endpoints.c.job_id == self.job_id, endpoints.c.id != self.endpoint_id,
-                                        endpoints.c.archived_at.is_(None)).order_by(endpoints.c.name)
-            ))
+            rows = list(
+                conn.execute(
+                    select(endpoints)
+                    .where(
+                        endpoints.c.job_id == self.job_id,
+                        endpoints.c.id != self.endpoint_id,
+                        endpoints.c.archived_at.is_(None),
+                    )
+                    .order_by(endpoints.c.name)
+                )
+            )
         return {"siblings": self._views(rows, bool(args.get("includeResponses", True)))}
 
     def _get_upstream_latest_responses(self, args: dict[str, Any]) -> Any:
         with self.engine.connect() as conn:
-            declared = conn.execute(select(endpoints.c.upstream_endpoint_ids).where(endpoints.c.id == self.endpoint_id)).scalar() or []
+            declared = (
+                conn.execute(
+                    select(endpoints.c.upstream_endpoint_ids).where(endpoints.c.id == self.endpoint_id)
+                ).scalar()
+                or []
+            )
             # Scoped to the tenant: a declared id can never reveal another tenant's responses.
-            rows = list(conn.execute(
-                select(endpoints, jobs.c.name.label("job_name")).join(jobs, jobs.c.id == endpoints.c.job_id)
-                .where(endpoints.c.id.in_(declared), jobs.c.tenant_id == self.tenant_id, endpoints.c.archived_at.is_(None))
-                .order_by(endpoints.c.name)
-            )) if declared else []
+            rows = (
+                list(
+                    conn.execute(
+                        select(endpoints, jobs.c.name.label("job_name"))
+                        .join(jobs, jobs.c.id == endpoints.c.job_id)
+                        .where(
+                            endpoints.c.id.in_(declared),
+                            jobs.c.tenant_id == self.tenant_id,
+                            endpoints.c.archived_at.is_(None),
+                        )
+                        .order_by(endpoints.c.name)
+                    )
+                )
+                if declared
+                else []
+            )
         if not declared:
             return {"upstreams": [], "message": "this endpoint declares no upstream endpoints"}
         return {"upstreams": self._views(rows, bool(args.get("includeResponses", True)))}
 
     # --- writes (through the same validated path as people) --------------------------------
     def _result(self, ep: Any) -> dict[str, Any]:
-        return {"applied": True, "next_run_at": ep.next_run_at.isoformat() if ep.next_run_at else None,
-                "next_run_source": ep.next_run_source}
+        return {
+            "applied": True,
+            "next_run_at": ep.next_run_at.isoformat() if ep.next_run_at else None,
+            "next_run_source": ep.next_run_source,
+        }
 
     def _propose_interval(self, args: dict[str, Any]) -> Any:
         hint = interval_hint_from(args)
-        ep = control.set_interval_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, hint.interval_ms,
-                                       hint.ttl_minutes, hint.reason, actor="ai")
+        ep = control.set_interval_hint(
+            self.engine,
+            self.tenant_id,
+            self.clock(),
+            self.endpoint_id,
+            hint.interval_ms,
+            hint.ttl_minutes,
+            hint.reason,
+            actor="ai",
+        )
         return self._result(ep)
 
     def _propose_next_time(self, args: dict[str, Any]) -> Any:
         hint = oneshot_hint_from(args)
-        ep = control.set_oneshot_hint(self.engine, self.tenant_id, self.clock(), self.endpoint_id,
-                                      next_run_at=hint.next_run_at, ttl_minutes=hint.ttl_minutes, reason=hint.reason,
-                                      actor="ai")
+        ep = control.set_oneshot_hint(
+            self.engine,
+            self.tenant_id,
+            self.clock(),
+            self.endpoint_id,
+            next_run_at=hint.next_run_at,
+            ttl_minutes=hint.ttl_minutes,
+            reason=hint.reason,
+            actor="ai",
+        )
         return self._result(ep)
 
     def _pause_until(self, args: dict[str, Any]) -> Any:
@@ -262,12 +357,21 @@ class ToolBox:
             ep = control.resume_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai")
         else:
             wanted = pause_from(args)
-            ep = control.pause_endpoint(self.engine, self.tenant_id, self.clock(), self.endpoint_id, wanted.paused_until,
-                                        wanted.reason, actor="ai")
+            ep = control.pause_endpoint(
+                self.engine,
+                self.tenant_id,
+                self.clock(),
+                self.endpoint_id,
+                wanted.paused_until,
+                wanted.reason,
+                actor="ai",
+            )
         return self._result(ep)
 
     def _clear_hints(self, args: dict[str, Any]) -> Any:
-        return self._result(control.clear_hints(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai"))
+        return self._result(
+            control.clear_hints(self.engine, self.tenant_id, self.clock(), self.endpoint_id, actor="ai")
+        )
 
     def _submit_analysis(self, args: dict[str, Any]) -> Any:
         reasoning = args.get("reasoning")

@@ -1,4 +1,5 @@
 """Compact, model-readable views of endpoints and runs (bodies truncated)."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ def endpoint_view(row: EndpointRow | Row[Any], now: datetime) -> dict[str, Any]:
     return {
         "name": row.name,
         "description": row.description,
-        "schedule": {"cron": row.baseline_cron, "timezone": row.timezone} if row.baseline_cron else {"interval_ms": row.baseline_interval_ms},
+        "schedule": {"cron": row.baseline_cron, "timezone": row.timezone}
+        if row.baseline_cron
+        else {"interval_ms": row.baseline_interval_ms},
         "min_interval_ms": row.min_interval_ms,
         "max_interval_ms": row.max_interval_ms,
         "paused_until": _iso(row.paused_until) if row.paused_until and row.paused_until > now else None,
@@ -56,5 +59,7 @@ def endpoint_view(row: EndpointRow | Row[Any], now: datetime) -> dict[str, Any]:
             "next_run_at": _iso(row.ai_hint_next_run_at),
             "expires_at": _iso(row.ai_hint_expires_at),
             "reason": row.ai_hint_reason,
-        } if fresh else None,
+        }
+        if fresh
+        else None,
     }

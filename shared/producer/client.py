@@ -17,6 +17,7 @@ Another tenant's objects raise `NotFound`, as if they did not exist. A change th
 state does not allow (e.g. run-now on a paused endpoint, resuming an archived job) raises
 `Conflict`. All three derive from `cronicorn.core.errors.CronicornError`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -66,8 +67,14 @@ class Cronicorn:
     `cronicorn.producer.records`; datetimes in them are aware UTC.
     """
 
-    def __init__(self, engine: Engine, *, tenant_id: str = "default", clock: Callable[[], datetime] | None = None,
-                 tier: Tier | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tenant_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+        tier: Tier | None = None,
+    ) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
         self.clock = clock or utcnow
@@ -159,22 +166,26 @@ class Cronicorn:
         Raises:
             InvalidInput (nothing written), NotFound (no such job), Conflict (job archived, tier full).
         """
-        return endpoints.add_endpoint(self.engine, self.tenant_id, self._now(), job_id, _fields(spec, fields), self.tier)
+        return endpoints.add_endpoint(
+            self.engine, self.tenant_id, self._now(), job_id, _fields(spec, fields), self.tier
+        )
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         """The endpoint with this id, including its schedule state (next_run_at, hints, pause). NotFound otherwise."""
         return endpoints.get_endpoint(self.engine, self.tenant_id, endpoint_id)
 
-    def list_endpoints(self, job_id: str | None = None, *, include_archived: bool = False,
-                       limit: int = 100, offset: int = 0) -> list[Endpoint]:
+    def list_endpoints(
+        self, job_id: str | None = None, *, include_archived: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[Endpoint]:
         """This tenant's endpoints, oldest first.
 
         Args:
             job_id: only this job's endpoints. include_archived: also list archived ones.
             limit: page size, 1-1000. offset: how many to skip.
         """
-        return endpoints.list_endpoints(self.engine, self.tenant_id, job_id, include_archived=include_archived,
-                                        limit=limit, offset=offset)
+        return endpoints.list_endpoints(
+            self.engine, self.tenant_id, job_id, include_archived=include_archived, limit=limit, offset=offset
+        )
 
     def update_endpoint(self, endpoint_id: str, **fields: Any) -> Endpoint:
         """Change any fields of `add_endpoint`; the next run is re-planned at once.
@@ -220,8 +231,9 @@ class Cronicorn:
         """
         return control.run_now(self.engine, self.tenant_id, self._now(), endpoint_id)
 
-    def set_interval_hint(self, endpoint_id: str, interval_ms: int, ttl_minutes: float = 60,
-                          reason: str | None = None) -> Endpoint:
+    def set_interval_hint(
+        self, endpoint_id: str, interval_ms: int, ttl_minutes: float = 60, reason: str | None = None
+    ) -> Endpoint:
         """Run every `interval_ms` (clamped into min/max) instead of the baseline until the hint expires.
 
         Args:
@@ -230,20 +242,34 @@ class Cronicorn:
 
         The next run only ever moves earlier because of a hint, never later.
         """
-        return control.set_interval_hint(self.engine, self.tenant_id, self._now(), endpoint_id, interval_ms,
-                                         ttl_minutes, reason)
+        return control.set_interval_hint(
+            self.engine, self.tenant_id, self._now(), endpoint_id, interval_ms, ttl_minutes, reason
+        )
 
-    def set_oneshot_hint(self, endpoint_id: str, *, next_run_at: datetime | None = None,
-                         next_run_in_ms: int | None = None, ttl_minutes: float = 30,
-                         reason: str | None = None) -> Endpoint:
+    def set_oneshot_hint(
+        self,
+        endpoint_id: str,
+        *,
+        next_run_at: datetime | None = None,
+        next_run_in_ms: int | None = None,
+        ttl_minutes: float = 30,
+        reason: str | None = None,
+    ) -> Endpoint:
         """Run once at `next_run_at` (aware) or in `next_run_in_ms`, if that is earlier than planned.
 
         Give exactly one of the two. The hint stays fresh `ttl_minutes` (default 30) and at least
         until a minute after its time; it is consumed by the run it causes.
         """
-        return control.set_oneshot_hint(self.engine, self.tenant_id, self._now(), endpoint_id,
-                                        next_run_at=next_run_at, next_run_in_ms=next_run_in_ms,
-                                        ttl_minutes=ttl_minutes, reason=reason)
+        return control.set_oneshot_hint(
+            self.engine,
+            self.tenant_id,
+            self._now(),
+            endpoint_id,
+            next_run_at=next_run_at,
+            next_run_in_ms=next_run_in_ms,
+            ttl_minutes=ttl_minutes,
+            reason=reason,
+        )
 
     def clear_hints(self, endpoint_id: str) -> Endpoint:
         """Drop the interval and one-shot hints; the next run is re-planned from the baseline."""
@@ -268,9 +294,17 @@ class Cronicorn:
         return probe_endpoint(self.engine, self.tenant_id, endpoint_id, http, keyring)
 
     # --- runs ---------------------------------------------------------------------------
-    def list_runs(self, *, endpoint_id: str | None = None, job_id: str | None = None, status: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-                  offset: int = 0) -> RunPage:
+    def list_runs(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        job_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
         """Runs newest first, one page, with the total number matching.
 
         Args:
@@ -279,8 +313,17 @@ class Cronicorn:
             since / until: aware datetimes bounding `started_at` (since inclusive, until exclusive).
             limit: page size, 1-1000 (default 50). offset: how many to skip.
         """
-        return runs_query.list_runs(self.engine, self.tenant_id, endpoint_id=endpoint_id, job_id=job_id,
-                                    status=status, since=since, until=until, limit=limit, offset=offset)
+        return runs_query.list_runs(
+            self.engine,
+            self.tenant_id,
+            endpoint_id=endpoint_id,
+            job_id=job_id,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
 
     def get_run(self, run_id: str) -> Run:
         """One run with its response (status code, body, error). NotFound otherwise."""
@@ -296,7 +339,9 @@ class Cronicorn:
         return run_stats.dashboard_stats(self.engine, self.tenant_id, self._now())
 
     # --- AI planner sessions --------------------------------------------------------------
-    def list_sessions(self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+    def list_sessions(
+        self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0
+    ) -> list[dict[str, Any]]:
         """Planner sessions newest first: tool calls, reasoning, tokens, outcome and warnings."""
         return sessions.list_sessions(self.engine, self.tenant_id, endpoint_id=endpoint_id, limit=limit, offset=offset)
 
@@ -305,8 +350,12 @@ class Cronicorn:
         return sessions.get_session(self.engine, self.tenant_id, session_id)
 
     # --- deploy-time registration -------------------------------------------------------
-    def register(self, job: JobSpec | dict[str, Any], endpoints: Sequence[EndpointSpec | dict[str, Any]],
-                 on_conflict: register.OnConflict = "update") -> tuple[Job, list[Endpoint]]:
+    def register(
+        self,
+        job: JobSpec | dict[str, Any],
+        endpoints: Sequence[EndpointSpec | dict[str, Any]],
+        on_conflict: register.OnConflict = "update",
+    ) -> tuple[Job, list[Endpoint]]:
         """Create or bring up to date a job and its endpoints by name; safe to run on every deploy.
 
         Args:

@@ -4,6 +4,7 @@ Hints and run-now only ever move the next run earlier; the governor clamps them 
 guardrails. A pause records who set it (`actor`), and the AI (actor "ai") can never lift or
 change a pause a person set while it lasts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,8 +37,15 @@ def _paused_by_person(row: EndpointRow, now: datetime) -> bool:
     return row.paused_until is not None and row.paused_until > now and row.paused_by == PausedBy.USER.value
 
 
-def _write(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, values: dict[str, Any],
-           mode: Literal["reset", "earlier"], check: Callable[[EndpointRow], None] | None = None) -> Endpoint:
+def _write(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    endpoint_id: str,
+    values: dict[str, Any],
+    mode: Literal["reset", "earlier"],
+    check: Callable[[EndpointRow], None] | None = None,
+) -> Endpoint:
     with engine.begin() as conn:
         row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
         if row.archived_at is not None:
@@ -49,8 +57,16 @@ def _write(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, valu
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
 
 
-def pause_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, until: datetime,
-                   reason: str | None = None, *, actor: Actor = "user") -> Endpoint:
+def pause_endpoint(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    endpoint_id: str,
+    until: datetime,
+    reason: str | None = None,
+    *,
+    actor: Actor = "user",
+) -> Endpoint:
     """Pause until `until` (future); next_run_at moves to it. The AI cannot override a person's pause."""
     who = _actor(actor)
     pause = parse(Pause, {"paused_until": until, "reason": reason})
@@ -63,7 +79,9 @@ def pause_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: s
     return _write(engine, tenant_id, now, endpoint_id, values, "reset", check)
 
 
-def resume_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user") -> Endpoint:
+def resume_endpoint(
+    engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user"
+) -> Endpoint:
     """Lift a pause and re-plan from now. The AI cannot lift a person's pause (Conflict)."""
     who = _actor(actor)
 
@@ -88,9 +106,17 @@ def run_now(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, 
     return _write(engine, tenant_id, now, endpoint_id, {"run_requested_at": now}, "earlier", check)
 
 
-def set_interval_hint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, interval_ms: int,
-                      ttl_minutes: float = DEFAULT_INTERVAL_HINT_TTL_MINUTES, reason: str | None = None, *,
-                      actor: Actor = "user") -> Endpoint:
+def set_interval_hint(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    endpoint_id: str,
+    interval_ms: int,
+    ttl_minutes: float = DEFAULT_INTERVAL_HINT_TTL_MINUTES,
+    reason: str | None = None,
+    *,
+    actor: Actor = "user",
+) -> Endpoint:
     """Run every `interval_ms` (clamped into min/max) until now + ttl; moves the next run earlier only."""
     _actor(actor)
     hint = parse(IntervalHint, {"interval_ms": interval_ms, "ttl_minutes": ttl_minutes, "reason": reason})
@@ -102,20 +128,39 @@ def set_interval_hint(engine: Engine, tenant_id: str, now: datetime, endpoint_id
     return _write(engine, tenant_id, now, endpoint_id, values, "earlier")
 
 
-def set_oneshot_hint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *,
-                     next_run_at: datetime | None = None, next_run_in_ms: int | None = None,
-                     ttl_minutes: float = DEFAULT_ONESHOT_HINT_TTL_MINUTES, reason: str | None = None,
-                     actor: Actor = "user") -> Endpoint:
+def set_oneshot_hint(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    endpoint_id: str,
+    *,
+    next_run_at: datetime | None = None,
+    next_run_in_ms: int | None = None,
+    ttl_minutes: float = DEFAULT_ONESHOT_HINT_TTL_MINUTES,
+    reason: str | None = None,
+    actor: Actor = "user",
+) -> Endpoint:
     """Run once at `next_run_at` (or now + `next_run_in_ms`) if that is earlier than planned."""
     _actor(actor)
-    hint = parse(OneShotHint, {"next_run_at": next_run_at, "next_run_in_ms": next_run_in_ms,
-                               "ttl_minutes": ttl_minutes, "reason": reason})
-    values = {"ai_hint_next_run_at": hint.at(now), "ai_hint_expires_at": hint.expires(now), "ai_hint_reason": hint.reason}
+    hint = parse(
+        OneShotHint,
+        {"next_run_at": next_run_at, "next_run_in_ms": next_run_in_ms, "ttl_minutes": ttl_minutes, "reason": reason},
+    )
+    values = {
+        "ai_hint_next_run_at": hint.at(now),
+        "ai_hint_expires_at": hint.expires(now),
+        "ai_hint_reason": hint.reason,
+    }
     return _write(engine, tenant_id, now, endpoint_id, values, "earlier")
 
 
 def clear_hints(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user") -> Endpoint:
     """Drop every hint and re-plan from the baseline."""
     _actor(actor)
-    values = {"ai_hint_interval_ms": None, "ai_hint_next_run_at": None, "ai_hint_expires_at": None, "ai_hint_reason": None}
+    values = {
+        "ai_hint_interval_ms": None,
+        "ai_hint_next_run_at": None,
+        "ai_hint_expires_at": None,
+        "ai_hint_reason": None,
+    }
     return _write(engine, tenant_id, now, endpoint_id, values, "reset")

@@ -2,6 +2,7 @@
 
 Pausing and resuming (with the actor who asks) live in `cronicorn.producer.control` beside the hints.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -43,10 +44,13 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
     """Declared upstreams must be live endpoints of the same tenant, and not the endpoint itself."""
     if not upstream_ids:
         return
-    found = set(conn.execute(
-        select(endpoints.c.id).join(jobs, jobs.c.id == endpoints.c.job_id)
-        .where(endpoints.c.id.in_(upstream_ids), jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
-    ).scalars())
+    found = set(
+        conn.execute(
+            select(endpoints.c.id)
+            .join(jobs, jobs.c.id == endpoints.c.job_id)
+            .where(endpoints.c.id.in_(upstream_ids), jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
+        ).scalars()
+    )
     errors = []
     for i, upstream in enumerate(upstream_ids):
         if upstream == endpoint_id:
@@ -57,8 +61,9 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
         raise InvalidInput(errors)
 
 
-def insert_endpoint(conn: Connection, tenant_id: str, now: datetime, job_id: str, spec: EndpointSpec,
-                    tier: Tier | None = None) -> str:
+def insert_endpoint(
+    conn: Connection, tenant_id: str, now: datetime, job_id: str, spec: EndpointSpec, tier: Tier | None = None
+) -> str:
     """Add an endpoint in the caller's transaction and plan its first run; returns its id."""
     job = job_row(conn, tenant_id, job_id, lock=True)
     if job.status == JobStatus.ARCHIVED.value:
@@ -73,16 +78,18 @@ def insert_endpoint(conn: Connection, tenant_id: str, now: datetime, job_id: str
     return endpoint_id
 
 
-def desired_values(conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec,
-                   tier: Tier | None = None) -> dict[str, Any]:
+def desired_values(
+    conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None = None
+) -> dict[str, Any]:
     """The columns `spec` stands for once checked against upstreams and the tenant's tier."""
     check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
     values = spec.model_dump()
     return apply_tier(conn, tenant_id, tier, values, new=False) if tier is not None else values
 
 
-def apply_endpoint_spec(conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec,
-                        tier: Tier | None = None) -> bool:
+def apply_endpoint_spec(
+    conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec, tier: Tier | None = None
+) -> bool:
     """Write the columns that differ from `spec` and re-plan; False (no write at all) when none do."""
     row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
     if row.archived_at is not None:
@@ -96,8 +103,14 @@ def apply_endpoint_spec(conn: Connection, tenant_id: str, now: datetime, endpoin
     return True
 
 
-def add_endpoint(engine: Engine, tenant_id: str, now: datetime, job_id: str, data: dict[str, Any] | BaseModel,
-                 tier: Tier | None = None) -> Endpoint:
+def add_endpoint(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    job_id: str,
+    data: dict[str, Any] | BaseModel,
+    tier: Tier | None = None,
+) -> Endpoint:
     """Add an endpoint to an active or paused job; planned at once."""
     spec = parse(EndpointSpec, data)
     with engine.begin() as conn:
@@ -112,8 +125,13 @@ def get_endpoint(engine: Engine, tenant_id: str, endpoint_id: str) -> Endpoint:
 
 
 def list_endpoints(
-    engine: Engine, tenant_id: str, job_id: str | None = None, *, include_archived: bool = False,
-    limit: int = 100, offset: int = 0,
+    engine: Engine,
+    tenant_id: str,
+    job_id: str | None = None,
+    *,
+    include_archived: bool = False,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Endpoint]:
     """The tenant's endpoints (of one job if given), oldest first."""
     check_page(limit, offset)
@@ -127,8 +145,14 @@ def list_endpoints(
         return [Endpoint.from_row(EndpointRow.of(r)) for r in conn.execute(query)]
 
 
-def update_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str,
-                    patch: dict[str, Any] | EndpointPatch, tier: Tier | None = None) -> Endpoint:
+def update_endpoint(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    endpoint_id: str,
+    patch: dict[str, Any] | EndpointPatch,
+    tier: Tier | None = None,
+) -> Endpoint:
     """Merge a partial update, validate the result, write what changed and re-plan at once."""
     with engine.connect() as conn:
         current = endpoint_row(conn, tenant_id, endpoint_id)
@@ -144,7 +168,8 @@ def archive_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id:
         row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
         if row.archived_at is None:
             conn.execute(
-                endpoints.update().where(endpoints.c.id == endpoint_id)
+                endpoints.update()
+                .where(endpoints.c.id == endpoint_id)
                 .values(archived_at=now, updated_at=now, next_run_at=None, next_run_source=None)
             )
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
@@ -157,6 +182,8 @@ def reset_failures(engine: Engine, tenant_id: str, now: datetime, endpoint_id: s
         if row.archived_at is not None:
             raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
         if row.failure_count != 0:
-            conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(failure_count=0, updated_at=now))
+            conn.execute(
+                endpoints.update().where(endpoints.c.id == endpoint_id).values(failure_count=0, updated_at=now)
+            )
             replan(conn, endpoint_id, now, mode="reset")
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))

@@ -1,4 +1,5 @@
 """`explain`: the next run times of an endpoint and why, from the governor alone (no writes)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +19,9 @@ def state_of(endpoint: Endpoint) -> EndpointState:
     return EndpointState(**{name: getattr(endpoint, name) for name in STATE_COLUMNS})
 
 
-def explain(endpoint: Endpoint, now: datetime, n: int = 5, *, job_status: str = JobStatus.ACTIVE.value) -> list[PlannedRun]:
+def explain(
+    endpoint: Endpoint, now: datetime, n: int = 5, *, job_status: str = JobStatus.ACTIVE.value
+) -> list[PlannedRun]:
     """The next n runs assuming each succeeds: the stored next run first, then the governor's plans.
 
     Empty when the endpoint is not schedulable (archived, or its job paused or archived).

@@ -3,6 +3,7 @@
 Strict types: a bool is not a number, a float is not a whole number of milliseconds, and a time
 must be an aware datetime (callers that read text, the API and the planner, parse it first).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

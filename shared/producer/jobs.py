@@ -1,4 +1,5 @@
 """Job use cases: create, read, list, update, pause, resume, archive (one transaction each)."""
+
 from __future__ import annotations
 
 import uuid
@@ -40,8 +41,13 @@ def insert_job(conn: Connection, tenant_id: str, now: datetime, spec: JobSpec) -
     job_id = str(uuid.uuid4())
     conn.execute(
         jobs.insert().values(
-            id=job_id, tenant_id=tenant_id, name=spec.name, description=spec.description,
-            status=JobStatus.ACTIVE.value, created_at=now, updated_at=now,
+            id=job_id,
+            tenant_id=tenant_id,
+            name=spec.name,
+            description=spec.description,
+            status=JobStatus.ACTIVE.value,
+            created_at=now,
+            updated_at=now,
         )
     )
     return job_id
@@ -70,7 +76,9 @@ def find_job_by_name(conn: Connection, tenant_id: str, name: str) -> Row[Any] | 
     return conn.execute(query).first()
 
 
-def list_jobs(engine: Engine, tenant_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+def list_jobs(
+    engine: Engine, tenant_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Job]:
     """The tenant's jobs, oldest first, optionally of one status."""
     check_page(limit, offset)
     query = select(jobs).where(jobs.c.tenant_id == tenant_id)
@@ -115,16 +123,20 @@ def _set_status(engine: Engine, tenant_id: str, now: datetime, job_id: str, stat
         if row.status == JobStatus.ARCHIVED.value:
             if status is JobStatus.ARCHIVED:
                 return Job.from_row(row)  # archiving twice is a no-op
-            raise Conflict(f"job {job_id!r} is archived; it cannot be {'resumed' if status is JobStatus.ACTIVE else 'paused'}")
+            raise Conflict(
+                f"job {job_id!r} is archived; it cannot be {'resumed' if status is JobStatus.ACTIVE else 'paused'}"
+            )
         if row.status == status.value:
             return Job.from_row(row)
         values: dict[str, Any] = {"status": status.value, "updated_at": now}
         if status is JobStatus.ARCHIVED:
             values["archived_at"] = now
         conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
-        ids = conn.execute(
-            select(endpoints.c.id).where(endpoints.c.job_id == job_id, endpoints.c.archived_at.is_(None))
-        ).scalars().all()
+        ids = (
+            conn.execute(select(endpoints.c.id).where(endpoints.c.job_id == job_id, endpoints.c.archived_at.is_(None)))
+            .scalars()
+            .all()
+        )
         # Active: every endpoint re-planned now. Paused/archived: next_run_at cleared, so the
         # tick never scans them (an attempt in flight finishes and then plans nothing).
         for endpoint_id in ids:

@@ -1,4 +1,5 @@
 """A test call: call a stored endpoint once, now, as a scheduled run would, and store nothing."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine
@@ -15,7 +16,14 @@ def probe_endpoint(engine: Engine, tenant_id: str, endpoint_id: str, http: HttpC
     No run is stored and the schedule is untouched: it only shows what the target answers.
     """
     ep = get_endpoint(engine, tenant_id, endpoint_id)
-    return http.call(HttpRequest(
-        url=ep.url, method=ep.method, headers=ep.headers, body=ep.body, timeout_ms=ep.timeout_ms,
-        max_response_size_kb=ep.max_response_size_kb, signing_keys=keyring.keys_for(tenant_id),
-    ))
+    return http.call(
+        HttpRequest(
+            url=ep.url,
+            method=ep.method,
+            headers=ep.headers,
+            body=ep.body,
+            timeout_ms=ep.timeout_ms,
+            max_response_size_kb=ep.max_response_size_kb,
+            signing_keys=keyring.keys_for(tenant_id),
+        )
+    )

@@ -1,4 +1,5 @@
 """What the client returns: plain frozen records built from rows."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields

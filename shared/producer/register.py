@@ -7,6 +7,7 @@ are not declared are left alone: registration never deletes or archives. Running
 the same input writes nothing (same ids, same `updated_at`, no re-planning). Everything happens
 in one transaction: a failure leaves the database as it was.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -26,7 +27,9 @@ from cronicorn.store.tables import endpoints
 OnConflict = Literal["update", "skip", "error"]
 
 
-def _specs(job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | dict[str, Any]]) -> tuple[JobSpec, list[EndpointSpec]]:
+def _specs(
+    job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | dict[str, Any]]
+) -> tuple[JobSpec, list[EndpointSpec]]:
     """Validate the whole declaration, naming fields as `endpoints[i].field`."""
     errors: list[FieldError] = []
     job_spec: JobSpec | None = None
@@ -43,7 +46,9 @@ def _specs(job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | di
         except InvalidInput as exc:
             errors.extend(FieldError(f"endpoints[{i}].{e.field}", e.reason) for e in exc.errors)
     names = [s.name for s in specs]
-    errors.extend(FieldError("endpoints", f"name {n!r} appears twice") for n in sorted({n for n in names if names.count(n) > 1}))
+    errors.extend(
+        FieldError("endpoints", f"name {n!r} appears twice") for n in sorted({n for n in names if names.count(n) > 1})
+    )
     if errors or job_spec is None:
         raise InvalidInput(errors)
     return job_spec, specs
@@ -57,8 +62,12 @@ def _serialise(conn: Connection, tenant_id: str, name: str) -> None:
 
 
 def register(
-    engine: Engine, tenant_id: str, now: datetime, job: JobSpec | dict[str, Any],
-    endpoint_specs: list[EndpointSpec | dict[str, Any]], on_conflict: OnConflict = "update",
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    job: JobSpec | dict[str, Any],
+    endpoint_specs: list[EndpointSpec | dict[str, Any]],
+    on_conflict: OnConflict = "update",
     tier: Tier | None = None,
 ) -> tuple[Job, list[Endpoint]]:
     """Create or bring up to date a job and its declared endpoints; returns them in declaration order."""
@@ -86,7 +95,9 @@ def register(
         for row in rows:
             by_name.setdefault(row.name, row.id)
         if on_conflict == "error":
-            differing = [s.name for s in specs if s.name in by_name and _differs(conn, tenant_id, by_name[s.name], s, tier)]
+            differing = [
+                s.name for s in specs if s.name in by_name and _differs(conn, tenant_id, by_name[s.name], s, tier)
+            ]
             if differing:
                 raise Conflict(f"endpoints differ from the registered ones: {', '.join(differing)}")
         ids = []
@@ -97,12 +108,13 @@ def register(
             if on_conflict == "update":
                 apply_endpoint_spec(conn, tenant_id, now, by_name[spec.name], spec, tier)
             ids.append(by_name[spec.name])
-        return (Job.from_row(job_row(conn, tenant_id, job_id)),
-                [Endpoint.from_row(endpoint_row(conn, tenant_id, i)) for i in ids])
+        return (
+            Job.from_row(job_row(conn, tenant_id, job_id)),
+            [Endpoint.from_row(endpoint_row(conn, tenant_id, i)) for i in ids],
+        )
 
 
 def _differs(conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None) -> bool:
     row = endpoint_row(conn, tenant_id, endpoint_id)
     values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
     return any(getattr(row, k) != v for k, v in values.items())
-

@@ -8,6 +8,7 @@
 A producer writes the same code against either client; errors are the same classes
 (`InvalidInput` naming snake_case fields, `NotFound`, `Conflict`), plus `RateLimited`.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -53,14 +54,18 @@ def _body(data: dict[str, Any]) -> dict[str, Any]:
 class RemoteCronicorn:
     """Producer client over HTTP. Args: base_url (e.g. http://127.0.0.1:8000), api_key, timeout_s."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout_s: float = 30.0, session: requests.Session | None = None
+    ) -> None:
         self.base = base_url.rstrip("/") + "/api"
         self.timeout_s = timeout_s
         self.http = session or requests.Session()
         self.http.headers.update({"x-api-key": api_key, "User-Agent": "cronicorn-remote/0.1"})
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
-        query = {to_camel(k): (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items() if v is not None}
+        query = {
+            to_camel(k): (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items() if v is not None
+        }
         response = self.http.request(method, self.base + path, json=body, params=query, timeout=self.timeout_s)
         if response.status_code == 204:
             return None
@@ -69,7 +74,10 @@ class RemoteCronicorn:
             return data
         message = data.get("error", response.text) if isinstance(data, dict) else response.text
         if response.status_code == 422:
-            raise InvalidInput([FieldError(to_snake(d["field"]), d["reason"]) for d in data.get("details", [])] or [FieldError("input", message)])
+            raise InvalidInput(
+                [FieldError(to_snake(d["field"]), d["reason"]) for d in data.get("details", [])]
+                or [FieldError("input", message)]
+            )
         if response.status_code == 404:
             raise NotFound("object", path.rsplit("/", 1)[-1])
         if response.status_code == 409:
@@ -108,8 +116,17 @@ class RemoteCronicorn:
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("GET", f"/endpoints/{endpoint_id}"))
 
-    def list_endpoints(self, job_id: str | None = None, *, include_archived: bool = False, limit: int = 100, offset: int = 0) -> list[Endpoint]:
-        data = self._call("GET", "/endpoints", job_id=job_id, include_archived=str(include_archived).lower(), limit=limit, offset=offset)
+    def list_endpoints(
+        self, job_id: str | None = None, *, include_archived: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[Endpoint]:
+        data = self._call(
+            "GET",
+            "/endpoints",
+            job_id=job_id,
+            include_archived=str(include_archived).lower(),
+            limit=limit,
+            offset=offset,
+        )
         return [_record(Endpoint, e) for e in data["endpoints"]]
 
     def update_endpoint(self, endpoint_id: str, **fields_: Any) -> Endpoint:
@@ -121,7 +138,10 @@ class RemoteCronicorn:
         return _record(Endpoint, self._call("POST", f"/jobs/{job_id}/endpoints/{endpoint_id}/archive"))
 
     def pause_endpoint(self, endpoint_id: str, until: datetime, reason: str | None = None) -> Endpoint:
-        return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/pause", _body({"paused_until": until, "reason": reason})))
+        return _record(
+            Endpoint,
+            self._call("POST", f"/endpoints/{endpoint_id}/pause", _body({"paused_until": until, "reason": reason})),
+        )
 
     def resume_endpoint(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/pause", {"pausedUntil": None}))
@@ -132,14 +152,30 @@ class RemoteCronicorn:
     def run_now(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/run-now"))
 
-    def set_interval_hint(self, endpoint_id: str, interval_ms: int, ttl_minutes: float = 60, reason: str | None = None) -> Endpoint:
+    def set_interval_hint(
+        self, endpoint_id: str, interval_ms: int, ttl_minutes: float = 60, reason: str | None = None
+    ) -> Endpoint:
         body = _body({"interval_ms": interval_ms, "ttl_minutes": ttl_minutes, "reason": reason})
         return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/hints/interval", body))
 
-    def set_oneshot_hint(self, endpoint_id: str, *, next_run_at: datetime | None = None, next_run_in_ms: int | None = None,
-                         ttl_minutes: float = 30, reason: str | None = None) -> Endpoint:
-        body = _body({"next_run_at": next_run_at, "next_run_in_ms": next_run_in_ms, "ttl_minutes": ttl_minutes, "reason": reason})
-        return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/hints/oneshot", {k: v for k, v in body.items() if v is not None}))
+    def set_oneshot_hint(
+        self,
+        endpoint_id: str,
+        *,
+        next_run_at: datetime | None = None,
+        next_run_in_ms: int | None = None,
+        ttl_minutes: float = 30,
+        reason: str | None = None,
+    ) -> Endpoint:
+        body = _body(
+            {"next_run_at": next_run_at, "next_run_in_ms": next_run_in_ms, "ttl_minutes": ttl_minutes, "reason": reason}
+        )
+        return _record(
+            Endpoint,
+            self._call(
+                "POST", f"/endpoints/{endpoint_id}/hints/oneshot", {k: v for k, v in body.items() if v is not None}
+            ),
+        )
 
     def clear_hints(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("DELETE", f"/endpoints/{endpoint_id}/hints"))
@@ -148,10 +184,28 @@ class RemoteCronicorn:
         return [_record(PlannedRun, p) for p in self._call("GET", f"/endpoints/{endpoint_id}/explain", n=n)["planned"]]
 
     # --- runs and sessions --------------------------------------------------------------
-    def list_runs(self, *, endpoint_id: str | None = None, job_id: str | None = None, status: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None, limit: int = 50, offset: int = 0) -> RunPage:
-        data = self._call("GET", "/runs", endpoint_id=endpoint_id, job_id=job_id, status=status, since=since, until=until,
-                          limit=limit, offset=offset)
+    def list_runs(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        job_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        data = self._call(
+            "GET",
+            "/runs",
+            endpoint_id=endpoint_id,
+            job_id=job_id,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
         return RunPage(runs=[_record(Run, r) for r in data["runs"]], total=int(data["total"]))
 
     def get_run(self, run_id: str) -> Run:
@@ -164,7 +218,9 @@ class RemoteCronicorn:
         return dict(self._call("GET", f"/sessions/{session_id}"))
 
     # --- deploy-time registration --------------------------------------------------------
-    def register(self, job: dict[str, Any], endpoint_specs: list[dict[str, Any]], on_conflict: str = "update") -> tuple[Job, list[Endpoint]]:
+    def register(
+        self, job: dict[str, Any], endpoint_specs: list[dict[str, Any]], on_conflict: str = "update"
+    ) -> tuple[Job, list[Endpoint]]:
         """Create or bring up to date a job and its endpoints by name, like `Cronicorn.register`."""
         if on_conflict not in ("update", "skip", "error"):
             raise InvalidInput.one("on_conflict", "must be update, skip or error")

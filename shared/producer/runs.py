@@ -1,4 +1,5 @@
 """Reading runs: filtered, paginated, newest first, scoped to a tenant."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,9 +27,16 @@ def _check(limit: int, offset: int, status: str | None, since: datetime | None, 
 
 
 def list_runs(
-    engine: Engine, tenant_id: str, *, endpoint_id: str | None = None, job_id: str | None = None,
-    status: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    limit: int = 50, offset: int = 0,
+    engine: Engine,
+    tenant_id: str,
+    *,
+    endpoint_id: str | None = None,
+    job_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> RunPage:
     """Runs newest first (by start) with the total matching; `since` inclusive, `until` exclusive."""
     _check(limit, offset, status, since, until)
@@ -53,7 +61,9 @@ def list_runs(
 
 def get_run(engine: Engine, tenant_id: str, run_id: str) -> Run:
     """One run of the tenant, with its response."""
-    query = select(runs).join(jobs, jobs.c.id == runs.c.job_id).where(runs.c.id == run_id, jobs.c.tenant_id == tenant_id)
+    query = (
+        select(runs).join(jobs, jobs.c.id == runs.c.job_id).where(runs.c.id == run_id, jobs.c.tenant_id == tenant_id)
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:

@@ -1,4 +1,5 @@
 """Validated input for jobs and endpoints, shared by the Python client, the CLI and the REST API."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -57,7 +58,9 @@ class EndpointSpec(BaseModel):
     min_interval_ms: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_MS)
     max_interval_ms: int | None = Field(default=None, ge=MIN_BASELINE_INTERVAL_MS, le=MAX_INTERVAL_MS)
     timeout_ms: int = Field(default=DEFAULT_TIMEOUT_MS, ge=MIN_TIMEOUT_MS)
-    max_execution_time_ms: int = Field(default=DEFAULT_MAX_EXECUTION_TIME_MS, ge=MIN_TIMEOUT_MS, le=MAX_EXECUTION_TIME_MS)
+    max_execution_time_ms: int = Field(
+        default=DEFAULT_MAX_EXECUTION_TIME_MS, ge=MIN_TIMEOUT_MS, le=MAX_EXECUTION_TIME_MS
+    )
     max_response_size_kb: int = Field(default=DEFAULT_MAX_RESPONSE_SIZE_KB, ge=1, le=MAX_RESPONSE_SIZE_KB)
     upstream_endpoint_ids: list[str] = Field(default_factory=list, max_length=20)
 
@@ -105,7 +108,11 @@ class EndpointSpec(BaseModel):
         # Model-level messages start with "<field>: " so the error names the field.
         if (self.baseline_cron is None) == (self.baseline_interval_ms is None):
             raise ValueError("baseline: set exactly one of baseline_cron or baseline_interval_ms")
-        if self.min_interval_ms is not None and self.max_interval_ms is not None and self.min_interval_ms > self.max_interval_ms:
+        if (
+            self.min_interval_ms is not None
+            and self.max_interval_ms is not None
+            and self.min_interval_ms > self.max_interval_ms
+        ):
             raise ValueError("min_interval_ms: must not exceed max_interval_ms")
         if self.timeout_ms > self.max_execution_time_ms:
             raise ValueError("timeout_ms: must not exceed max_execution_time_ms")
@@ -139,8 +146,19 @@ class EndpointPatch(BaseModel):
 
 ENDPOINT_FIELDS = tuple(EndpointSpec.model_fields)
 # Fields that cannot be cleared: a None in a patch means "leave as is" for them.
-_REQUIRED = frozenset({"name", "url", "method", "headers", "timezone", "timeout_ms", "max_execution_time_ms",
-                       "max_response_size_kb", "upstream_endpoint_ids"})
+_REQUIRED = frozenset(
+    {
+        "name",
+        "url",
+        "method",
+        "headers",
+        "timezone",
+        "timeout_ms",
+        "max_execution_time_ms",
+        "max_response_size_kb",
+        "upstream_endpoint_ids",
+    }
+)
 
 
 _REASONS = {

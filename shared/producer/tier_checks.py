@@ -1,4 +1,5 @@
 """Checking an endpoint against its tenant's tier: how many endpoints, how fast it may run."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -26,7 +27,9 @@ def apply_tier(conn: Connection, tenant_id: str, tier: Tier, spec: dict[str, Any
     """Check an endpoint against the tenant's tier; the minimum interval defaults to the tier's."""
     if new:
         count = conn.execute(
-            select(func.count()).select_from(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id)
+            select(func.count())
+            .select_from(endpoints)
+            .join(jobs, jobs.c.id == endpoints.c.job_id)
             .where(jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
         ).scalar_one()
         if count >= tier.endpoints:

@@ -1,4 +1,5 @@
 """Every Redis key the system uses, built here with one prefix."""
+
 from __future__ import annotations
 
 PREFIX = "cronicorn:"

@@ -1,4 +1,5 @@
 """Per-endpoint Redis locks: no two executions of one endpoint ever overlap (promise 1)."""
+
 from __future__ import annotations
 
 import uuid

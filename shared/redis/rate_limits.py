@@ -1,4 +1,5 @@
 """Per-key rate limits kept in Redis, so they hold across any number of API replicas."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

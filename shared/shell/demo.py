@@ -1,4 +1,5 @@
 """The demo of `cronicorn up --demo`: a local target and a job that calls it."""
+
 from __future__ import annotations
 
 import json
@@ -44,6 +45,7 @@ def demo_endpoints(base_url: str) -> list[dict[str, Any]]:
 class _DemoHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = -1
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.startswith("/health"):
             status = random.choice(["healthy"] * 4 + ["degraded"])

@@ -1,4 +1,5 @@
 """The embedded default (`cronicorn up`): every role in one supervised process group."""
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
-def run_embedded(settings: Settings, *, demo: bool = False, flower_port: int | None = None, api_port: int = 8000) -> int:
+def run_embedded(
+    settings: Settings, *, demo: bool = False, flower_port: int | None = None, api_port: int = 8000
+) -> int:
     redis_proc: subprocess.Popen[bytes] | None = None
     env = dict(os.environ)
     if not settings.redis_url:
@@ -78,8 +81,15 @@ def _start_demo(settings: Settings) -> Any:
 
     def show_new_runs() -> None:
         query = (
-            select(runs.c.finished_at, runs.c.status, runs.c.status_code, runs.c.duration_ms, runs.c.source,
-                   endpoints.c.name, jobs.c.name.label("job"))
+            select(
+                runs.c.finished_at,
+                runs.c.status,
+                runs.c.status_code,
+                runs.c.duration_ms,
+                runs.c.source,
+                endpoints.c.name,
+                jobs.c.name.label("job"),
+            )
             .join(endpoints, endpoints.c.id == runs.c.endpoint_id)
             .join(jobs, jobs.c.id == endpoints.c.job_id)
             .where(runs.c.finished_at > seen_after[0])
@@ -88,7 +98,10 @@ def _start_demo(settings: Settings) -> Any:
         with engine.connect() as conn:
             for r in conn.execute(query):
                 seen_after[0] = r.finished_at
-                print(f"{r.finished_at:%H:%M:%S} {r.job}/{r.name:<12} {r.status:<8} "
-                      f"{r.status_code or '-':>3} {r.duration_ms or 0:>5} ms  ({r.source})", flush=True)
+                print(
+                    f"{r.finished_at:%H:%M:%S} {r.job}/{r.name:<12} {r.status:<8} "
+                    f"{r.status_code or '-':>3} {r.duration_ms or 0:>5} ms  ({r.source})",
+                    flush=True,
+                )
 
     return show_new_runs

@@ -1,4 +1,5 @@
 """Command lines of each role, shared by `cronicorn worker|beat|up` and the deployment files."""
+
 from __future__ import annotations
 
 import sys
@@ -9,7 +10,9 @@ from cronicorn.core.settings import Settings
 APP = "cronicorn.workers.app"
 
 
-def worker_command(role: str, settings: Settings, *, concurrency: int | None = None, hostname: str | None = None) -> list[str]:
+def worker_command(
+    role: str, settings: Settings, *, concurrency: int | None = None, hostname: str | None = None
+) -> list[str]:
     """`celery worker` for one role, consuming only that role's queue."""
     if role not in QUEUES:
         raise ValueError(f"role {role!r} is not one of {', '.join(QUEUES)}")
@@ -21,13 +24,24 @@ def worker_command(role: str, settings: Settings, *, concurrency: int | None = N
     else:
         pool, default_concurrency = "threads", 4
     return [
-        sys.executable, "-m", "celery", "-A", APP, "worker",
-        "-Q", role,
-        "--pool", pool,
-        "--concurrency", str(concurrency or default_concurrency),
-        "--hostname", hostname or f"{role}@%h",
-        "--loglevel", settings.log_level,
-        "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        APP,
+        "worker",
+        "-Q",
+        role,
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency or default_concurrency),
+        "--hostname",
+        hostname or f"{role}@%h",
+        "--loglevel",
+        settings.log_level,
+        "--without-gossip",
+        "--without-mingle",
     ]
 
 
@@ -37,8 +51,20 @@ def beat_command(settings: Settings) -> list[str]:
 
 def api_command(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> list[str]:
     """The REST API under uvicorn; the factory reads the settings once, in the server process."""
-    return [sys.executable, "-m", "uvicorn", "--factory", "cronicorn.api.app:app_from_env", "--host", host, "--port", str(port),
-            "--log-level", settings.log_level.lower(), "--no-access-log"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "cronicorn.api.app:app_from_env",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        settings.log_level.lower(),
+        "--no-access-log",
+    ]
 
 
 def flower_command(port: int = 5555) -> list[str]:

@@ -1,4 +1,5 @@
 """A small process supervisor for `cronicorn up`: start roles, restart the ones that die, stop cleanly."""
+
 from __future__ import annotations
 
 import logging
@@ -84,5 +85,3 @@ class Supervisor:
                 os.killpg(child.proc.pid, signal.SIGKILL)
                 child.proc.wait()
         log.info("all roles stopped")
-
-

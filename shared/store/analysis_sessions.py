@@ -1,4 +1,5 @@
 """Stored analysis sessions: write one, read them back, count a tenant's tokens this month."""
+
 from __future__ import annotations
 
 import uuid
@@ -39,7 +40,9 @@ def save_session(engine: Engine, record: SessionRecord) -> None:
     with engine.begin() as conn:
         conn.execute(ai_analysis_sessions.insert().values(**asdict(record)))
         conn.execute(
-            endpoints.update().where(endpoints.c.id == record.endpoint_id).values(
+            endpoints.update()
+            .where(endpoints.c.id == record.endpoint_id)
+            .values(
                 ai_next_analysis_at=record.next_analysis_at,
                 ai_analyzed_failure_count=record.endpoint_failure_count,
             )
@@ -49,7 +52,9 @@ def save_session(engine: Engine, record: SessionRecord) -> None:
 def monthly_tokens(engine: Engine, tenant_id: str, now: datetime) -> int:
     """Tokens the tenant's sessions used since the start of this calendar month (UTC)."""
     query = (
-        select(func.coalesce(func.sum(ai_analysis_sessions.c.prompt_tokens + ai_analysis_sessions.c.completion_tokens), 0))
+        select(
+            func.coalesce(func.sum(ai_analysis_sessions.c.prompt_tokens + ai_analysis_sessions.c.completion_tokens), 0)
+        )
         .join(endpoints, endpoints.c.id == ai_analysis_sessions.c.endpoint_id)
         .join(jobs, jobs.c.id == endpoints.c.job_id)
         .where(jobs.c.tenant_id == tenant_id, ai_analysis_sessions.c.analyzed_at >= month_start(now))
@@ -58,7 +63,9 @@ def monthly_tokens(engine: Engine, tenant_id: str, now: datetime) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def list_sessions(engine: Engine, tenant_id: str, *, endpoint_id: str | None = None, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+def list_sessions(
+    engine: Engine, tenant_id: str, *, endpoint_id: str | None = None, limit: int = 20, offset: int = 0
+) -> list[dict[str, Any]]:
     if not 1 <= limit <= 1000:
         raise InvalidInput.one("limit", "must be between 1 and 1000")
     query = (

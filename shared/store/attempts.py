@@ -5,6 +5,7 @@ the cost per run is a share of a few statements, not a dozen round trips. Every 
 checked against its own fencing token inside that transaction: batching changes how many
 rows a statement writes, never which rows may be written.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -98,7 +99,9 @@ _RENEW = (
 )
 
 
-def begin_attempts(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: int, take_locks: LockTaker) -> Started:
+def begin_attempts(
+    engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: int, take_locks: LockTaker
+) -> Started:
     """Start a batch; if a run of it already exists after all (a race the check cannot see),
     start each order on its own so one duplicate does not hold back the rest.
 
@@ -165,12 +168,21 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
             lease_until = now + timedelta(milliseconds=lease)
             run_id = str(uuid.uuid4())
             renewals.append({"b_id": eid, "b_fence": claimed.fence, "b_lease": lease_until})
-            inserts.append({
-                "id": run_id, "endpoint_id": eid, "job_id": claimed.job_id, "status": RunStatus.RUNNING.value,
-                "source": claimed.claimed_source, "scheduled_at": claimed.claimed_slot,
-                "attempt": claimed.claim_attempt, "fence": claimed.fence, "started_at": now,
-                "lease_until": lease_until, "request_url": claimed.url,
-            })
+            inserts.append(
+                {
+                    "id": run_id,
+                    "endpoint_id": eid,
+                    "job_id": claimed.job_id,
+                    "status": RunStatus.RUNNING.value,
+                    "source": claimed.claimed_source,
+                    "scheduled_at": claimed.claimed_slot,
+                    "attempt": claimed.claim_attempt,
+                    "fence": claimed.fence,
+                    "started_at": now,
+                    "lease_until": lease_until,
+                    "request_url": claimed.url,
+                }
+            )
             attempts.append(_attempt(claimed, run_id, now, lease_until))
         if renewals:
             conn.execute(_RENEW, renewals)
@@ -214,18 +226,35 @@ _RESULT_COLUMNS = tuple(name for name in RunResult.__dataclass_fields__ if name 
 _FINISH_RUN = (
     runs.update()
     .where(runs.c.id == bindparam("b_run"))
-    .values(status=bindparam("b_status"), superseded=bindparam("b_superseded"),
-            **{name: bindparam(f"b_{name}") for name in _RESULT_COLUMNS})
+    .values(
+        status=bindparam("b_status"),
+        superseded=bindparam("b_superseded"),
+        **{name: bindparam(f"b_{name}") for name in _RESULT_COLUMNS},
+    )
 )
 
-_PLAN_COLUMNS = ("failure_count", "last_run_at", "run_requested_at", "ai_hint_interval_ms", "ai_hint_next_run_at",
-                 "ai_hint_expires_at", "ai_hint_reason", "next_run_at", "next_run_source")
+_PLAN_COLUMNS = (
+    "failure_count",
+    "last_run_at",
+    "run_requested_at",
+    "ai_hint_interval_ms",
+    "ai_hint_next_run_at",
+    "ai_hint_expires_at",
+    "ai_hint_reason",
+    "next_run_at",
+    "next_run_source",
+)
 
 _SETTLE = (
     endpoints.update()
     .where(and_(endpoints.c.id == bindparam("b_id"), endpoints.c.fence == bindparam("b_fence")))
-    .values(claimed_slot=None, claimed_source=None, claim_attempt=0, lease_until=None,
-            **{name: bindparam(f"b_{name}") for name in _PLAN_COLUMNS})
+    .values(
+        claimed_slot=None,
+        claimed_source=None,
+        claim_attempt=0,
+        lease_until=None,
+        **{name: bindparam(f"b_{name}") for name in _PLAN_COLUMNS},
+    )
 )
 
 
@@ -248,8 +277,14 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
             row = rows.get(attempt.endpoint_id)
             ours = _is_current(row, attempt.fence)
             current.append(ours)
-            run_updates.append({"b_run": attempt.run_id, "b_status": result.status.value, "b_superseded": not ours,
-                                **{f"b_{name}": getattr(result, name) for name in _RESULT_COLUMNS}})
+            run_updates.append(
+                {
+                    "b_run": attempt.run_id,
+                    "b_status": result.status.value,
+                    "b_superseded": not ours,
+                    **{f"b_{name}": getattr(result, name) for name in _RESULT_COLUMNS},
+                }
+            )
             if ours and row is not None:
                 plans.append(_settled(row, attempt, result))
         conn.execute(_FINISH_RUN, run_updates)
@@ -260,8 +295,9 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
 
 def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str, Any]:
     now = result.finished_at
-    state = settle_after_run(state_from_row(row), success=result.status is RunStatus.SUCCESS,
-                             started_at=attempt.started_at, now=now)
+    state = settle_after_run(
+        state_from_row(row), success=result.status is RunStatus.SUCCESS, started_at=attempt.started_at, now=now
+    )
     plan = plan_next_run(state, now, after_slot=attempt.slot) if schedulable(row) else None
     return {
         "b_id": attempt.endpoint_id,

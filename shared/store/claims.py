@@ -7,6 +7,7 @@ BEGIN IMMEDIATE, which serialises claimers on the database write lock (same guar
 Each claim bumps the endpoint's fencing token; an `execute` message carries it and every later
 write of that attempt must still match it, so a stale or duplicated message does nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -75,11 +76,7 @@ _CLAIM = (
     )
 )
 
-_PARK = (
-    endpoints.update()
-    .where(endpoints.c.id == bindparam("b_id"))
-    .values(next_run_at=bindparam("b_next"))
-)
+_PARK = endpoints.update().where(endpoints.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next"))
 
 
 def claim_due(engine: Engine, now: datetime, *, limit: int, grace_ms: int) -> list[Claim]:

@@ -1,4 +1,5 @@
 """Column types that behave the same on PostgreSQL and SQLite."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

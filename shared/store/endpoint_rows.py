@@ -5,6 +5,7 @@
 Everything that reads an endpoint to decide something (planning, attempts, explain, views)
 reads this, never a bare SQLAlchemy `Row`, so a misspelt column is a type error, not a KeyError.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -76,7 +77,6 @@ JOINED_FIELDS = ("job_status", "tenant_id")
 
 def select_endpoint_rows() -> Select[Any]:
     """Endpoints joined with their job's status and tenant: the query every `EndpointRow` comes from."""
-    return (
-        select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id)
-        .join(jobs, jobs.c.id == endpoints.c.job_id)
+    return select(endpoints, jobs.c.status.label("job_status"), jobs.c.tenant_id).join(
+        jobs, jobs.c.id == endpoints.c.job_id
     )

@@ -1,4 +1,5 @@
 """Engines for PostgreSQL and SQLite, configured so both keep the same promises."""
+
 from __future__ import annotations
 
 from pathlib import Path

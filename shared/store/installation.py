@@ -1,4 +1,5 @@
 """Installation-wide values kept in the database (e.g. the request signing key)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,4 +30,6 @@ def signing_key(engine: Engine, configured: str | None, now: datetime) -> bytes:
     except IntegrityError:
         pass  # another process generated it first: use theirs
     with engine.begin() as conn:
-        return str(conn.execute(select(installation.c.value).where(installation.c.key == SIGNING_KEY)).scalar_one()).encode()
+        return str(
+            conn.execute(select(installation.c.value).where(installation.c.key == SIGNING_KEY)).scalar_one()
+        ).encode()

@@ -1,4 +1,5 @@
 """Bring any database to the newest schema with Alembic (`cronicorn migrate`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ next month (UTC) and a `canceled` run with `error_kind = "deferred"` says why, s
 silently dropped. Counts are cached per scheduler process for a few seconds: a tenant may run a
 handful past its limit at the turn, never a month's worth.
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,10 +36,20 @@ class RunQuota:
         if hit is None or time.monotonic() - hit[0] > self.ttl_s:
             with self.engine.connect() as conn:
                 tier_name = conn.execute(select(tenants.c.tier).where(tenants.c.id == tenant_id)).scalar()
-                used = conn.execute(
-                    select(func.count()).select_from(runs).join(jobs, jobs.c.id == runs.c.job_id)
-                    .where(jobs.c.tenant_id == tenant_id, runs.c.started_at >= month_start(now), runs.c.status != RunStatus.CANCELED.value)
-                ).scalar_one() if tier_name else 0
+                used = (
+                    conn.execute(
+                        select(func.count())
+                        .select_from(runs)
+                        .join(jobs, jobs.c.id == runs.c.job_id)
+                        .where(
+                            jobs.c.tenant_id == tenant_id,
+                            runs.c.started_at >= month_start(now),
+                            runs.c.status != RunStatus.CANCELED.value,
+                        )
+                    ).scalar_one()
+                    if tier_name
+                    else 0
+                )
             hit = (time.monotonic(), tier_name, int(used))
             with self._lock:
                 self._cache[tenant_id] = hit
@@ -74,14 +85,31 @@ class RunQuota:
         with self.engine.begin() as conn:
             for c in claims:
                 result = conn.execute(
-                    endpoints.update().where(and_(endpoints.c.id == c.endpoint_id, endpoints.c.fence == c.fence))
-                    .values(claimed_slot=None, claimed_source=None, claim_attempt=0, lease_until=None,
-                            next_run_at=until, next_run_source=PlanSource.DEFERRED.value)
+                    endpoints.update()
+                    .where(and_(endpoints.c.id == c.endpoint_id, endpoints.c.fence == c.fence))
+                    .values(
+                        claimed_slot=None,
+                        claimed_source=None,
+                        claim_attempt=0,
+                        lease_until=None,
+                        next_run_at=until,
+                        next_run_source=PlanSource.DEFERRED.value,
+                    )
                 )
                 if result.rowcount:
-                    conn.execute(runs.insert().values(
-                        id=str(uuid.uuid4()), endpoint_id=c.endpoint_id, job_id=c.job_id, status=RunStatus.CANCELED.value,
-                        source=c.source, scheduled_at=c.slot, attempt=c.attempt, fence=c.fence, started_at=now, finished_at=now,
-                        error_kind=ErrorKind.DEFERRED.value,
-                        error_message=f"monthly run limit of the tenant's tier reached; deferred to {until.isoformat()}",
-                    ))
+                    conn.execute(
+                        runs.insert().values(
+                            id=str(uuid.uuid4()),
+                            endpoint_id=c.endpoint_id,
+                            job_id=c.job_id,
+                            status=RunStatus.CANCELED.value,
+                            source=c.source,
+                            scheduled_at=c.slot,
+                            attempt=c.attempt,
+                            fence=c.fence,
+                            started_at=now,
+                            finished_at=now,
+                            error_kind=ErrorKind.DEFERRED.value,
+                            error_message=f"monthly run limit of the tenant's tier reached; deferred to {until.isoformat()}",
+                        )
+                    )

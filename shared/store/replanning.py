@@ -1,4 +1,5 @@
 """Apply the governor to stored endpoints: the one place that writes `next_run_at` outside a run."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,9 +45,7 @@ def schedulable(row: EndpointRow) -> bool:
     return row.archived_at is None and row.job_status == JobStatus.ACTIVE.value
 
 
-def replan(
-    conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["reset", "earlier"]
-) -> Plan | None:
+def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["reset", "earlier"]) -> Plan | None:
     """Re-plan an endpoint after a change, inside the caller's transaction.
 
     `reset` (schedule edits, resume) writes the governor's plan; `earlier` (hints, run-now)
@@ -60,7 +59,9 @@ def replan(
     if row.claimed_slot is not None:
         return None
     if not schedulable(row):
-        conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(next_run_at=None, next_run_source=None))
+        conn.execute(
+            endpoints.update().where(endpoints.c.id == endpoint_id).values(next_run_at=None, next_run_source=None)
+        )
         return None
     plan = plan_next_run(state_from_row(row), now)
     current = row.next_run_at

@@ -1,4 +1,5 @@
 """How runs are going: an endpoint's success rate and failure streak, a tenant's dashboard counts (reads only)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,21 +43,31 @@ class DashboardStats:
 
 def _window(conn: Connection, endpoint_id: str, since: datetime) -> RunWindow:
     total, ok, avg = conn.execute(
-        select(func.count(), func.sum(case((runs.c.status == "success", 1), else_=0)), func.avg(runs.c.duration_ms))
-        .where(runs.c.endpoint_id == endpoint_id, runs.c.started_at >= since, runs.c.status != "running")
+        select(
+            func.count(), func.sum(case((runs.c.status == "success", 1), else_=0)), func.avg(runs.c.duration_ms)
+        ).where(runs.c.endpoint_id == endpoint_id, runs.c.started_at >= since, runs.c.status != "running")
     ).one()
-    return RunWindow(runs=int(total or 0), success_rate=round(float(ok or 0) / total, 3) if total else None,
-                     avg_duration_ms=round(float(avg), 1) if avg is not None else None)
+    return RunWindow(
+        runs=int(total or 0),
+        success_rate=round(float(ok or 0) / total, 3) if total else None,
+        avg_duration_ms=round(float(avg), 1) if avg is not None else None,
+    )
 
 
 def endpoint_health(engine: Engine, endpoint_id: str, now: datetime) -> EndpointHealth:
     """The endpoint's recent run numbers (not tenant-scoped: callers check the endpoint is the caller's)."""
     with engine.connect() as conn:
         hour, four_hours, day = (_window(conn, endpoint_id, now - timedelta(hours=h)) for h in (1, 4, 24))
-        recent = conn.execute(
-            select(runs.c.status).where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
-            .order_by(runs.c.started_at.desc()).limit(STREAK_LOOKBACK)
-        ).scalars().all()
+        recent = (
+            conn.execute(
+                select(runs.c.status)
+                .where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
+                .order_by(runs.c.started_at.desc())
+                .limit(STREAK_LOOKBACK)
+            )
+            .scalars()
+            .all()
+        )
     streak = 0
     for status in recent:
         if status == "success":
@@ -73,17 +84,22 @@ def dashboard_stats(engine: Engine, tenant_id: str, now: datetime) -> DashboardS
             select(jobs.c.status, func.count()).where(jobs.c.tenant_id == tenant_id).group_by(jobs.c.status)
         ).all()
         endpoint_count = conn.execute(
-            select(func.count()).select_from(endpoints).join(jobs, jobs.c.id == endpoints.c.job_id)
+            select(func.count())
+            .select_from(endpoints)
+            .join(jobs, jobs.c.id == endpoints.c.job_id)
             .where(jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
         ).scalar_one()
         run_rows = conn.execute(
-            select(runs.c.status, func.count()).join(jobs, jobs.c.id == runs.c.job_id)
-            .where(jobs.c.tenant_id == tenant_id, runs.c.started_at >= since).group_by(runs.c.status)
+            select(runs.c.status, func.count())
+            .join(jobs, jobs.c.id == runs.c.job_id)
+            .where(jobs.c.tenant_id == tenant_id, runs.c.started_at >= since)
+            .group_by(runs.c.status)
         ).all()
     run_status = {status: int(count) for status, count in run_rows}
     finished = sum(v for k, v in run_status.items() if k != "running")
     return DashboardStats(
-        jobs={status: int(count) for status, count in by_status}, endpoints=int(endpoint_count),
+        jobs={status: int(count) for status, count in by_status},
+        endpoints=int(endpoint_count),
         runs_24h=run_status,
         success_rate_24h=round(run_status.get("success", 0) / finished, 4) if finished else None,
     )

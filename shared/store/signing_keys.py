@@ -4,6 +4,7 @@ During the grace period every request carries one signature per live key
 (`X-Cronicorn-Signature: sha256=<new>,sha256=<old>`), so a receiver that still knows only the
 old key, or already only the new one, accepts it: nobody drops a request while rolling over.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -28,7 +29,9 @@ class SigningKeyInfo:
     retires_at: datetime | None
 
 
-def rotate_signing_key(engine: Engine, now: datetime, tenant_id: str, *, grace: timedelta) -> tuple[SigningKeyInfo, str]:
+def rotate_signing_key(
+    engine: Engine, now: datetime, tenant_id: str, *, grace: timedelta
+) -> tuple[SigningKeyInfo, str]:
     """A new current key for the tenant (returned once); current keys retire after `grace`."""
     if grace < timedelta(0) or grace > timedelta(days=30):
         raise InvalidInput.one("grace", "must be between 0 and 30 days")
@@ -39,7 +42,10 @@ def rotate_signing_key(engine: Engine, now: datetime, tenant_id: str, *, grace: 
             raise NotFound("tenant", tenant_id)
         conn.execute(
             signing_keys.update()
-            .where(signing_keys.c.tenant_id == tenant_id, or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now + grace))
+            .where(
+                signing_keys.c.tenant_id == tenant_id,
+                or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now + grace),
+            )
             .values(retires_at=now + grace)
         )
         conn.execute(signing_keys.insert().values(secret=secret, **info.__dict__))
@@ -47,17 +53,25 @@ def rotate_signing_key(engine: Engine, now: datetime, tenant_id: str, *, grace: 
 
 
 def list_signing_keys(engine: Engine, tenant_id: str) -> list[SigningKeyInfo]:
-    query = (select(signing_keys.c.id, signing_keys.c.tenant_id, signing_keys.c.created_at, signing_keys.c.retires_at)
-             .where(signing_keys.c.tenant_id == tenant_id).order_by(signing_keys.c.created_at.desc()))
+    query = (
+        select(signing_keys.c.id, signing_keys.c.tenant_id, signing_keys.c.created_at, signing_keys.c.retires_at)
+        .where(signing_keys.c.tenant_id == tenant_id)
+        .order_by(signing_keys.c.created_at.desc())
+    )
     with engine.connect() as conn:
         return [SigningKeyInfo(**r._mapping) for r in conn.execute(query)]
 
 
 def live_secrets(engine: Engine, tenant_id: str, now: datetime) -> list[bytes]:
     """The tenant's keys that sign now, newest first (empty: the installation key signs)."""
-    query = (select(signing_keys.c.secret)
-             .where(signing_keys.c.tenant_id == tenant_id, or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now))
-             .order_by(signing_keys.c.created_at.desc()))
+    query = (
+        select(signing_keys.c.secret)
+        .where(
+            signing_keys.c.tenant_id == tenant_id,
+            or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now),
+        )
+        .order_by(signing_keys.c.created_at.desc())
+    )
     with engine.connect() as conn:
         return [str(s).encode() for s in conn.execute(query).scalars()]
 
@@ -65,7 +79,9 @@ def live_secrets(engine: Engine, tenant_id: str, now: datetime) -> list[bytes]:
 class KeyRing:
     """Live signing keys per tenant, cached briefly so a run costs no extra query."""
 
-    def __init__(self, engine: Engine, installation_key: bytes, clock: Callable[[], datetime], ttl_s: float = 10.0) -> None:
+    def __init__(
+        self, engine: Engine, installation_key: bytes, clock: Callable[[], datetime], ttl_s: float = 10.0
+    ) -> None:
         self.engine = engine
         self.installation_key = installation_key
         self.clock = clock

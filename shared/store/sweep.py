@@ -1,4 +1,5 @@
 """Sweep: attempts still `running` past their lease are recorded as abandoned."""
+
 from __future__ import annotations
 
 from datetime import datetime

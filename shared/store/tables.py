@@ -1,4 +1,5 @@
 """Database tables (SQLAlchemy Core). The database is the schedule."""
+
 from __future__ import annotations
 
 from sqlalchemy import (

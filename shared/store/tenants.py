@@ -1,4 +1,5 @@
 """Tenants and their API keys: keys are shown once and stored as SHA-256 hashes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,9 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_tenant(engine: Engine, now: datetime, tenant_id: str, name: str | None = None, tier: str = "free") -> dict[str, Any]:
+def create_tenant(
+    engine: Engine, now: datetime, tenant_id: str, name: str | None = None, tier: str = "free"
+) -> dict[str, Any]:
     if not TENANT_ID.match(tenant_id):
         raise InvalidInput.one("tenant_id", "use 1-64 lower-case letters, digits, '-' or '_'")
     try:
@@ -56,8 +59,15 @@ def create_key(engine: Engine, now: datetime, tenant_id: str, name: str) -> tupl
         if conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
             raise NotFound("tenant", tenant_id)
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(id=str(uuid.uuid4()), tenant_id=tenant_id, name=name or "key", prefix=plain[:10],
-                 created_at=now, last_used_at=None, revoked_at=None)
+    key = ApiKey(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        name=name or "key",
+        prefix=plain[:10],
+        created_at=now,
+        last_used_at=None,
+        revoked_at=None,
+    )
     with engine.begin() as conn:
         conn.execute(api_keys.insert().values(key_hash=_hash(plain), **key.__dict__))
     return key, plain
@@ -71,7 +81,9 @@ def list_keys(engine: Engine, tenant_id: str) -> list[ApiKey]:
 
 def revoke_key(engine: Engine, now: datetime, key_id: str) -> None:
     with engine.begin() as conn:
-        result = conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
+        result = conn.execute(
+            api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now)
+        )
     if result.rowcount == 0:
         raise NotFound("api key", key_id)
 
@@ -82,7 +94,8 @@ def resolve_key(engine: Engine, plain: str) -> tuple[str, str, str] | None:
     with engine.connect() as conn:
         row = conn.execute(
             select(api_keys.c.tenant_id, api_keys.c.id, api_keys.c.key_hash, api_keys.c.revoked_at, tenants.c.tier)
-            .join(tenants, tenants.c.id == api_keys.c.tenant_id).where(api_keys.c.key_hash == digest)
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .where(api_keys.c.key_hash == digest)
         ).first()
     if row is None or row.revoked_at is not None or not secrets.compare_digest(row.key_hash, digest):
         return None

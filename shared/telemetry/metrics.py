@@ -3,6 +3,7 @@
 Multiprocess-safe: with PROMETHEUS_MULTIPROC_DIR set (prefork pools, several uvicorn workers),
 prometheus_client keeps per-process files and `registry()` aggregates them.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,12 +13,20 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
-DISPATCH_LAG = Histogram("cronicorn_dispatch_lag_seconds", "Request start minus the scheduled slot", buckets=LAG_BUCKETS)
+DISPATCH_LAG = Histogram(
+    "cronicorn_dispatch_lag_seconds", "Request start minus the scheduled slot", buckets=LAG_BUCKETS
+)
 RUNS = Counter("cronicorn_runs_total", "Finished runs by status and plan source", ["status", "source"])
-CLAIMS_PER_TICK = Histogram("cronicorn_claims_per_tick", "Endpoints claimed by one tick",
-                            buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000))
-TICK_DURATION = Histogram("cronicorn_tick_duration_seconds", "Duration of one tick",
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0))
+CLAIMS_PER_TICK = Histogram(
+    "cronicorn_claims_per_tick",
+    "Endpoints claimed by one tick",
+    buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000),
+)
+TICK_DURATION = Histogram(
+    "cronicorn_tick_duration_seconds",
+    "Duration of one tick",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
+)
 LOCK_CONTENTION = Counter("cronicorn_lock_contention_total", "Executions that found their endpoint locked by another")
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])

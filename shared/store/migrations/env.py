@@ -1,4 +1,5 @@
 """Alembic environment: the engine is handed in by cronicorn.store.migrate (no alembic.ini needed)."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -19,7 +20,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ai_next_analysis_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("ai_next_analysis_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=True)
+        )
         batch_op.add_column(sa.Column("ai_analyzed_failure_count", sa.Integer(), nullable=True))
 
 

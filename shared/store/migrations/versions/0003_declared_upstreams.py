@@ -4,6 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,9 +19,13 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
-        batch_op.add_column(sa.Column(
-            "upstream_endpoint_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True,
-        ))
+        batch_op.add_column(
+            sa.Column(
+                "upstream_endpoint_ids",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -36,7 +37,9 @@ def upgrade() -> None:
         sa.Column("created_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
