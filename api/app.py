@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import redis
 from fastapi import FastAPI, Request
@@ -18,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cronicorn.api import routes_control, routes_jobs, routes_read
 from cronicorn.api.deps import Deps
 from cronicorn.core.casing import to_camel
+from cronicorn.core.clock import utcnow
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.settings import Settings
 from cronicorn.monitoring.health import tick_age
@@ -72,6 +72,13 @@ def create_app(d: Deps) -> FastAPI:
             request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
         return await call_next(request)
 
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as JSON naming what went wrong: 4xx for the caller's input, 503 for a service down, never 500."""
+
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         details = [{"field": to_camel(e.field), "reason": e.reason} for e in exc.errors]
@@ -112,8 +119,6 @@ def create_app(d: Deps) -> FastAPI:
         log.exception("database error")
         return _error(503, f"database unavailable: {exc.__class__.__name__}")
 
-    return app
-
 
 def app_from_env() -> FastAPI:
     """The uvicorn entry point (`uvicorn --factory cronicorn.api.app:app_from_env`): settings read once, here."""
@@ -122,6 +127,6 @@ def app_from_env() -> FastAPI:
         engine=make_engine(settings.database_url),
         redis=redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2),
         settings=settings,
-        clock=lambda: datetime.now(UTC),
+        clock=utcnow,
     )
     return create_app(d)

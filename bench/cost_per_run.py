@@ -199,7 +199,8 @@ def main() -> None:
         mem = memory(args.executions, redis_url, base) if args.executions else {}
     if mem:
         print(
-            f"worker RSS growth from 10,000 runs to {args.executions:,}: {mem['growth_10k_to_end']:+.1%} (goal within 10%)"
+            f"worker RSS growth from 10,000 runs to {args.executions:,}: {mem['growth_10k_to_end']:+.1%} "
+            "(goal within 10%)"
         )
     save(
         Table(

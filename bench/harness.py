@@ -107,7 +107,8 @@ def seed_endpoints(
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO jobs (id, name, status, created_at, updated_at) VALUES (:id, 'bench', 'active', now(), now())"
+                "INSERT INTO jobs (id, name, status, created_at, updated_at) VALUES (:id, 'bench', 'active', "
+                "now(), now())"
             ),
             {"id": job},
         )
@@ -223,11 +224,12 @@ class Table:
     def show(self) -> str:
         widths = [max(len(c), *(len(_fmt(r.get(c))) for r in self.rows)) if self.rows else len(c) for c in self.columns]
         lines = [
-            "| " + " | ".join(c.ljust(w) for c, w in zip(self.columns, widths)) + " |",
+            "| " + " | ".join(c.ljust(w) for c, w in zip(self.columns, widths, strict=True)) + " |",
             "|" + "|".join("-" * (w + 2) for w in widths) + "|",
         ]
         for r in self.rows:
-            lines.append("| " + " | ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(self.columns, widths)) + " |")
+            cells = (_fmt(r.get(c)).ljust(w) for c, w in zip(self.columns, widths, strict=True))
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 

@@ -64,7 +64,7 @@ def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str
     # Ticks on the second, as beat sends them, from the window's start to one tick past its end.
     while utcnow() < start:
         time.sleep(0.01)
-    for i in range(seconds + 1):
+    for _ in range(seconds + 1):
         next_at = time.monotonic() + 1.0
         result = run_tick(
             rt.engine,

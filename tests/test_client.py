@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -161,7 +162,7 @@ def test_hints_are_clamped_into_the_guardrails(client: Cronicorn, engine: Engine
     fast = client.set_interval_hint(ep.id, 1, reason="run every millisecond")
     assert fast.next_run_at == NOW + 2 * MIN and fast.next_run_source == "clamped-min"
     explained = client.explain(ep.id, n=3)
-    assert all(b.at - a.at >= 2 * MIN for a, b in zip(explained, explained[1:]))
+    assert all(b.at - a.at >= 2 * MIN for a, b in pairwise(explained))
 
 
 def test_invalid_hints_name_the_field(client: Cronicorn) -> None:

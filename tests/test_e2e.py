@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_endpoints_run_on_schedule_on_workers_and_every_run_is_stored(
     assert client.get_endpoint(failing.id).failure_count >= 2
     # Runs of one endpoint start at least an interval apart (the governor planned each one).
     starts = [r.started_at for r in finished(engine, fast.id, 3)]  # type: ignore[attr-defined]
-    assert all((b - a).total_seconds() >= 0.9 for a, b in zip(starts, starts[1:]))
+    assert all((b - a).total_seconds() >= 0.9 for a, b in pairwise(starts))
 
 
 def test_two_beats_and_two_scheduler_workers_never_call_one_slot_twice(
@@ -232,7 +233,7 @@ def test_a_slow_endpoint_spammed_with_run_now_never_overlaps(
         raise
     assert target.max_in_flight(key_prefix=ep.id) == 1
     starts = [r.started_at for r in finished(engine, ep.id, 3)]  # type: ignore[attr-defined]
-    assert all((b - a).total_seconds() >= 1.4 for a, b in zip(starts, starts[1:]))  # each began after the last ended
+    assert all((b - a).total_seconds() >= 1.4 for a, b in pairwise(starts))  # each began after the last ended
 
 
 def test_a_redis_restart_loses_nothing(

@@ -1,4 +1,4 @@
-"""`EndpointRow` is the one Python declaration of an endpoint's stored fields: it must match the table and feed the rest."""
+"""`EndpointRow` is the one declaration of an endpoint's stored fields: it matches the table and feeds the rest."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def add(client: Cronicorn, **fields: Any) -> Endpoint:
 
 
 def increasing(planned: list[PlannedRun]) -> bool:
-    return all(a.at < b.at for a, b in zip(planned, planned[1:]))
+    return all(a.at < b.at for a, b in pairwise(planned))
 
 
 def test_an_interval_endpoint_runs_every_interval(client: Cronicorn, now: datetime) -> None:

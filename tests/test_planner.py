@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import openai
@@ -98,7 +99,7 @@ def test_degraded_health_gets_a_faster_interval_but_never_below_min(
     assert after.next_run_at == NOW + timedelta(seconds=10) and after.next_run_source == "ai-interval"
     planned = client.explain(ep.id, n=4)
     assert [p.source for p in planned[1:]] == ["clamped-min"] * 3
-    assert all(b.at - a.at >= timedelta(seconds=30) for a, b in zip(planned, planned[1:]))
+    assert all(b.at - a.at >= timedelta(seconds=30) for a, b in pairwise(planned))
     assert [c["tool"] for c in session.tool_calls] == [
         "get_latest_response",
         "get_response_history",
@@ -219,7 +220,7 @@ def test_a_hostile_body_cannot_push_below_min_or_lift_a_persons_pause(
     assert "person" in session.tool_calls[1]["result"]
     client.resume_endpoint(ep.id)  # once the person resumes it, the AI's 1 ms hint is still held to the minimum
     planned = client.explain(ep.id, n=5)
-    assert all(b.at - a.at >= MIN for a, b in zip(planned, planned[1:]))
+    assert all(b.at - a.at >= MIN for a, b in pairwise(planned))
 
 
 def test_malformed_tool_arguments_go_back_to_the_model_as_errors(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,7 @@ def test_the_seed_scenarios_adapt_schedules_through_real_workers(
         # Degraded: the AI asks for 1 s, the governor holds it to the 2 s minimum.
         wait_for(lambda: len(runs_of(engine, health.id)) >= 4, 60, "faster health polling")
         starts = [r.started_at for r in runs_of(engine, health.id)[1:]]
-        assert all((b - a).total_seconds() >= 1.9 for a, b in zip(starts, starts[1:]))
+        assert all((b - a).total_seconds() >= 1.9 for a, b in pairwise(starts))
         # Sibling errors: recovery is asked to run now, but its 10-minute cooldown holds it back.
         wait_for(lambda: client.get_endpoint(recovery.id).next_run_source == "clamped-min", 30, "recovery planned")
         rec = client.get_endpoint(recovery.id)
@@ -184,7 +185,8 @@ def test_the_seed_scenarios_adapt_schedules_through_real_workers(
     assert sessions and all(s["status"] == "success" for s in sessions)
     tokens = [s["prompt_tokens"] + s["completion_tokens"] for s in sessions]
     print(
-        f"\nplanner scenario suite: {len(sessions)} sessions, {sum(tokens) / len(tokens):.0f} tokens per session on average"
+        f"\nplanner scenario suite: {len(sessions)} sessions, {sum(tokens) / len(tokens):.0f} tokens per "
+        "session on average"
     )
 
 
@@ -221,7 +223,7 @@ def test_a_slow_or_failing_model_never_slows_http_calls_and_one_endpoint_is_neve
         print(cluster.logs())
         raise
     # A 1 s interval plus a 0.5 s tick: a gap near the model's 3 s delay would mean HTTP calls waited on it.
-    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(window, window[1:])]
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in pairwise(window)]
     assert len(window) >= 4 and max(gaps) < 2.5, gaps
     assert model.max_in_flight.get("busy", 0) == 1 and model.max_in_flight.get("stuck", 0) <= 1
     assert {s["endpoint_name"] for s in failed} >= {"stuck"}

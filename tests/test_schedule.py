@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -351,7 +352,7 @@ def test_it_runs_each_half_hour_wall_slot_once_over_a_whole_year(
     while after < end:
         after = next_cron_after("*/30 * * * *", zone, after)
         slots.append(after)
-    assert all(b > a for a, b in zip(slots, slots[1:]))  # strictly increasing instants
+    assert all(b > a for a, b in pairwise(slots))  # strictly increasing instants
     walls = [s.astimezone(tz).replace(tzinfo=None) for s in slots]
     assert len(walls) == len(set(walls))  # no wall-clock slot twice: the fold's second pass adds none
     assert all(w.minute in (0, 30) and w.second == 0 for w in walls)  # gap runs land on the grid here

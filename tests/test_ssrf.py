@@ -114,7 +114,8 @@ def test_one_private_answer_refuses_the_host_and_the_message_says_which(monkeypa
     with pytest.raises(BlockedAddress) as err:
         AddressGuard().check_host("sneaky.example.com")
     assert str(err.value) == (
-        "refused by SSRF guard: sneaky.example.com resolves to 10.0.0.7, a private address; allow it with CRONICORN_SSRF_ALLOW"
+        "refused by SSRF guard: sneaky.example.com resolves to 10.0.0.7, a private address; allow it with "
+        "CRONICORN_SSRF_ALLOW"
     )
 
 

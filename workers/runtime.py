@@ -87,6 +87,10 @@ class Runtime:
             timeout_s=s.ai_timeout_s,
         )
 
+    def build(self) -> None:
+        """Build every lazily made resource now (each is cached on first use)."""
+        _ = self.runner, self.analyst
+
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
@@ -117,9 +121,8 @@ def runtime() -> Runtime:
         if _runtime is None:
             _green_psycopg()
             _runtime = Runtime(Settings.from_env())
-            # Build the runner up front, under the lock, so threads never race to build two.
-            _runtime.runner
-            _runtime.analyst
+            # Build the runner and analyst up front, under the lock, so threads never race to build two.
+            _runtime.build()
         return _runtime
 
 

@@ -92,7 +92,8 @@ SETTINGS: tuple[Setting, ...] = (
         "redis_url",
         "",
         _opt,
-        "Redis for locks (and the broker unless CRONICORN_BROKER_URL is set). Unset: `cronicorn up` starts a bundled Redis; other roles use redis://127.0.0.1:6379/0.",
+        "Redis for locks (and the broker unless CRONICORN_BROKER_URL is set). Unset: `cronicorn up` starts a "
+        "bundled Redis; other roles use redis://127.0.0.1:6379/0.",
     ),
     Setting("CRONICORN_BROKER_URL", "broker_url", "", _opt, "Celery broker URL (default: REDIS_URL)."),
     Setting(
@@ -107,7 +108,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ssrf_allow",
         "",
         _cidrs,
-        "Comma-separated CIDRs the SSRF guard lets through (private/loopback/link-local are refused otherwise). `cronicorn up` adds 127.0.0.0/8,::1/128.",
+        "Comma-separated CIDRs the SSRF guard lets through (private/loopback/link-local are refused "
+        "otherwise). `cronicorn up` adds 127.0.0.0/8,::1/128.",
     ),
     Setting(
         "CRONICORN_MAX_REDIRECTS",
@@ -177,14 +179,16 @@ SETTINGS: tuple[Setting, ...] = (
         "execute_concurrency",
         "8",
         lambda n, r: _int(n, r, minimum=1),
-        "Execute messages in progress per execute worker process (pool threads or greenlets); each runs its batch of calls side by side.",
+        "Execute messages in progress per execute worker process (pool threads or greenlets); each runs its "
+        "batch of calls side by side.",
     ),
     Setting(
         "CRONICORN_EXECUTE_BATCH_SIZE",
         "execute_batch_size",
         "20",
         lambda n, r: _int(n, r, minimum=1, maximum=100),
-        "Claims per execute message: their calls run side by side and their runs are stored in shared transactions. 1 sends one message per run.",
+        "Claims per execute message: their calls run side by side and their runs are stored in shared "
+        "transactions. 1 sends one message per run.",
     ),
     Setting("CRONICORN_LOG_LEVEL", "log_level", "INFO", _str, "Log level of every role."),
     Setting(
@@ -263,7 +267,8 @@ SETTINGS: tuple[Setting, ...] = (
         "tiers_json",
         "",
         _str,
-        'JSON that replaces or adds tenant tiers, e.g. {"team": {"endpoints": 50, "min_interval_ms": 5000, "runs_per_month": 50000, "ai_tokens_per_month": 500000}}; defaults: free, pro, enterprise.',
+        'JSON that replaces or adds tenant tiers, e.g. {"team": {"endpoints": 50, "min_interval_ms": 5000, '
+        '"runs_per_month": 50000, "ai_tokens_per_month": 500000}}; defaults: free, pro, enterprise.',
     ),
     Setting(
         "CRONICORN_API_READS_PER_MIN",

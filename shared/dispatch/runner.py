@@ -112,7 +112,7 @@ class Runner:
 
     def _store(self, done: list[tuple[Attempt, RunResult]]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
-        for (attempt, result), current in zip(done, finish_attempts(self.engine, done)):
+        for (attempt, result), current in zip(done, finish_attempts(self.engine, done), strict=True):
             if not current:
                 outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
             else:

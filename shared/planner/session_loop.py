@@ -68,7 +68,7 @@ def _complete(
             # Plain dicts in the wire format: the SDK's TypedDicts describe exactly these.
             response = ai.chat.completions.create(
                 model=cfg.model,
-                messages=messages,
+                messages=messages,  # type: ignore[arg-type]
                 tools=TOOLS,  # type: ignore[arg-type]
                 tool_choice=tool_choice,
                 temperature=cfg.temperature,
@@ -170,7 +170,8 @@ def run_session(
             break
         if record.prompt_tokens + record.completion_tokens >= cfg.session_token_cap:
             record.warnings.append(
-                f"session token cap reached ({record.prompt_tokens + record.completion_tokens} >= {cfg.session_token_cap})"
+                f"session token cap reached ({record.prompt_tokens + record.completion_tokens} >= "
+                f"{cfg.session_token_cap})"
             )
             break
 

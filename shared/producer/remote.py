@@ -3,7 +3,9 @@
     from cronicorn.producer.remote import RemoteCronicorn
 
     cron = RemoteCronicorn("https://scheduler.internal", api_key="ck_...")
-    job, endpoints = cron.register({"name": "billing"}, [{"name": "sync", "url": "...", "baseline_interval_ms": 60_000}])
+    job, endpoints = cron.register(
+        {"name": "billing"}, [{"name": "sync", "url": "...", "baseline_interval_ms": 60_000}]
+    )
 
 A producer writes the same code against either client; errors are the same classes
 (`InvalidInput` naming snake_case fields, `NotFound`, `Conflict`), plus `RateLimited`.

@@ -33,7 +33,7 @@ class EndpointLocks:
         pipe = self._client.pipeline(transaction=False)
         for eid in wanted:
             pipe.set(endpoint_lock(eid), tokens[eid], nx=True, px=max(1, leases_ms[eid]))
-        for eid, ok in zip(wanted, pipe.execute() if wanted else []):
+        for eid, ok in zip(wanted, pipe.execute() if wanted else [], strict=True):
             if ok:
                 held[eid] = tokens[eid]
         return {eid for eid in leases_ms if eid in held}
@@ -45,4 +45,4 @@ class EndpointLocks:
         pipe = self._client.pipeline(transaction=False)
         for eid, token in held.items():
             self._release(keys=[endpoint_lock(eid)], args=[token], client=pipe)
-        return [eid for eid, released in zip(held, pipe.execute()) if not released]
+        return [eid for eid, released in zip(held, pipe.execute(), strict=True) if not released]

@@ -123,7 +123,8 @@ def cmd_signing_keys(args: argparse.Namespace) -> int:
             grace = timedelta(milliseconds=parse_duration(args.grace))
             info, secret = rotate_signing_key(engine, utcnow(), args.tenant_id, grace=grace)
             print(
-                f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until {utcnow() + grace:%Y-%m-%d %H:%M} UTC."
+                f"signing key {info.id} for tenant {info.tenant_id}; previous keys sign until "
+                f"{utcnow() + grace:%Y-%m-%d %H:%M} UTC."
                 f"\nSecret (shown once; give it to your receivers):\n{secret}"
             )
         else:

@@ -156,7 +156,8 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: 
                         status=RunStatus.ABANDONED.value,
                         finished_at=now,
                         error_kind=ErrorKind.ABANDONED.value,
-                        error_message="attempt abandoned: its lease expired before it finished (worker lost or cut off)",
+                        error_message="attempt abandoned: its lease expired before it finished "
+                        "(worker lost or cut off)",
                     )
                 )
                 ABANDONED.inc(len(lost))

@@ -110,6 +110,7 @@ class RunQuota:
                             started_at=now,
                             finished_at=now,
                             error_kind=ErrorKind.DEFERRED.value,
-                            error_message=f"monthly run limit of the tenant's tier reached; deferred to {until.isoformat()}",
+                            error_message="monthly run limit of the tenant's tier reached; deferred to "
+                            f"{until.isoformat()}",
                         )
                     )
