@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from cronicorn.producer.client import Cronicorn
 from cronicorn.store.engine import make_engine
 from cronicorn.store.migrate import upgrade
+from tests.api_client import Api, serve_api
 from tests.clients import Clock
 from tests.services import postgres_engine, redis_client, reset_schema, truncate_all
 from tests.targets import TargetServer
@@ -80,3 +81,10 @@ def client(engine: Engine, clock: Clock) -> Cronicorn:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def api_pair(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Api, Engine]]:
+    """The REST API in-process with two enterprise tenants, "acme" and "other", each with a key."""
+    with serve_api(engine, redis_conn, {"acme": "enterprise", "other": "enterprise"}) as (acme, other):
+        yield acme, other, engine

@@ -2,69 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from cronicorn.api.app import create_app
-from cronicorn.api.deps import Deps
-from cronicorn.core.settings import Settings
 from cronicorn.redis.keys import last_tick
 from cronicorn.store.tables import runs
-from cronicorn.store.tenants import create_key, create_tenant, revoke_key
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-def z(at: datetime) -> str:
-    """How the API writes a UTC time."""
-    return at.isoformat().replace("+00:00", "Z")
+from cronicorn.store.tenants import create_key, revoke_key
+from tests.api_client import ENDPOINT, NOW, Api, make, z
 
 
-class Api:
-    def __init__(self, http: TestClient, key: str) -> None:
-        self.http, self.key = http, key
-
-    def __call__(self, method: str, path: str, json: Any = None, key: str | None = None, **kw: Any) -> Any:
-        headers = {"x-api-key": key or self.key}
-        return self.http.request(method, "/api" + path, json=json, headers=headers, **kw)
-
-
-@pytest.fixture
-def setup(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Api, Engine]]:
-    create_tenant(engine, NOW, "acme", tier="enterprise")
-    create_tenant(engine, NOW, "other", tier="enterprise")
-    _, acme_key = create_key(engine, NOW, "acme", "ci")
-    _, other_key = create_key(engine, NOW, "other", "ci")
-    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
-    with TestClient(app) as http:
-        yield Api(http, acme_key), Api(http, other_key), engine
-
-
-ENDPOINT = {
-    "name": "Health Check",
-    "url": "https://api.example.com/health",
-    "method": "GET",
-    "baselineIntervalMs": 60000,
-    "minIntervalMs": 10000,
-    "maxIntervalMs": 300000,
-    "timeoutMs": 10000,
-}
-
-
-def make(api: Api) -> tuple[str, dict[str, Any]]:
-    job = api("POST", "/jobs", {"name": "Service Recovery Workflow"}).json()
-    ep = api("POST", f"/jobs/{job['id']}/endpoints", ENDPOINT).json()
-    return job["id"], ep
-
-
-def test_keys_are_required_and_revoked_keys_refused(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, engine = setup
+def test_keys_are_required_and_revoked_keys_refused(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, engine = api_pair
     assert api.http.get("/api/jobs").status_code == 401
     assert api("GET", "/jobs", key="ck_wrong").status_code == 401
     bearer = api.http.get("/api/jobs", headers={"Authorization": f"Bearer {api.key}"})
@@ -75,8 +27,8 @@ def test_keys_are_required_and_revoked_keys_refused(setup: tuple[Api, Api, Engin
     assert api("GET", "/jobs", key=plain).status_code == 401
 
 
-def test_the_seed_recovery_workflow_can_be_set_up_as_written(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_the_seed_recovery_workflow_can_be_set_up_as_written(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     job = api("POST", "/jobs", {"name": "Service Recovery Workflow"})
     assert job.status_code == 201 and job.json()["name"] == "Service Recovery Workflow" and "id" in job.json()
     job_id = job.json()["id"]
@@ -109,8 +61,8 @@ def test_the_seed_recovery_workflow_can_be_set_up_as_written(setup: tuple[Api, A
     assert sessions.status_code == 200 and sessions.json() == {"sessions": []}
 
 
-def test_a_body_sent_without_a_json_content_type_is_still_read_as_json(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_a_body_sent_without_a_json_content_type_is_still_read_as_json(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     # curl -X POST .../api/jobs -H "x-api-key: ..." -d '{"name": "Data Sync"}'  (form content type)
     response = api.http.post(
         "/api/jobs",
@@ -120,8 +72,8 @@ def test_a_body_sent_without_a_json_content_type_is_still_read_as_json(setup: tu
     assert response.status_code == 201 and response.json()["name"] == "Data Sync"
 
 
-def test_jobs_routes(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_jobs_routes(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     created = {api("POST", "/jobs", {"name": f"j{i}"}).json()["id"] for i in range(3)}
     ids = [j["id"] for j in api("GET", "/jobs").json()["jobs"]]  # the API's stable order
     assert set(ids) == created
@@ -136,8 +88,8 @@ def test_jobs_routes(setup: tuple[Api, Api, Engine]) -> None:
     assert api("POST", f"/jobs/{ids[1]}/resume").status_code == 409
 
 
-def test_endpoint_routes(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_endpoint_routes(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     job_id, ep = make(api)
     listed = api("GET", f"/jobs/{job_id}/endpoints").json()["endpoints"]
     assert [e["id"] for e in listed] == [ep["id"]]
@@ -161,8 +113,8 @@ def test_endpoint_routes(setup: tuple[Api, Api, Engine]) -> None:
     assert api("DELETE", f"/jobs/{job_id}/endpoints/{second['id']}").status_code == 204
 
 
-def test_hints_pause_and_failures_move_the_next_run_at_once(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_hints_pause_and_failures_move_the_next_run_at_once(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     _, ep = make(api)
     hinted = api(
         "POST", f"/endpoints/{ep['id']}/hints/interval", {"intervalMs": 15000, "ttlMinutes": 30, "reason": "incident"}
@@ -196,9 +148,9 @@ def test_hints_pause_and_failures_move_the_next_run_at_once(setup: tuple[Api, Ap
     ],
 )
 def test_invalid_input_is_a_422_naming_the_field_and_writes_nothing(
-    setup: tuple[Api, Api, Engine], body: dict[str, Any], field: str
+    api_pair: tuple[Api, Api, Engine], body: dict[str, Any], field: str
 ) -> None:
-    api, _, _ = setup
+    api, _, _ = api_pair
     job_id = api("POST", "/jobs", {"name": "j"}).json()["id"]
     response = api("POST", f"/jobs/{job_id}/endpoints", {**ENDPOINT, **body})
     assert response.status_code == 422, response.text
@@ -206,8 +158,8 @@ def test_invalid_input_is_a_422_naming_the_field_and_writes_nothing(
     assert api("GET", f"/jobs/{job_id}/endpoints").json()["endpoints"] == []
 
 
-def test_malformed_bodies_and_parameters_are_4xx_never_5xx(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_malformed_bodies_and_parameters_are_4xx_never_5xx(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     job_id, ep = make(api)
     assert api.http.post("/api/jobs", content=b"{not json", headers={"x-api-key": api.key}).status_code == 422
     assert api("POST", "/jobs", ["a", "list"]).status_code == 422
@@ -218,8 +170,8 @@ def test_malformed_bodies_and_parameters_are_4xx_never_5xx(setup: tuple[Api, Api
     assert api("POST", f"/endpoints/{ep['id']}/hints/oneshot", {}).status_code == 422
 
 
-def test_another_tenants_objects_answer_404(setup: tuple[Api, Api, Engine]) -> None:
-    api, other, engine = setup
+def test_another_tenants_objects_answer_404(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, other, engine = api_pair
     job_id, ep = make(api)
     with engine.begin() as conn:
         conn.execute(
@@ -278,8 +230,8 @@ def test_another_tenants_objects_answer_404(setup: tuple[Api, Api, Engine]) -> N
     assert api("GET", f"/jobs/{job_id}").json()["status"] == "active"  # nothing changed
 
 
-def test_runs_are_paginated_and_filtered(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, engine = setup
+def test_runs_are_paginated_and_filtered(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, engine = api_pair
     job_id, ep = make(api)
     with engine.begin() as conn:
         for i in range(5):
@@ -309,9 +261,9 @@ def test_runs_are_paginated_and_filtered(setup: tuple[Api, Api, Engine]) -> None
 
 
 def test_health_reports_database_redis_and_tick_freshness(
-    setup: tuple[Api, Api, Engine], redis_conn: redis.Redis
+    api_pair: tuple[Api, Api, Engine], redis_conn: redis.Redis
 ) -> None:
-    api, _, _ = setup
+    api, _, _ = api_pair
     stale = api.http.get("/api/health")
     assert stale.status_code == 503 and stale.json()["checks"]["tick"] == "stale"
     redis_conn.set(last_tick(), (NOW - timedelta(seconds=2)).isoformat())
@@ -326,113 +278,11 @@ def test_health_reports_database_redis_and_tick_freshness(
     assert checks["queueDepths"] == {"scheduler": 0, "execute": 0, "analysis": 0}
 
 
-def test_the_openapi_document_and_docs_page_are_served(setup: tuple[Api, Api, Engine]) -> None:
-    api, _, _ = setup
+def test_the_openapi_document_and_docs_page_are_served(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
     spec = api.http.get("/api/openapi.json").json()
     assert (
         "/api/jobs/{job_id}/endpoints" in spec["paths"]
         and "/api/endpoints/{endpoint_id}/hints/interval" in spec["paths"]
     )
     assert api.http.get("/api/docs").status_code == 200
-
-
-def test_a_tenants_tier_limits_endpoints_and_intervals(engine: Engine, redis_conn: redis.Redis) -> None:
-    create_tenant(engine, NOW, "small", tier="free")
-    _, key = create_key(engine, NOW, "small", "k")
-    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
-    with TestClient(app) as http:
-        api = Api(http, key)
-        job = api("POST", "/jobs", {"name": "j"}).json()["id"]
-        fast = api(
-            "POST", f"/jobs/{job}/endpoints", {"name": "f", "url": "https://x.example/", "baselineIntervalMs": 10_000}
-        )
-        assert fast.status_code == 422 and fast.json()["details"][0]["field"] == "baselineIntervalMs"
-        cron = api(
-            "POST", f"/jobs/{job}/endpoints", {"name": "c", "url": "https://x.example/", "baselineCron": "* * * * *"}
-        )
-        assert (
-            cron.status_code == 201 and cron.json()["minIntervalMs"] == 60_000
-        )  # the tier's floor, so hints cannot go faster
-        every_second = api("PATCH", f"/jobs/{job}/endpoints/{cron.json()['id']}", {"minIntervalMs": 1000})
-        assert every_second.status_code == 422 and every_second.json()["details"][0]["field"] == "minIntervalMs"
-        for i in range(4):
-            assert (
-                api(
-                    "POST",
-                    f"/jobs/{job}/endpoints",
-                    {"name": f"e{i}", "url": "https://x.example/", "baselineIntervalMs": 60_000},
-                ).status_code
-                == 201
-            )
-        sixth = api(
-            "POST", f"/jobs/{job}/endpoints", {"name": "e5", "url": "https://x.example/", "baselineIntervalMs": 60_000}
-        )
-        assert sixth.status_code == 409 and "5 endpoints" in sixth.json()["error"]
-
-
-def test_rate_limits_per_key_answer_429_with_retry_after(engine: Engine, redis_conn: redis.Redis) -> None:
-    create_tenant(engine, NOW, "busy", tier="enterprise")
-    _, key = create_key(engine, NOW, "busy", "k")
-    _, second_key = create_key(engine, NOW, "busy", "k2")
-    settings = Settings.from_env({"CRONICORN_API_WRITES_PER_MIN": "3", "CRONICORN_API_READS_PER_MIN": "5"})
-    # Two app instances share Redis, as two API replicas would.
-    apps = [create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW)) for _ in range(2)]
-    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
-        writes = [
-            (a if i % 2 else b).post("/api/jobs", json={"name": f"j{i}"}, headers={"x-api-key": key}) for i in range(4)
-        ]
-        assert [w.status_code for w in writes] == [201, 201, 201, 429]
-        assert writes[0].headers["X-RateLimit-Limit"] == "3" and writes[2].headers["X-RateLimit-Remaining"] == "0"
-        assert 1 <= int(writes[3].headers["Retry-After"]) <= 60 and "rate limit" in writes[3].json()["error"]
-        assert a.get("/api/jobs", headers={"x-api-key": key}).status_code == 200  # reads have their own budget
-        assert a.post("/api/jobs", json={"name": "other key"}, headers={"x-api-key": second_key}).status_code == 201
-
-
-def test_a_test_call_runs_once_now_without_touching_the_schedule(engine: Engine, redis_conn: redis.Redis) -> None:
-    from tests.targets import TargetServer
-
-    target = TargetServer()
-    target.start()
-    create_tenant(engine, NOW, "acme", tier="enterprise")
-    _, key = create_key(engine, NOW, "acme", "k")
-    settings = Settings.from_env({"CRONICORN_SSRF_ALLOW": "127.0.0.0/8"})
-    app = create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW))
-    try:
-        with TestClient(app) as http:
-            api = Api(http, key)
-            job = api("POST", "/jobs", {"name": "j"}).json()["id"]
-            ep = api(
-                "POST",
-                f"/jobs/{job}/endpoints",
-                {
-                    "name": "e",
-                    "url": target.url("/echo"),
-                    "method": "POST",
-                    "bodyJson": {"x": 1},
-                    "baselineIntervalMs": 60_000,
-                },
-            ).json()
-            result = api("POST", f"/endpoints/{ep['id']}/test")
-            assert result.status_code == 200 and result.json()["ok"] and result.json()["bodyJson"]["body"] == {"x": 1}
-            assert [s.path for s in target.seen] == ["/echo"] and "X-Cronicorn-Signature" in target.seen[0].headers
-            after = api("GET", f"/jobs/{job}/endpoints/{ep['id']}").json()
-            assert after["nextRunAt"] == ep["nextRunAt"] and after["lastRunAt"] is None
-            assert api("GET", f"/endpoints/{ep['id']}/runs").json()["total"] == 0
-    finally:
-        target.stop()
-
-
-def test_signing_keys_rotate_over_the_api_with_the_secret_shown_once(setup: tuple[Api, Api, Engine]) -> None:
-    api, other, _ = setup
-    first = api("POST", "/signing-keys", {"graceMinutes": 60})
-    assert first.status_code == 201 and first.json()["secret"]
-    second = api("POST", "/signing-keys", {"graceMinutes": 30}).json()
-    listed = api("GET", "/signing-keys").json()["signingKeys"]
-    by_id = {k["id"]: k for k in listed}
-    assert set(by_id) == {second["id"], first.json()["id"]} and all("secret" not in k for k in listed)
-    assert (
-        by_id[first.json()["id"]]["retiresAt"] == z(NOW + timedelta(minutes=30))
-        and by_id[second["id"]]["retiresAt"] is None
-    )
-    assert other("GET", "/signing-keys").json()["signingKeys"] == []
-    assert api("POST", "/signing-keys", {"graceMinutes": -1}).status_code == 422

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_
 from cronicorn.core.durations import parse_duration
 from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.producer.client import Cronicorn
+from cronicorn.shell.cli_output import EP_COLS, JOB_COLS, RUN_COLS, SESSION_COLS, plain, show, table
 
 GetClient = Callable[[argparse.Namespace], Cronicorn]
 Handler = Callable[[Cronicorn, argparse.Namespace], None]
@@ -48,66 +48,6 @@ def _json(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"--json-body is not valid JSON: {exc}") from None
 
 
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _table(rows: Sequence[Any], columns: Sequence[str]) -> str:
-    cells = [[_fmt(getattr(r, c)) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def _details(value: Any) -> str:
-    """One object as aligned `field  value` lines (times in UTC)."""
-    names = [f.name for f in fields(value)]
-    width = max(len(n) for n in names)
-    return "\n".join(f"{n.ljust(width)}  {_fmt(getattr(value, n))}" for n in names)
-
-
-def _show(args: argparse.Namespace, value: Any, columns: Sequence[str] | None = None) -> None:
-    """JSON with --json (or for plain mappings); a table for lists and `columns`; details otherwise."""
-    if args.json or not (is_dataclass(value) or isinstance(value, list)):
-        print(json.dumps(_plain(value), indent=2, default=str))
-    elif columns is not None:
-        print(_table(value if isinstance(value, list) else [value], columns))
-    else:
-        print(_details(value))
-
-
-JOB_COLS = ("id", "name", "status", "created_at")
-EP_COLS = ("id", "name", "method", "url", "next_run_at", "next_run_source", "failure_count", "paused_until")
-RUN_COLS = ("id", "status", "source", "attempt", "started_at", "duration_ms", "status_code", "error_message")
-SESSION_COLS = (
-    "id",
-    "endpoint_name",
-    "analyzed_at",
-    "status",
-    "mode",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning",
-)
 _ENDPOINT_FLAGS = (
     ("name", "name"),
     ("url", "url"),
@@ -184,7 +124,7 @@ def _by_id(method: str, arg: str, columns: Sequence[str] | None) -> Handler:
     """A handler calling `client.<method>(<id argument>)` and showing the result."""
 
     def handler(client: Cronicorn, args: argparse.Namespace) -> None:
-        _show(args, getattr(client, method)(getattr(args, arg)), columns)
+        show(args, getattr(client, method)(getattr(args, arg)), columns)
 
     return handler
 
@@ -211,7 +151,7 @@ def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
             ttl_minutes=DEFAULT_ONESHOT_HINT_TTL_MINUTES if args.ttl is None else args.ttl,
             reason=args.reason,
         )
-    _show(args, ep, EP_COLS)
+    show(args, ep, EP_COLS)
 
 
 def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
@@ -219,7 +159,7 @@ def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
     if not planned and not args.json:
         print("not scheduled: the endpoint is archived or its job is paused or archived")
         return
-    _show(args, planned, ("at", "source"))
+    show(args, planned, ("at", "source"))
 
 
 def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:
@@ -233,22 +173,22 @@ def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:
         offset=args.offset,
     )
     if args.json:
-        print(json.dumps(_plain(page), indent=2, default=str))
+        print(json.dumps(plain(page), indent=2, default=str))
     else:
-        print(_table(page.runs, RUN_COLS))
+        print(table(page.runs, RUN_COLS))
         print(f"{len(page.runs)} of {page.total} runs")
 
 
 def _list_sessions(client: Cronicorn, args: argparse.Namespace) -> None:
     found = client.list_sessions(args.endpoint, limit=args.limit)
     if args.json:
-        print(json.dumps(_plain(found), indent=2, default=str))
+        print(json.dumps(plain(found), indent=2, default=str))
         return
     rows = [
         argparse.Namespace(**{c: (str(s[c])[:60] if c == "reasoning" and s[c] else s[c]) for c in SESSION_COLS})
         for s in found
     ]
-    print(_table(rows, SESSION_COLS))
+    print(table(rows, SESSION_COLS))
 
 
 def _page(p: argparse.ArgumentParser, default: int) -> None:
@@ -273,7 +213,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         jobs,
         "list",
-        lambda c, a: _show(a, c.list_jobs(status=a.status, limit=a.limit, offset=a.offset), JOB_COLS),
+        lambda c, a: show(a, c.list_jobs(status=a.status, limit=a.limit, offset=a.offset), JOB_COLS),
         "list jobs",
     )
     p.add_argument("--status", choices=["active", "paused", "archived"])
@@ -281,7 +221,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         jobs,
         "create",
-        lambda c, a: _show(a, c.create_job(name=a.name, description=a.description), JOB_COLS),
+        lambda c, a: show(a, c.create_job(name=a.name, description=a.description), JOB_COLS),
         "create a job",
     )
     p.add_argument("name")
@@ -289,7 +229,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         jobs,
         "update",
-        lambda c, a: _show(
+        lambda c, a: show(
             a,
             c.update_job(
                 a.job_id, **{k: v for k, v in (("name", a.name), ("description", a.description)) if v is not None}
@@ -314,7 +254,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         eps,
         "add",
-        lambda c, a: _show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS),
+        lambda c, a: show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS),
         "add an endpoint to a job",
     )
     p.add_argument("job_id")
@@ -322,7 +262,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         eps,
         "list",
-        lambda c, a: _show(
+        lambda c, a: show(
             a, c.list_endpoints(a.job, include_archived=a.archived, limit=a.limit, offset=a.offset), EP_COLS
         ),
         "list endpoints",
@@ -335,7 +275,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         eps,
         "update",
-        lambda c, a: _show(a, c.update_endpoint(a.endpoint_id, **_endpoint_fields(a)), EP_COLS),
+        lambda c, a: show(a, c.update_endpoint(a.endpoint_id, **_endpoint_fields(a)), EP_COLS),
         "change an endpoint",
     )
     p.add_argument("endpoint_id")
@@ -343,7 +283,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         eps,
         "pause",
-        lambda c, a: _show(a, c.pause_endpoint(a.endpoint_id, _pause_until(c, a), a.reason), EP_COLS),
+        lambda c, a: show(a, c.pause_endpoint(a.endpoint_id, _pause_until(c, a), a.reason), EP_COLS),
         "pause an endpoint",
     )
     p.add_argument("endpoint_id")
@@ -395,7 +335,5 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(sessions, "list", _list_sessions, "list planner sessions, newest first")
     p.add_argument("--endpoint")
     p.add_argument("--limit", type=int, default=20)
-    p = cmd(
-        sessions, "show", lambda c, a: _show(a, c.get_session(a.session_id)), "show one session with its tool calls"
-    )
+    p = cmd(sessions, "show", lambda c, a: show(a, c.get_session(a.session_id)), "show one session with its tool calls")
     p.add_argument("session_id")
