@@ -6,6 +6,7 @@ from dataclasses import fields
 
 from sqlalchemy import Engine
 
+from cronicorn.core.endpoint_fields import EndpointFields
 from cronicorn.core.governor import EndpointState
 from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.endpoints import endpoint_row
@@ -17,8 +18,16 @@ from cronicorn.store.tables import endpoints
 
 
 def test_the_row_has_exactly_the_tables_columns_plus_the_joined_job_fields() -> None:
-    assert ROW_FIELDS[: len(ROW_FIELDS) - len(JOINED_FIELDS)] == tuple(endpoints.c.keys())
+    # Order is not the table's: the fields producers see come first, from EndpointFields.
+    stored = ROW_FIELDS[: len(ROW_FIELDS) - len(JOINED_FIELDS)]
+    assert sorted(stored) == sorted(endpoints.c.keys())
     assert ROW_FIELDS[-len(JOINED_FIELDS) :] == JOINED_FIELDS
+
+
+def test_the_record_and_the_row_share_one_declaration_of_the_endpoints_fields() -> None:
+    shared = [f.name for f in fields(EndpointFields)]
+    assert [f.name for f in fields(Endpoint)] == [*shared, "running"]
+    assert list(ROW_FIELDS[: len(shared)]) == shared
 
 
 def test_every_other_list_of_endpoint_fields_is_a_subset_of_the_row() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from cronicorn.core.endpoint_fields import EndpointFields
 from cronicorn.store.endpoint_rows import EndpointRow
 
 
@@ -36,41 +37,9 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(EndpointFields):
     """An endpoint's configuration and schedule state (claim internals reduced to `running`)."""
 
-    id: str
-    job_id: str
-    name: str
-    description: str | None
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: Any
-    baseline_cron: str | None
-    baseline_interval_ms: int | None
-    timezone: str
-    min_interval_ms: int | None
-    max_interval_ms: int | None
-    timeout_ms: int
-    max_execution_time_ms: int
-    max_response_size_kb: int
-    upstream_endpoint_ids: list[str] | None
-    paused_until: datetime | None
-    paused_by: str | None
-    pause_reason: str | None
-    archived_at: datetime | None
-    last_run_at: datetime | None
-    next_run_at: datetime | None
-    next_run_source: str | None
-    failure_count: int
-    run_requested_at: datetime | None
-    ai_hint_interval_ms: int | None
-    ai_hint_next_run_at: datetime | None
-    ai_hint_expires_at: datetime | None
-    ai_hint_reason: str | None
-    created_at: datetime
-    updated_at: datetime
     running: bool = False  # an attempt holds a claim right now
 
     @classmethod
@@ -112,7 +81,7 @@ class Run:
 
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
-_ENDPOINT_STORED = tuple(f.name for f in fields(Endpoint) if f.name != "running")  # each an EndpointRow field
+_ENDPOINT_STORED = tuple(f.name for f in fields(EndpointFields))
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 

@@ -14,43 +14,17 @@ from typing import Any
 
 from sqlalchemy import Row, Select, select
 
+from cronicorn.core.endpoint_fields import EndpointFields
 from cronicorn.store.tables import endpoints, jobs
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointRow:
-    """An endpoint's stored columns joined with its job's status and tenant (see `select_endpoint_rows`)."""
+@dataclass(frozen=True)
+class EndpointRow(EndpointFields):
+    """An endpoint's stored columns joined with its job's status and tenant (see `select_endpoint_rows`).
 
-    id: str
-    job_id: str
-    name: str
-    description: str | None
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: Any  # a JSON value
-    upstream_endpoint_ids: list[str] | None
-    baseline_cron: str | None
-    baseline_interval_ms: int | None
-    timezone: str
-    min_interval_ms: int | None
-    max_interval_ms: int | None
-    timeout_ms: int
-    max_execution_time_ms: int
-    max_response_size_kb: int
-    paused_until: datetime | None
-    paused_by: str | None
-    pause_reason: str | None
-    archived_at: datetime | None
-    last_run_at: datetime | None
-    next_run_at: datetime | None
-    next_run_source: str | None
-    failure_count: int
-    run_requested_at: datetime | None
-    ai_hint_interval_ms: int | None
-    ai_hint_next_run_at: datetime | None
-    ai_hint_expires_at: datetime | None
-    ai_hint_reason: str | None
+    The fields producers see come from `EndpointFields`; these are the claim internals and the join.
+    """
+
     ai_next_analysis_at: datetime | None
     ai_analyzed_failure_count: int | None
     fence: int
@@ -58,8 +32,6 @@ class EndpointRow:
     claimed_source: str | None
     claim_attempt: int
     lease_until: datetime | None
-    created_at: datetime
-    updated_at: datetime
     job_status: str  # from the job: only an active job's endpoints are scheduled
     tenant_id: str  # from the job: every read on behalf of someone is scoped to it
 
