@@ -7,7 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, case, func, select
 
+from cronicorn.core.model import RunStatus
 from cronicorn.store.tables import endpoints, jobs, runs
+
+SUCCESS, RUNNING = RunStatus.SUCCESS.value, RunStatus.RUNNING.value
 
 STREAK_LOOKBACK = 50  # finished runs read to count the failure streak (it is reported up to this many)
 
@@ -44,8 +47,8 @@ class DashboardStats:
 def _window(conn: Connection, endpoint_id: str, since: datetime) -> RunWindow:
     total, ok, avg = conn.execute(
         select(
-            func.count(), func.sum(case((runs.c.status == "success", 1), else_=0)), func.avg(runs.c.duration_ms)
-        ).where(runs.c.endpoint_id == endpoint_id, runs.c.started_at >= since, runs.c.status != "running")
+            func.count(), func.sum(case((runs.c.status == SUCCESS, 1), else_=0)), func.avg(runs.c.duration_ms)
+        ).where(runs.c.endpoint_id == endpoint_id, runs.c.started_at >= since, runs.c.status != RUNNING)
     ).one()
     return RunWindow(
         runs=int(total or 0),
@@ -61,7 +64,7 @@ def endpoint_health(engine: Engine, endpoint_id: str, now: datetime) -> Endpoint
         recent = (
             conn.execute(
                 select(runs.c.status)
-                .where(runs.c.endpoint_id == endpoint_id, runs.c.status != "running")
+                .where(runs.c.endpoint_id == endpoint_id, runs.c.status != RUNNING)
                 .order_by(runs.c.started_at.desc())
                 .limit(STREAK_LOOKBACK)
             )
@@ -70,7 +73,7 @@ def endpoint_health(engine: Engine, endpoint_id: str, now: datetime) -> Endpoint
         )
     streak = 0
     for status in recent:
-        if status == "success":
+        if status == SUCCESS:
             break
         streak += 1
     return EndpointHealth(last_hour=hour, last_4_hours=four_hours, last_day=day, failure_streak=streak)
@@ -96,10 +99,10 @@ def dashboard_stats(engine: Engine, tenant_id: str, now: datetime) -> DashboardS
             .group_by(runs.c.status)
         ).all()
     run_status = {status: int(count) for status, count in run_rows}
-    finished = sum(v for k, v in run_status.items() if k != "running")
+    finished = sum(v for k, v in run_status.items() if k != RUNNING)
     return DashboardStats(
         jobs={status: int(count) for status, count in by_status},
         endpoints=int(endpoint_count),
         runs_24h=run_status,
-        success_rate_24h=round(run_status.get("success", 0) / finished, 4) if finished else None,
+        success_rate_24h=round(run_status.get(SUCCESS, 0) / finished, 4) if finished else None,
     )
