@@ -72,19 +72,19 @@ def insert_endpoint(
     check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
     values = spec.model_dump()
     if tier is not None:
-        values = apply_tier(conn, tenant_id, tier, values, new=True)
+        values = apply_tier(conn, tenant_id, tier, values, now, new=True)
     conn.execute(endpoints.insert().values(id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **values))
     replan(conn, endpoint_id, now, mode="reset")
     return endpoint_id
 
 
 def desired_values(
-    conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None = None
+    conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec, tier: Tier | None = None
 ) -> dict[str, Any]:
     """The columns `spec` stands for once checked against upstreams and the tenant's tier."""
     check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
     values = spec.model_dump()
-    return apply_tier(conn, tenant_id, tier, values, new=False) if tier is not None else values
+    return apply_tier(conn, tenant_id, tier, values, now, new=False) if tier is not None else values
 
 
 def apply_endpoint_spec(
@@ -94,7 +94,7 @@ def apply_endpoint_spec(
     row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
     if row.archived_at is not None:
         raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
-    values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
+    values = desired_values(conn, tenant_id, now, endpoint_id, spec, tier)
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if not changed:
         return False

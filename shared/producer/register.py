@@ -96,7 +96,7 @@ def register(
             by_name.setdefault(row.name, row.id)
         if on_conflict == "error":
             differing = [
-                s.name for s in specs if s.name in by_name and _differs(conn, tenant_id, by_name[s.name], s, tier)
+                s.name for s in specs if s.name in by_name and _differs(conn, tenant_id, now, by_name[s.name], s, tier)
             ]
             if differing:
                 raise Conflict(f"endpoints differ from the registered ones: {', '.join(differing)}")
@@ -114,7 +114,9 @@ def register(
         )
 
 
-def _differs(conn: Connection, tenant_id: str, endpoint_id: str, spec: EndpointSpec, tier: Tier | None) -> bool:
+def _differs(
+    conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec, tier: Tier | None
+) -> bool:
     row = endpoint_row(conn, tenant_id, endpoint_id)
-    values = desired_values(conn, tenant_id, endpoint_id, spec, tier)
+    values = desired_values(conn, tenant_id, now, endpoint_id, spec, tier)
     return any(getattr(row, k) != v for k, v in values.items())

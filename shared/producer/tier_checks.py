@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -13,8 +13,8 @@ from cronicorn.core.tiers import Tier
 from cronicorn.store.tables import endpoints, jobs
 
 
-def _fastest_cron_gap_ms(expr: str, tz: str) -> int:
-    at = datetime.now(UTC)
+def _fastest_cron_gap_ms(expr: str, tz: str, now: datetime) -> int:
+    at = now
     gaps = []
     for _ in range(48):
         nxt = next_cron_after(expr, tz, at)
@@ -23,7 +23,9 @@ def _fastest_cron_gap_ms(expr: str, tz: str) -> int:
     return int(min(gaps[1:]))
 
 
-def apply_tier(conn: Connection, tenant_id: str, tier: Tier, spec: dict[str, Any], *, new: bool) -> dict[str, Any]:
+def apply_tier(
+    conn: Connection, tenant_id: str, tier: Tier, spec: dict[str, Any], now: datetime, *, new: bool
+) -> dict[str, Any]:
     """Check an endpoint against the tenant's tier; the minimum interval defaults to the tier's."""
     if new:
         count = conn.execute(
@@ -37,7 +39,10 @@ def apply_tier(conn: Connection, tenant_id: str, tier: Tier, spec: dict[str, Any
     floor = tier.min_interval_ms
     if spec.get("baseline_interval_ms") is not None and spec["baseline_interval_ms"] < floor:
         raise InvalidInput.one("baseline_interval_ms", f"your tier allows intervals of at least {floor} ms")
-    if spec.get("baseline_cron") and _fastest_cron_gap_ms(spec["baseline_cron"], spec.get("timezone") or "UTC") < floor:
+    if (
+        spec.get("baseline_cron")
+        and _fastest_cron_gap_ms(spec["baseline_cron"], spec.get("timezone") or "UTC", now) < floor
+    ):
         raise InvalidInput.one("baseline_cron", f"fires more often than your tier's minimum interval of {floor} ms")
     if spec.get("min_interval_ms") is not None and spec["min_interval_ms"] < floor:
         raise InvalidInput.one("min_interval_ms", f"your tier's minimum interval is {floor} ms")
