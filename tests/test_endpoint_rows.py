@@ -12,9 +12,12 @@ from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import ENDPOINT_FIELDS
-from cronicorn.store.endpoint_rows import JOINED_FIELDS, ROW_FIELDS, EndpointRow
+from cronicorn.store.endpoint_rows import ROW_FIELDS, EndpointRow
 from cronicorn.store.replanning import STATE_COLUMNS, lock_endpoint_rows, state_from_row
 from cronicorn.store.tables import endpoints
+
+# The fields joined from the job, i.e. those that are not columns of `endpoints`.
+JOINED_FIELDS = ("job_status", "tenant_id")
 
 
 def test_the_row_has_exactly_the_tables_columns_plus_the_joined_job_fields() -> None:

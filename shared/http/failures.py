@@ -15,7 +15,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from cronicorn.core.model import ErrorKind
 from cronicorn.http.deadline import Scope
-from cronicorn.http.ssrf import BlockedAddress
+from cronicorn.http.ssrf import BlockedAddress, port_of
 
 
 class Failure(Exception):
@@ -92,7 +92,7 @@ def status_line(response: requests.Response) -> str:
 def _netloc(url: str) -> str:
     try:
         parts = urlsplit(url)
-        return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        return f"{parts.hostname}:{port_of(parts)}"
     except ValueError:
         return url
 

@@ -16,7 +16,7 @@ from cronicorn.core.model import ErrorKind
 from cronicorn.http.deadline import Scope
 from cronicorn.http.failures import Failure, classify, naming, timed_out
 from cronicorn.http.signing import signature_headers
-from cronicorn.http.ssrf import AddressGuard, BlockedAddress
+from cronicorn.http.ssrf import AddressGuard, BlockedAddress, port_of
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_CONNECT_S = 10.0
@@ -103,7 +103,7 @@ class Hops:
             raise self.timeout()
         try:
             # Early and with a clear message; the connection itself is checked again at connect time.
-            self.guard.check_host(host, parts.port or (443 if parts.scheme == "https" else 80))
+            self.guard.check_host(host, port_of(parts))
         except BlockedAddress as exc:
             raise Failure(ErrorKind.BLOCKED, naming(str(exc), host)) from None
         except socket.gaierror as exc:
@@ -166,4 +166,4 @@ def host_of(url: str) -> str:
 
 
 def _origin(parts: SplitResult) -> tuple[str | None, int]:
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname, port_of(parts)

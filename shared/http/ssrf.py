@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
+from urllib.parse import SplitResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -109,3 +110,8 @@ class AddressGuard:
         return (text if real == given else f"{text} ({real})"), kind
 
     resolve = check_host  # earlier name, kept for callers that still use it
+
+
+def port_of(parts: SplitResult) -> int:
+    """The URL's port, or its scheme's default."""
+    return parts.port or (443 if parts.scheme == "https" else 80)

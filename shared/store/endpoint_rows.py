@@ -43,8 +43,6 @@ class EndpointRow(EndpointFields):
 
 
 ROW_FIELDS = tuple(f.name for f in fields(EndpointRow))
-# The joined fields, i.e. those that are not columns of `endpoints` (a test checks the rest are exactly them).
-JOINED_FIELDS = ("job_status", "tenant_id")
 
 
 def select_endpoint_rows() -> Select[Any]:
