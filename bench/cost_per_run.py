@@ -126,7 +126,7 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
         publish,
         batch_size=settings.tick_batch_size,
         max_batches=settings.tick_max_batches,
-        grace_ms=settings.lease_grace_ms,
+        claim_lease_ms=settings.claim_lease_ms,
     ).claimed
     rows.append(_row("tick (claim)", claimed, start, start_cmds, redis_url))
     start_cmds, start = redis_commands(redis_url), dict(COUNTS)

@@ -72,7 +72,7 @@ def measure(size: int, due_per_s: int, seconds: int, redis_url: str) -> dict[str
             publish,
             batch_size=rt.settings.tick_batch_size,
             max_batches=rt.settings.tick_max_batches,
-            grace_ms=rt.settings.lease_grace_ms,
+            claim_lease_ms=rt.settings.claim_lease_ms,
         )
         durations.append(result.duration_s)
         claimed += result.claimed

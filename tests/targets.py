@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import threading
@@ -60,6 +61,8 @@ class TargetServer:
       /hangup                  closes the connection without answering
       /flaky?every=N           503 except on every Nth request to the same URL (default 2)
       /fixed/<name>            fixed[name] = (status, JSON), editable while serving
+      /hostile?kind=K          a response no database column takes as it comes: nul-text, nul-json,
+                               nul-header, gzip-zeros (a gzip body of NULs), surrogate-json
     """
 
     def __init__(self, host: str = "127.0.0.1", *, fixed: Mapping[str, tuple[int, Any]] | None = None) -> None:
@@ -232,6 +235,8 @@ class TargetServer:
             h.wfile.write(data)
         elif path == "/hangup":
             h.close_connection = True
+        elif path == "/hostile":
+            self.hostile(h, q.get("kind", "nul-text"))
         elif path == "/flaky":
             with self._lock:
                 count = self._per_url[h.path]
@@ -239,6 +244,34 @@ class TargetServer:
             self.reply(h, 200 if count % every == 0 else 503, {"request": count, "every": every})
         else:
             self.reply(h, 404, {"error": "not found"})
+
+    @staticmethod
+    def hostile(h: BaseHTTPRequestHandler, kind: str) -> None:
+        if kind == "nul-text":
+            TargetServer.raw(h, 200, "text/plain; charset=utf-8", b"ok\x00tail")
+        elif kind == "nul-json":
+            TargetServer.raw(h, 200, "application/json", b'{"a": "x\\u0000y", "k\\u0000": [1, "\\u0000"]}')
+        elif kind == "surrogate-json":
+            TargetServer.raw(h, 200, "application/json", b'{"a": "\\ud800 lone"}')
+        elif kind == "nul-header":
+            data = b'{"ok": true}'
+            h.send_response(200)
+            # In headers a run keeps (Content-Type, Retry-After...), not only in ones it drops.
+            h.send_header("Retry-After", "12\x00b")
+            h.send_header("Content-Type", "application/json; x=\x00")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+        elif kind == "gzip-zeros":
+            data = gzip.compress(b"\x00" * 200_000)
+            h.send_response(200)
+            h.send_header("Content-Type", "text/plain")
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+        else:
+            TargetServer.reply(h, 400, {"error": f"no hostile kind {kind!r}"})
 
     @staticmethod
     def reply(h: BaseHTTPRequestHandler, code: int, payload: Any) -> None:

@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from cronicorn.core.model import RunStatus
-from cronicorn.store.attempts import Order, RunResult, Started, begin_attempts, finish_attempts, idempotency_key
+from cronicorn.store.attempts import Leases, Order, Started, begin_attempts, idempotency_key
 from cronicorn.store.claims import claim_due
+from cronicorn.store.finishes import finish_attempts
+from cronicorn.store.run_results import RunResult
 from cronicorn.store.sweep import sweep_abandoned
 from tests.factories import endpoint_row, make_endpoint, run_rows
 
-GRACE = 30_000
+NO_GRACE = Leases(grace_ms=0)  # an attempt holds its endpoint for its timeout only
 
 
 def no_locks(leases: dict[str, int]) -> set[str]:
@@ -20,9 +22,9 @@ def no_locks(leases: dict[str, int]) -> set[str]:
     return set(leases)
 
 
-def begin_one(engine: Engine, endpoint_id: str, fence: int, now: datetime, *, grace_ms: int) -> Started:
+def begin_one(engine: Engine, endpoint_id: str, fence: int, now: datetime, *, leases: Leases | None = None) -> Started:
     """What one execute message starts: a batch of one order."""
-    return begin_attempts(engine, [Order(endpoint_id, fence)], now, grace_ms=grace_ms, take_locks=no_locks)
+    return begin_attempts(engine, [Order(endpoint_id, fence)], now, leases=leases or Leases(), take_locks=no_locks)
 
 
 def ok(at: datetime) -> RunResult:
@@ -39,8 +41,8 @@ def failed(at: datetime) -> RunResult:
 
 def test_a_current_claim_starts_one_running_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
+    [claim] = claim_due(engine, now, limit=1)
+    [attempt] = begin_one(engine, ep, claim.fence, now).attempts
     assert attempt is not None and attempt.slot == now and attempt.attempt == 1
     # The request to send, read from the row; signing keys are the runner's to add.
     assert attempt.request.url == "http://127.0.0.1:9/ok" and attempt.request.method == "GET"
@@ -52,24 +54,24 @@ def test_a_current_claim_starts_one_running_run(engine: Engine, now: datetime) -
 
 def test_a_stale_fence_starts_nothing(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
-    [old] = claim_due(engine, now, limit=1, grace_ms=0)
-    claim_due(engine, now + timedelta(seconds=2), limit=1, grace_ms=0)  # lease ran out: reclaimed
-    assert begin_one(engine, ep, old.fence, now + timedelta(seconds=2), grace_ms=0).stale == {ep}
+    [old] = claim_due(engine, now, limit=1)
+    claim_due(engine, now + timedelta(seconds=5), limit=1)  # nobody started it: reclaimed
+    assert begin_one(engine, ep, old.fence, now + timedelta(seconds=5), leases=NO_GRACE).stale == {ep}
     assert run_rows(engine, ep) == []
 
 
 def test_the_same_message_twice_starts_one_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    assert len(begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts) == 1
-    assert begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).stale == {ep}
+    [claim] = claim_due(engine, now, limit=1)
+    assert len(begin_one(engine, ep, claim.fence, now).attempts) == 1
+    assert begin_one(engine, ep, claim.fence, now).stale == {ep}
     assert len(run_rows(engine, ep)) == 1
 
 
 def test_finishing_stores_the_result_releases_the_claim_and_plans_the_next_run(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, baseline_interval_ms=60_000)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
+    [claim] = claim_due(engine, now, limit=1)
+    [attempt] = begin_one(engine, ep, claim.fence, now).attempts
     assert attempt is not None
     done = now + timedelta(seconds=2)
     assert finish_attempts(engine, [(attempt, ok(done))]) == [True]
@@ -83,8 +85,8 @@ def test_finishing_stores_the_result_releases_the_claim_and_plans_the_next_run(e
 
 def test_a_failure_counts_and_backs_off(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, baseline_interval_ms=60_000, failure_count=2)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
+    [claim] = claim_due(engine, now, limit=1)
+    [attempt] = begin_one(engine, ep, claim.fence, now).attempts
     assert attempt is not None
     assert finish_attempts(engine, [(attempt, failed(now))]) == [True]
     row = endpoint_row(engine, ep)
@@ -93,11 +95,11 @@ def test_a_failure_counts_and_backs_off(engine: Engine, now: datetime) -> None:
 
 def test_a_finish_after_the_claim_moved_on_is_stored_but_plans_nothing(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=0)
-    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=0).attempts
+    [claim] = claim_due(engine, now, limit=1)
+    [attempt] = begin_one(engine, ep, claim.fence, now, leases=NO_GRACE).attempts
     assert attempt is not None
     later = now + timedelta(seconds=5)
-    [newer] = claim_due(engine, later, limit=1, grace_ms=0)
+    [newer] = claim_due(engine, later, limit=1)
     assert finish_attempts(engine, [(attempt, ok(later))]) == [False]
     row = endpoint_row(engine, ep)
     assert row.fence == newer.fence and row.claimed_slot == now  # the newer claim still owns it
@@ -107,27 +109,29 @@ def test_a_finish_after_the_claim_moved_on_is_stored_but_plans_nothing(engine: E
 
 def test_a_new_attempt_marks_the_lost_one_abandoned(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
-    [first] = claim_due(engine, now, limit=1, grace_ms=0)
-    assert len(begin_one(engine, ep, first.fence, now, grace_ms=0).attempts) == 1
+    [first] = claim_due(engine, now, limit=1)
+    assert len(begin_one(engine, ep, first.fence, now, leases=NO_GRACE).attempts) == 1
     later = now + timedelta(seconds=5)
-    [second] = claim_due(engine, later, limit=1, grace_ms=0)
+    [second] = claim_due(engine, later, limit=1)
     assert second.attempt == 2
-    assert len(begin_one(engine, ep, second.fence, later, grace_ms=0).attempts) == 1
+    assert len(begin_one(engine, ep, second.fence, later, leases=NO_GRACE).attempts) == 1
     lost, current = run_rows(engine, ep)
-    assert lost.status == "abandoned" and "lease expired" in lost.error_message
+    assert lost.status == "abandoned" and "lease ended" in lost.error_message
+    assert current.notes is not None and "retry 2 of this slot" in current.notes
     assert current.status == "running" and current.attempt == 2 and current.scheduled_at == lost.scheduled_at
 
 
 def test_the_sweep_abandons_runs_past_their_lease_only(engine: Engine, now: datetime) -> None:
     ep = make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000)
     keep = make_endpoint(engine, now, timeout_ms=30_000, max_execution_time_ms=60_000)
-    claims = claim_due(engine, now, limit=5, grace_ms=0)
+    claims = claim_due(engine, now, limit=5)
     for c in claims:
-        assert len(begin_one(engine, c.endpoint_id, c.fence, now, grace_ms=0).attempts) == 1
-    assert sweep_abandoned(engine, now + timedelta(seconds=5)) == 1
+        assert len(begin_one(engine, c.endpoint_id, c.fence, now, leases=NO_GRACE).attempts) == 1
+    # `ep` holds its endpoint for its 1 s timeout; `keep` for the 4 s heartbeat lease.
+    assert sweep_abandoned(engine, now + timedelta(seconds=2)) == 1
     assert run_rows(engine, ep)[0].status == "abandoned"
     assert run_rows(engine, keep)[0].status == "running"
-    assert endpoint_row(engine, ep).next_run_at <= now + timedelta(seconds=5)  # due again
+    assert endpoint_row(engine, ep).next_run_at <= now + timedelta(seconds=2)  # due again
 
 
 def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) -> None:
@@ -140,8 +144,8 @@ def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) 
         ai_hint_reason="recovery",
         next_run_source="ai-oneshot",
     )
-    [claim] = claim_due(engine, now, limit=1, grace_ms=GRACE)
-    [attempt] = begin_one(engine, ep, claim.fence, now, grace_ms=GRACE).attempts
+    [claim] = claim_due(engine, now, limit=1)
+    [attempt] = begin_one(engine, ep, claim.fence, now).attempts
     assert attempt is not None
     assert finish_attempts(engine, [(attempt, ok(now + timedelta(seconds=1)))]) == [True]
     row = endpoint_row(engine, ep)
@@ -152,12 +156,13 @@ def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) 
 def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engine, now: datetime) -> None:
     keep = make_endpoint(engine, now, max_execution_time_ms=3_600_000)  # its lease outlasts the test
     lose = make_endpoint(engine, now, max_execution_time_ms=60_000)
-    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=0)}
-    [a_keep] = begin_one(engine, keep, claims[keep].fence, now, grace_ms=0).attempts
-    [a_lose] = begin_one(engine, lose, claims[lose].fence, now, grace_ms=0).attempts
+    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10)}
+    # A heartbeat lease longer than the test: as if `keep`'s worker kept renewing it.
+    [a_keep] = begin_one(engine, keep, claims[keep].fence, now, leases=Leases(attempt_ms=3_600_000)).attempts
+    [a_lose] = begin_one(engine, lose, claims[lose].fence, now, leases=NO_GRACE).attempts
     assert a_keep is not None and a_lose is not None
     later = now + timedelta(minutes=10)
-    [reclaimed] = claim_due(engine, later, limit=10, grace_ms=0)  # only `lose`'s lease ran out
+    [reclaimed] = claim_due(engine, later, limit=10)  # only `lose`'s lease ran out
     assert reclaimed.endpoint_id == lose
     assert finish_attempts(engine, [(a_keep, ok(later)), (a_lose, ok(later))]) == [True, False]
     [kept] = run_rows(engine, keep)
@@ -171,9 +176,9 @@ def test_a_batch_finish_plans_the_current_and_flags_the_superseded(engine: Engin
 
 def test_a_batch_started_twice_starts_each_run_once(engine: Engine, now: datetime) -> None:
     eps = [make_endpoint(engine, now) for _ in range(3)]
-    orders = [Order(c.endpoint_id, c.fence) for c in claim_due(engine, now, limit=10, grace_ms=GRACE)]
-    first = begin_attempts(engine, orders, now, grace_ms=GRACE, take_locks=lambda leases: set(leases))
+    orders = [Order(c.endpoint_id, c.fence) for c in claim_due(engine, now, limit=10)]
+    first = begin_attempts(engine, orders, now, leases=Leases(), take_locks=lambda leases: set(leases))
     assert len(first.attempts) == 3 and not first.stale and not first.locked
-    again = begin_attempts(engine, orders, now, grace_ms=GRACE, take_locks=lambda leases: set(leases))
+    again = begin_attempts(engine, orders, now, leases=Leases(), take_locks=lambda leases: set(leases))
     assert again.attempts == [] and again.stale == set(eps)
     assert all(len(run_rows(engine, ep)) == 1 for ep in eps)

@@ -124,7 +124,7 @@ def test_a_duplicated_execute_message_makes_one_http_call(
     ep = client.add_endpoint(job.id, name="slow", url=target.url("/slow?ms=1500"), baseline_interval_ms=3_600_000)
     client.run_now(ep.id)
     # Claim it here, as a tick would, then deliver its execute message three times.
-    [claim] = claim_due(engine, utcnow(), limit=10, grace_ms=30_000)
+    [claim] = claim_due(engine, utcnow(), limit=10)
     app = Celery(broker=REDIS_URL)
     # The same claim in two batch messages and a single one (the form sent before batches).
     for _ in range(2):

@@ -43,7 +43,9 @@ def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_reco
     def publish(claims: Sequence[Claim]) -> None:
         published.extend(claims)
 
-    run_tick(engine, lambda: NOW, publish, batch_size=10, max_batches=1, grace_ms=1000, quota=RunQuota(engine, TIERS))
+    run_tick(
+        engine, lambda: NOW, publish, batch_size=10, max_batches=1, claim_lease_ms=4000, quota=RunQuota(engine, TIERS)
+    )
     assert [c.endpoint_id for c in published] == [unlimited]
     row = endpoint_row(engine, over)
     assert row.next_run_at == datetime(2026, 4, 1, tzinfo=UTC) and row.next_run_source == "deferred"
@@ -63,7 +65,7 @@ def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
         published.extend,
         batch_size=10,
         max_batches=1,
-        grace_ms=1000,
+        claim_lease_ms=4000,
         quota=RunQuota(engine, TIERS),
     )
     assert len(published) == 2  # the third is past the limit of 2 in the same tick

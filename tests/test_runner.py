@@ -16,7 +16,7 @@ from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.redis.keys import endpoint_lock
 from cronicorn.redis.locks import EndpointLocks
-from cronicorn.store.attempts import Order, idempotency_key
+from cronicorn.store.attempts import LOCKED_RETRY_MS, Leases, Order, idempotency_key
 from cronicorn.store.claims import claim_due
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
@@ -25,7 +25,9 @@ from tests.targets import TargetServer
 @pytest.fixture
 def runner(engine: Engine, redis_conn: redis.Redis) -> Runner:
     http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"k")
-    return Runner(engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2)
+    return Runner(
+        engine=engine, redis=redis_conn, http=http, clock=utcnow, leases=Leases(grace_ms=1000), max_attempts=2
+    )
 
 
 def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(
@@ -33,7 +35,7 @@ def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(
 ) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     [seen] = target.requests_to("/ok")
     assert seen.headers["Idempotency-Key"] == idempotency_key(ep, claim.slot)
@@ -46,7 +48,7 @@ def test_it_calls_the_target_once_stores_the_run_and_plans_the_next(
 def test_a_redelivered_message_after_the_run_does_nothing(runner: Runner, engine: Engine, target: TargetServer) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.STALE}
     assert len(target.requests_to("/ok")) == 1 and len(run_rows(engine, ep)) == 1
@@ -57,12 +59,15 @@ def test_a_locked_endpoint_is_not_called(
 ) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/ok"))
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     # Another execution of this endpoint is in flight.
     assert EndpointLocks(redis_conn).acquire({ep: 30_000}, {}) == {ep}
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.LOCKED}
     assert target.seen == [] and run_rows(engine, ep) == []
-    assert endpoint_row(engine, ep).claimed_slot is not None  # left to its lease, not lost
+    row = endpoint_row(engine, ep)
+    # Not left to a whole lease: the unstarted claim falls due again in a second.
+    assert row.claimed_slot is not None and row.claim_started_at is None
+    assert row.next_run_at <= utcnow() + timedelta(milliseconds=LOCKED_RETRY_MS)
 
 
 def test_a_failed_call_is_a_recorded_failed_run_with_backoff(
@@ -70,7 +75,7 @@ def test_a_failed_call_is_a_recorded_failed_run_with_backoff(
 ) -> None:
     now = utcnow()
     ep = make_endpoint(engine, now, url=target.url("/status/503"), baseline_interval_ms=10_000)
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.FAILED}
     [run] = run_rows(engine, ep)
     assert run.status == "failed" and run.error_kind == "http_status" and run.status_code == 503
@@ -89,10 +94,11 @@ def test_a_slot_is_given_up_after_the_attempt_limit(runner: Runner, engine: Engi
         max_execution_time_ms=1000,
         claim_attempt=2,
         claimed_slot=now,
+        claim_started_at=now,
         lease_until=now,
         next_run_at=now,
     )
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     assert claim.attempt == 3
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.GAVE_UP}
     assert target.seen == []
@@ -118,7 +124,7 @@ def test_a_tenants_own_signing_keys_sign_its_calls(
         engine=engine, redis=redis_conn, http=http, clock=utcnow, keyring=KeyRing(engine, b"installation", utcnow)
     )
     ep = make_endpoint(engine, now, job_id=make_job(engine, now, tenant_id="acme"), url=target.url("/ok"))
-    [claim] = claim_due(engine, now, limit=1, grace_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     [seen] = target.requests_to("/ok")
     ts, sig = seen.headers["X-Cronicorn-Timestamp"], seen.headers["X-Cronicorn-Signature"]
@@ -133,7 +139,13 @@ def batch_runner(engine: Engine, redis_conn: redis.Redis) -> Iterator[Runner]:
     http = HttpCaller(guard=AddressGuard(["127.0.0.0/8"]), signing_key=b"k")
     with ThreadPoolExecutor(8) as calls:
         yield Runner(
-            engine=engine, redis=redis_conn, http=http, clock=utcnow, grace_ms=1000, max_attempts=2, calls=calls
+            engine=engine,
+            redis=redis_conn,
+            http=http,
+            clock=utcnow,
+            leases=Leases(grace_ms=1000),
+            max_attempts=2,
+            calls=calls,
         )
 
 
@@ -142,7 +154,7 @@ def test_a_batch_runs_current_claims_and_reports_stale_and_locked_ones(
 ) -> None:
     now = utcnow()
     ids = [make_endpoint(engine, now, url=target.url(f"/ok?n={i}"), baseline_interval_ms=60_000) for i in range(4)]
-    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10, grace_ms=1000)}
+    claims = {c.endpoint_id: c for c in claim_due(engine, now, limit=10)}
     holder: dict[str, str] = {}
     assert EndpointLocks(redis_conn).acquire({ids[2]: 30_000}, holder) == {ids[2]}
     orders = [
@@ -175,7 +187,7 @@ def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
     now = utcnow()
     slow = make_endpoint(engine, now, url=target.url("/slow?ms=3000"), baseline_interval_ms=60_000, timeout_ms=10_000)
     fast = [make_endpoint(engine, now, url=target.url("/ok"), baseline_interval_ms=60_000) for _ in range(3)]
-    claims = claim_due(engine, now, limit=10, grace_ms=1000)
+    claims = claim_due(engine, now, limit=10)
     outcomes: dict[str, Outcome] = {}
     batch = threading.Thread(
         target=lambda: outcomes.update(batch_runner.execute_many([Order(c.endpoint_id, c.fence) for c in claims]))

@@ -23,6 +23,7 @@ from cronicorn.dispatch.runner import Runner
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.planner.analyst import Analyst, openai_client, planner_config
+from cronicorn.store.attempts import Leases
 from cronicorn.store.engine import make_engine
 from cronicorn.store.installation import signing_key
 from cronicorn.store.quota import RunQuota
@@ -56,7 +57,8 @@ class Runtime:
             redis=self.redis,
             http=http,
             clock=utcnow,
-            grace_ms=self.settings.lease_grace_ms,
+            leases=Leases(attempt_ms=self.settings.attempt_lease_ms, grace_ms=self.settings.lease_grace_ms),
+            heartbeat_ms=self.settings.heartbeat_ms,
             max_attempts=self.settings.max_attempts,
             keyring=KeyRing(self.engine, key, utcnow),
             calls=self.calls,

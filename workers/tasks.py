@@ -34,7 +34,7 @@ def tick() -> dict[str, Any]:
         publish_executions,
         batch_size=s.tick_batch_size,
         max_batches=s.tick_max_batches,
-        grace_ms=s.lease_grace_ms,
+        claim_lease_ms=s.claim_lease_ms,
         quota=rt.quota,
     )
     rt.redis.set(last_tick(), utcnow().isoformat())

@@ -50,6 +50,8 @@ class ErrorKind(str, Enum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     INVALID_URL = "invalid_url"
     ABANDONED = "abandoned"
+    NOT_SENT = "not_sent"  # not called: the attempt's lease had ended before the request could leave
+    UNSTORABLE = "unstorable"  # called, but the response could not be stored as it came
     DEFERRED = "deferred"  # not called: the tenant's monthly run limit was reached
 
 

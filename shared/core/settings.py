@@ -151,7 +151,32 @@ SETTINGS: tuple[Setting, ...] = (
         "lease_grace_ms",
         "30000",
         lambda n, r: _int(n, r, minimum=0),
-        "Added to an endpoint's timeout to form its lease (how long a claim or attempt may last).",
+        "Added to an endpoint's timeout to form the longest an attempt may hold its endpoint, "
+        "heartbeats included (the bound the broker's visibility timeout must exceed).",
+    ),
+    Setting(
+        "CRONICORN_CLAIM_LEASE_MS",
+        "claim_lease_ms",
+        "4000",
+        lambda n, r: _int(n, r, minimum=500),
+        "How long a claim waits for an execute worker to start it before a tick claims it again "
+        "(a lost message or a scheduler killed before publishing costs this long, not a whole lease).",
+    ),
+    Setting(
+        "CRONICORN_ATTEMPT_LEASE_MS",
+        "attempt_lease_ms",
+        "4000",
+        lambda n, r: _int(n, r, minimum=1000),
+        "A started attempt's lease, renewed every heartbeat while its call is in flight: a worker "
+        "killed or frozen mid-call loses its claim this long after its last renewal.",
+    ),
+    Setting(
+        "CRONICORN_HEARTBEAT_MS",
+        "heartbeat_ms",
+        "1000",
+        lambda n, r: _int(n, r, minimum=100),
+        "How often an execute worker renews the leases and locks of its calls in flight "
+        "(at most a third of CRONICORN_ATTEMPT_LEASE_MS).",
     ),
     Setting(
         "CRONICORN_MAX_ATTEMPTS",
@@ -315,6 +340,9 @@ class Settings:
     tick_max_batches: int = 25
     sweep_interval_s: float = 60.0
     lease_grace_ms: int = 30_000
+    claim_lease_ms: int = 4000
+    attempt_lease_ms: int = 4000
+    heartbeat_ms: int = 1000
     max_attempts: int = 3
     visibility_timeout_s: int = 7200
     execute_pool: str = "threads"
@@ -351,6 +379,12 @@ class Settings:
             raise SettingsError(f"CRONICORN_EXECUTE_POOL={values['execute_pool']!r}: expected threads or gevent")
         if values["ai_mode"] not in ("active", "shadow"):
             raise SettingsError(f"CRONICORN_AI_MODE={values['ai_mode']!r}: expected active or shadow")
+        if values["heartbeat_ms"] * 3 > values["attempt_lease_ms"]:
+            # Two renewals may fail (a slow statement, a short database hiccup) before the lease ends.
+            raise SettingsError(
+                f"CRONICORN_HEARTBEAT_MS={values['heartbeat_ms']}: must be at most a third of "
+                f"CRONICORN_ATTEMPT_LEASE_MS={values['attempt_lease_ms']}"
+            )
         from cronicorn.core.tiers import parse_tiers  # validated here so a bad value stops start-up
 
         try:

@@ -1,37 +1,55 @@
-"""Execute claims: lock, fenced start, HTTP calls side by side, fenced finishes. Called by the execute tasks."""
+"""Execute claims: lock, fenced start, HTTP calls side by side under a heartbeat, fenced finishes.
+
+Called by the execute tasks. The order of things is what keeps promises 1-3:
+- a call is sent only while its attempt's lease has at least `SEND_MARGIN` left, checked right
+  before the request leaves, so a worker frozen after starting its runs sends nothing once it
+  resumes past its lease (the slot has been, or will be, claimed again);
+- while calls are in flight, every heartbeat renews their leases (database) and locks (Redis);
+  a worker killed or frozen stops renewing, and the slot is claimed again one lease later;
+- each call is stored, then unlocked, as it ends: a fast endpoint never waits on a slow one;
+- a result the database cannot take right now (unreachable) is retried until it can, and if
+  its lease ended meanwhile it is stored as what it was, noted as late.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, replace
-from datetime import datetime
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import cached_property
 
-from redis import Redis
+from redis import Redis, RedisError
 from sqlalchemy import Engine
 
 from cronicorn.core.calls import HttpOutcome, HttpRequest
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.http.call import HttpCaller
 from cronicorn.redis.locks import EndpointLocks
-from cronicorn.store.attempts import Attempt, Order, RunResult, begin_attempts, finish_attempts
+from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, renew_leases
+from cronicorn.store.finishes import finish_attempts, unreachable
+from cronicorn.store.run_results import RunResult
 from cronicorn.store.signing_keys import KeyRing
 from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
 
 log = logging.getLogger(__name__)
 
-
 # How long finished calls wait for siblings about to finish, to be stored in one transaction.
 STORE_LINGER_S = 0.01
+# A request leaves only while its lease has this much left: the time between the check and
+# the bytes leaving must fit in it (see the README's "what window remains").
+SEND_MARGIN = timedelta(milliseconds=500)
 
 
 class Outcome(str, Enum):
     SUCCESS = "success"
     FAILED = "failed"
     GAVE_UP = "gave-up"
+    NOT_SENT = "not-sent"  # the lease had ended before the request could leave: the slot is claimed again
+    UNSTORED = "unstored"  # the database stayed unreachable past the retry window (logged in full)
     STALE = "stale"  # the message's fencing token is no longer current: nothing to do
     LOCKED = "locked"  # another execution of this endpoint holds the lock
     SUPERSEDED = "superseded"  # ran, but a newer claim owns the schedule now
@@ -43,11 +61,14 @@ class Runner:
     redis: Redis
     http: HttpCaller
     clock: Callable[[], datetime]
-    grace_ms: int = 30_000
+    leases: Leases = field(default_factory=Leases)
+    heartbeat_ms: int = 1000
     max_attempts: int = 3
     keyring: KeyRing | None = None  # per-tenant signing keys; None: the HTTP caller's own key
     # Where the calls of a batch run side by side (threads, or greenlets under gevent).
     calls: Executor | None = None
+    # How long a finished call's result is retried while the database cannot be reached.
+    store_retry_s: float = 600.0
 
     def execute_many(self, orders: Sequence[Order]) -> dict[str, Outcome]:
         """Run a batch of claims: one fenced start, the calls side by side, fenced finishes.
@@ -56,7 +77,6 @@ class Runner:
         transaction), so a slow call never delays its siblings' next runs. Returns once every
         run is stored: the message is acknowledged only then.
         """
-        locks = self._locks
         held: dict[str, str] = {}
         outcomes: dict[str, Outcome] = {}
         try:
@@ -64,56 +84,70 @@ class Runner:
                 self.engine,
                 orders,
                 self.clock(),
-                grace_ms=self.grace_ms,
-                take_locks=lambda leases: locks.acquire(leases, held),
+                leases=self.leases,
+                take_locks=lambda ttl: self.locks.acquire(ttl, held),
             )
             outcomes.update({eid: Outcome.STALE for eid in started.stale})
             for eid in started.locked:
-                # The claim stays leased; if the holder is gone, the lease ends and a later tick
-                # claims the slot again. Waiting here would tie up a worker slot for nothing.
-                log.warning("endpoint %s is locked by another execution; its claim is left to its lease", eid)
+                # The claim stays unstarted and falls due again in a second (LOCKED_RETRY_MS).
+                log.warning("endpoint %s is locked by another execution; its claim is retried shortly", eid)
                 LOCK_CONTENTION.inc()
                 outcomes[eid] = Outcome.LOCKED
             give_up = [a for a in started.attempts if a.attempt > self.max_attempts]
             if give_up:
-                outcomes.update(self._give_up(give_up))
+                outcomes.update(self._give_up(give_up, held))
             to_call = [a for a in started.attempts if a.attempt <= self.max_attempts]
-            for attempt in to_call:
-                DISPATCH_LAG.observe(max(0.0, (attempt.started_at - attempt.slot).total_seconds()))
-            outcomes.update(self._call_all(to_call))
+            if to_call:
+                outcomes.update(_Flight(self, to_call, held).run())
         finally:
-            for eid in locks.release(held):
-                log.warning("lock of endpoint %s expired before release (attempt outlived its lease)", eid)
+            self.unlock(held, list(held))
         return outcomes
 
     @cached_property
-    def _locks(self) -> EndpointLocks:
-        # Built once: it registers the release script, which need not happen per batch.
+    def locks(self) -> EndpointLocks:
+        # Built once: it registers the scripts, which need not happen per batch.
         return EndpointLocks(self.redis)
 
-    def _call_all(self, attempts: list[Attempt]) -> dict[str, Outcome]:
-        if len(attempts) == 1 or self.calls is None:
-            # A lone call runs in the task's own thread: no hand-off to pay for.
-            return self._store([(a, self._call(a)) for a in attempts])
-        outcomes: dict[str, Outcome] = {}
-        pending: dict[Future[RunResult], Attempt] = {self.calls.submit(self._call, a): a for a in attempts}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            # Calls to fast targets complete within moments of each other: wait that moment so
-            # they share one transaction, instead of one each. A slow call never holds them up.
-            more, _ = wait(set(pending) - done, timeout=STORE_LINGER_S)
-            outcomes.update(self._store([(pending.pop(f), f.result()) for f in done | more]))
-        return outcomes
+    @cached_property
+    def pool(self) -> Executor:
+        return self.calls if self.calls is not None else ThreadPoolExecutor(thread_name_prefix="call")
 
-    def _call(self, attempt: Attempt) -> RunResult:
-        result = run_result(self.http.call(self._request(attempt)), self.clock())
-        RUNS.labels(result.status.value, attempt.source or "unknown").inc()
-        return result
+    def unlock(self, held: dict[str, str], endpoint_ids: Sequence[str]) -> None:
+        mine = {eid: held.pop(eid) for eid in endpoint_ids if eid in held}
+        try:
+            for eid in self.locks.release(mine):
+                log.warning("lock of endpoint %s expired before release (attempt outlived its lease)", eid)
+        except RedisError as exc:
+            # The locks expire with their lease; the database's fence is what guards the schedule.
+            log.warning("could not release %d endpoint locks (%s); they expire by themselves", len(mine), exc)
 
-    def _store(self, done: list[tuple[Attempt, RunResult]]) -> dict[str, Outcome]:
+    def store(self, done: list[tuple[Attempt, RunResult]]) -> dict[str, Outcome]:
+        """Store finished attempts, retrying while the database cannot be reached."""
+        deadline = time.monotonic() + self.store_retry_s
+        delay = 0.2
+        while True:
+            try:
+                flags = finish_attempts(self.engine, done)
+                break
+            except Exception as exc:
+                if not unreachable(exc) or time.monotonic() > deadline:
+                    for attempt, result in done:
+                        log.error(
+                            "run %s of endpoint %s could not be stored (%s); its result was %s",
+                            attempt.run_id,
+                            attempt.endpoint_id,
+                            exc,
+                            result,
+                        )
+                    return {a.endpoint_id: Outcome.UNSTORED for a, _ in done}
+                log.warning("database unreachable while storing %d results (%s); retrying", len(done), exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
         outcomes: dict[str, Outcome] = {}
-        for (attempt, result), current in zip(done, finish_attempts(self.engine, done), strict=True):
-            if not current:
+        for (attempt, result), current in zip(done, flags, strict=True):
+            if result.error_kind == ErrorKind.NOT_SENT.value:
+                outcomes[attempt.endpoint_id] = Outcome.NOT_SENT
+            elif not current:
                 outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
             else:
                 outcomes[attempt.endpoint_id] = (
@@ -121,29 +155,110 @@ class Runner:
                 )
         return outcomes
 
-    def _request(self, attempt: Attempt) -> HttpRequest:
+    def request(self, attempt: Attempt) -> HttpRequest:
         keys = self.keyring.keys_for(attempt.tenant_id) if self.keyring else ()
         return replace(attempt.request, signing_keys=keys)
 
-    def _give_up(self, attempts: list[Attempt]) -> dict[str, Outcome]:
+    def _give_up(self, attempts: list[Attempt], held: dict[str, str]) -> dict[str, Outcome]:
         done = []
         for attempt in attempts:
             message = f"slot given up after {attempt.attempt - 1} abandoned attempts (limit {self.max_attempts})"
-            done.append(
-                (
-                    attempt,
-                    RunResult(
-                        status=RunStatus.ABANDONED,
-                        finished_at=self.clock(),
-                        duration_ms=0,
-                        error_kind=ErrorKind.ABANDONED.value,
-                        error_message=message,
-                    ),
-                )
+            result = RunResult(
+                status=RunStatus.ABANDONED,
+                finished_at=self.clock(),
+                duration_ms=0,
+                error_kind=ErrorKind.ABANDONED.value,
+                error_message=message,
             )
+            done.append((attempt, result))
             RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
-        finish_attempts(self.engine, done)
+        self.store(done)
+        self.unlock(held, [a.endpoint_id for a in attempts])
         return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}
+
+
+class _Flight:
+    """The calls of one batch in flight: each sent only inside its lease, all renewed every
+    heartbeat, each stored and unlocked as it ends."""
+
+    def __init__(self, runner: Runner, attempts: list[Attempt], held: dict[str, str]) -> None:
+        self.runner = runner
+        self.attempts = attempts
+        self.held = held
+        # The lease each attempt is known to hold, by run id: what the send check reads.
+        self.leases = {a.run_id: a.lease_until for a in attempts}
+
+    def run(self) -> dict[str, Outcome]:
+        runner = self.runner
+        beat = runner.heartbeat_ms / 1000
+        outcomes: dict[str, Outcome] = {}
+        pending: dict[Future[RunResult], Attempt] = {runner.pool.submit(self.call, a): a for a in self.attempts}
+        next_beat = time.monotonic() + beat
+        while pending:
+            done, _ = wait(pending, timeout=max(0.0, next_beat - time.monotonic()), return_when=FIRST_COMPLETED)
+            if done:
+                # Calls to fast targets complete within moments of each other: wait that moment so
+                # they share one transaction, instead of one each. A slow call never holds them up.
+                more, _ = wait(set(pending) - done, timeout=STORE_LINGER_S)
+                finished = [(pending.pop(f), f.result()) for f in done | more]
+                outcomes.update(runner.store(finished))
+                runner.unlock(self.held, [a.endpoint_id for a, _ in finished])
+            if pending and time.monotonic() >= next_beat:
+                self.renew(list(pending.values()))
+                next_beat = time.monotonic() + beat
+        return outcomes
+
+    def call(self, attempt: Attempt) -> RunResult:
+        runner = self.runner
+        sent_at = runner.clock()
+        if sent_at + SEND_MARGIN > self.leases[attempt.run_id]:
+            return not_sent(attempt, sent_at, self.leases[attempt.run_id])
+        DISPATCH_LAG.observe(max(0.0, (sent_at - attempt.slot).total_seconds()))
+        result = run_result(runner.http.call(runner.request(attempt)), runner.clock())
+        RUNS.labels(result.status.value, attempt.source or "unknown").inc()
+        return result
+
+    def renew(self, in_flight: list[Attempt]) -> None:
+        """The heartbeat: push on the leases (database) and locks (Redis) of calls in flight."""
+        runner = self.runner
+        now = runner.clock()
+        try:
+            renewed = renew_leases(runner.engine, in_flight, now, runner.leases.attempt_ms)
+        except Exception as exc:
+            # Leases stay as last granted; a call not yet sent by then will not be sent.
+            log.warning("heartbeat could not renew %d leases (%s)", len(in_flight), exc)
+            return
+        for attempt in in_flight:
+            # Lost (claimed again, or at its hold limit): whatever has not left yet never will.
+            self.leases[attempt.run_id] = renewed.get(attempt.run_id, min(now, self.leases[attempt.run_id]))
+        mine = {
+            a.endpoint_id: self.held[a.endpoint_id]
+            for a in in_flight
+            if a.run_id in renewed and a.endpoint_id in self.held
+        }
+        try:
+            kept = runner.locks.extend(mine, runner.leases.attempt_ms)
+            # A lock gone while the claim is still ours (Redis restarted): take it again. Nobody
+            # else can hold it without a claim, and the claim is ours.
+            lost = {eid: runner.leases.attempt_ms for eid in mine if eid not in kept}
+            if lost:
+                for eid in lost:
+                    self.held.pop(eid, None)
+                runner.locks.acquire(lost, self.held)
+        except RedisError as exc:
+            log.warning("heartbeat could not extend %d endpoint locks (%s)", len(mine), exc)
+
+
+def not_sent(attempt: Attempt, now: datetime, lease_until: datetime) -> RunResult:
+    """The record of an attempt whose lease ended before its request could leave."""
+    return RunResult(
+        status=RunStatus.ABANDONED,
+        finished_at=now,
+        duration_ms=0,
+        error_kind=ErrorKind.NOT_SENT.value,
+        error_message=f"not sent: the attempt's lease ended at {lease_until.isoformat()} before the request "
+        "could leave (worker frozen or overloaded); the slot is claimed again",
+    )
 
 
 def run_result(outcome: HttpOutcome, finished_at: datetime) -> RunResult:

@@ -28,21 +28,21 @@ def run_tick(
     *,
     batch_size: int,
     max_batches: int,
-    grace_ms: int,
+    claim_lease_ms: int,
     max_duration_s: float = 0.9,
     quota: RunQuota | None = None,
 ) -> TickResult:
     """Claim and publish while due work remains, within a batch and time budget.
 
     Publishing happens after each batch's commit: a message is never sent for a claim that
-    could still roll back. If publishing fails, the claims' leases expire and a later tick
-    claims them again, so nothing is lost.
+    could still roll back. If publishing fails (or this process dies first), the claims' short
+    claim leases end within seconds and a later tick claims them again, so nothing is lost.
     """
     started = time.monotonic()
     claimed = batches = 0
     while batches < max_batches:
         now = clock()
-        claims = claim_due(engine, now, limit=batch_size, grace_ms=grace_ms)
+        claims = claim_due(engine, now, limit=batch_size, claim_lease=claim_lease_ms)
         batches += 1
         runnable = claims
         if quota is not None and claims:

@@ -10,6 +10,10 @@ from cronicorn.redis.keys import endpoint_lock
 
 # Delete the key only if it still holds our token (the lock may have expired and been retaken).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Push the expiry on only if the key still holds our token: the heartbeat of a call in flight.
+_EXTEND = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 
 
 class EndpointLocks:
@@ -25,6 +29,7 @@ class EndpointLocks:
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._release = client.register_script(_RELEASE)
+        self._extend = client.register_script(_EXTEND)
 
     def acquire(self, leases_ms: dict[str, int], held: dict[str, str]) -> set[str]:
         """Take the free locks among `leases_ms`; tokens go into `held`. Ids already in `held` count as taken."""
@@ -46,3 +51,13 @@ class EndpointLocks:
         for eid, token in held.items():
             self._release(keys=[endpoint_lock(eid)], args=[token], client=pipe)
         return [eid for eid, released in zip(held, pipe.execute(), strict=True) if not released]
+
+    def extend(self, held: dict[str, str], ttl_ms: int) -> set[str]:
+        """Give the held locks `ttl_ms` more from now; returns the ids still ours (the others
+        expired, and may belong to another execution now)."""
+        if not held:
+            return set()
+        pipe = self._client.pipeline(transaction=False)
+        for eid, token in held.items():
+            self._extend(keys=[endpoint_lock(eid)], args=[token, max(1, ttl_ms)], client=pipe)
+        return {eid for eid, ok in zip(held, pipe.execute(), strict=True) if ok}

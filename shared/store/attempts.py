@@ -1,9 +1,9 @@
-"""The database side of attempts: start them (fenced), then finish them and plan the next runs.
+"""The database side of starting attempts (fenced) and of keeping them alive (heartbeat renewals).
 
-Both sides work on a batch (the claims of one execute message) in one transaction each, so
-the cost per run is a share of a few statements, not a dozen round trips. Every row is still
-checked against its own fencing token inside that transaction: batching changes how many
-rows a statement writes, never which rows may be written.
+Starting works on a batch (the claims of one execute message) in one transaction, so the cost
+per run is a share of a few statements, not a dozen round trips. Every row is still checked
+against its own fencing token inside that transaction: batching changes how many rows a
+statement writes, never which rows may be written. Finishing is `cronicorn.store.finishes`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, bindparam, select
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.calls import HttpRequest
-from cronicorn.core.governor import plan_next_run, settle_after_run
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.claims import lease_ms
 from cronicorn.store.endpoint_rows import EndpointRow
-from cronicorn.store.replanning import lock_endpoint_rows, schedulable, state_from_row
+from cronicorn.store.replanning import lock_endpoint_rows
 from cronicorn.store.tables import endpoints, runs
 from cronicorn.telemetry.metrics import ABANDONED
+
+# A claim refused because another execution holds the endpoint's lock is claimed again this
+# soon: the holder is finishing (locks are released as each call ends) or its lock expires
+# with its lease, and waiting a whole lease would make the endpoint miss its slot.
+LOCKED_RETRY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -35,29 +39,11 @@ class Attempt:
     slot: datetime
     attempt: int
     started_at: datetime
-    lease_until: datetime
+    lease_until: datetime  # as granted at the start; heartbeats push it on while the call is in flight
+    hold_until: datetime  # heartbeats stop here: the longest this attempt may hold its endpoint
     source: str | None
     request: HttpRequest  # without signing keys: the runner adds the tenant's
     tenant_id: str
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What an attempt produced, in the runs table's terms."""
-
-    status: RunStatus
-    finished_at: datetime
-    duration_ms: int | None = None
-    status_code: int | None = None
-    request_url: str | None = None
-    response_headers: dict[str, str] | None = None
-    response_body: Any = None
-    response_text: str | None = None
-    response_size_bytes: int | None = None
-    response_truncated: bool = False
-    content_type: str | None = None
-    error_kind: str | None = None
-    error_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,30 +63,52 @@ class Started:
     locked: set[str]  # another execution holds the endpoint's lock
 
 
-# (endpoint id, lease ms) of the current claims -> the ids whose lock was taken.
+# (endpoint id, lock time-to-live ms) of the current claims -> the ids whose lock was taken.
 LockTaker = Callable[[dict[str, int]], set[str]]
 
 
-def _is_current(row: EndpointRow | None, fence: int) -> bool:
+@dataclass(frozen=True)
+class Leases:
+    """How long attempts hold their endpoints: `attempt_ms` from each start or renewal, never
+    past the endpoint's timeout plus `grace_ms` (or its max execution time) from the start."""
+
+    attempt_ms: int = 4000
+    grace_ms: int = 30_000
+
+
+def is_current(row: EndpointRow | None, fence: int) -> bool:
+    """Whether the claim `fence` still owns the endpoint (nothing cleared or re-claimed it)."""
     return row is not None and row.fence == fence and row.claimed_slot is not None
 
 
 def running_runs(endpoint_ids: Sequence[str]) -> Select[Any]:
     """Runs of these endpoints still marked running (read through a small partial index)."""
-    return select(runs.c.id, runs.c.endpoint_id, runs.c.fence).where(
+    return select(runs.c.id, runs.c.endpoint_id, runs.c.fence, runs.c.attempt).where(
         and_(runs.c.endpoint_id.in_(endpoint_ids), runs.c.status == RunStatus.RUNNING.value)
     )
 
 
-_RENEW = (
+_START = (
     endpoints.update()
     .where(and_(endpoints.c.id == bindparam("b_id"), endpoints.c.fence == bindparam("b_fence")))
-    .values(lease_until=bindparam("b_lease"), next_run_at=bindparam("b_lease"))
+    .values(
+        claim_started_at=bindparam("b_now"),
+        claim_publishes=0,
+        lease_until=bindparam("b_lease"),
+        next_run_at=bindparam("b_lease"),
+    )
+)
+
+# The claim stays unstarted (same attempt when claimed again) and falls due again shortly.
+_RETRY_LOCKED = (
+    endpoints.update()
+    .where(and_(endpoints.c.id == bindparam("b_id"), endpoints.c.fence == bindparam("b_fence")))
+    .values(lease_until=bindparam("b_retry"), next_run_at=bindparam("b_retry"))
 )
 
 
 def begin_attempts(
-    engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: int, take_locks: LockTaker
+    engine: Engine, orders: Sequence[Order], now: datetime, *, leases: Leases, take_locks: LockTaker
 ) -> Started:
     """Start a batch; if a run of it already exists after all (a race the check cannot see),
     start each order on its own so one duplicate does not hold back the rest.
@@ -108,101 +116,124 @@ def begin_attempts(
     `take_locks` must be idempotent for locks the caller already holds.
     """
     try:
-        return _begin(engine, orders, now, grace_ms=grace_ms, take_locks=take_locks)
+        return _begin(engine, orders, now, leases=leases, take_locks=take_locks)
     except IntegrityError:
         if len(orders) == 1:
             return Started(attempts=[], stale={orders[0].endpoint_id}, locked=set())
     merged = Started(attempts=[], stale=set(), locked=set())
     for order in orders:
-        one = begin_attempts(engine, [order], now, grace_ms=grace_ms, take_locks=take_locks)
+        one = begin_attempts(engine, [order], now, leases=leases, take_locks=take_locks)
         merged.attempts.extend(one.attempts)
         merged.stale.update(one.stale)
         merged.locked.update(one.locked)
     return merged
 
 
-def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, grace_ms: int, take_locks: LockTaker) -> Started:
+def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, leases: Leases, take_locks: LockTaker) -> Started:
     """Record a `running` run for every order whose claim is current and whose lock we get.
 
     One transaction: lock the rows, check each fence, take the endpoint locks (Redis) for the
-    current ones, renew their leases and insert their runs. Runs are unique per (endpoint,
+    current ones, start their claims and insert their runs. Runs are unique per (endpoint,
     slot, attempt): a duplicated message finds its run and does nothing.
     """
-    attempts: list[Attempt] = []
     stale: set[str] = set()
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [o.endpoint_id for o in orders])
-        current: dict[str, tuple[EndpointRow, int]] = {}
+        current: dict[str, EndpointRow] = {}
         for order in orders:
             row = rows.get(order.endpoint_id)
-            if row is not None and _is_current(row, order.fence) and order.endpoint_id not in current:
-                current[order.endpoint_id] = (row, lease_ms(row.timeout_ms, row.max_execution_time_ms, grace_ms))
+            if row is not None and is_current(row, order.fence) and order.endpoint_id not in current:
+                current[order.endpoint_id] = row
             else:
                 stale.add(order.endpoint_id)
         if current:
-            # Runs still marked running: an earlier fence lost its lease (we hold the claim now);
-            # the current fence means this message is a duplicate of one already started.
-            running = conn.execute(running_runs(list(current))).all()
-            lost = [r.id for r in running if r.fence < current[r.endpoint_id][0].fence]
-            for r in running:
-                if r.fence == current[r.endpoint_id][0].fence:
-                    stale.add(r.endpoint_id)
-                    current.pop(r.endpoint_id)
-            if lost:
-                conn.execute(
-                    runs.update()
-                    .where(runs.c.id.in_(lost))
-                    .values(
-                        status=RunStatus.ABANDONED.value,
-                        finished_at=now,
-                        error_kind=ErrorKind.ABANDONED.value,
-                        error_message="attempt abandoned: its lease expired before it finished "
-                        "(worker lost or cut off)",
-                    )
-                )
-                ABANDONED.inc(len(lost))
-        locked = take_locks({eid: lease for eid, (_, lease) in current.items()}) if current else set()
-        renewals: list[dict[str, Any]] = []
-        inserts: list[dict[str, Any]] = []
-        for eid in locked:
-            claimed, lease = current[eid]
-            lease_until = now + timedelta(milliseconds=lease)
-            run_id = str(uuid.uuid4())
-            renewals.append({"b_id": eid, "b_fence": claimed.fence, "b_lease": lease_until})
-            inserts.append(
-                {
-                    "id": run_id,
-                    "endpoint_id": eid,
-                    "job_id": claimed.job_id,
-                    "status": RunStatus.RUNNING.value,
-                    "source": claimed.claimed_source,
-                    "scheduled_at": claimed.claimed_slot,
-                    "attempt": claimed.claim_attempt,
-                    "fence": claimed.fence,
-                    "started_at": now,
-                    "lease_until": lease_until,
-                    "request_url": claimed.url,
-                }
+            stale |= _settle_running(conn, current, now)
+            for eid in stale:
+                current.pop(eid, None)
+        locked = take_locks({eid: leases.attempt_ms for eid in current}) if current else set()
+        refused = set(current) - locked
+        if refused:
+            retry = now + timedelta(milliseconds=LOCKED_RETRY_MS)
+            conn.execute(
+                _RETRY_LOCKED, [{"b_id": eid, "b_fence": current[eid].fence, "b_retry": retry} for eid in refused]
             )
-            attempts.append(_attempt(claimed, run_id, now, lease_until))
-        if renewals:
-            conn.execute(_RENEW, renewals)
-            conn.execute(runs.insert(), inserts)
-    return Started(attempts=attempts, stale=stale, locked=set(current) - locked)
+        attempts = [_attempt(current[eid], now, leases) for eid in sorted(locked)]
+        if attempts:
+            conn.execute(
+                _START,
+                [{"b_id": a.endpoint_id, "b_fence": a.fence, "b_now": now, "b_lease": a.lease_until} for a in attempts],
+            )
+            conn.execute(runs.insert(), [_run_row(a, current[a.endpoint_id]) for a in attempts])
+    return Started(attempts=attempts, stale=stale, locked=refused)
 
 
-def _attempt(row: EndpointRow, run_id: str, now: datetime, lease_until: datetime) -> Attempt:
+def _settle_running(conn: Connection, current: dict[str, EndpointRow], now: datetime) -> set[str]:
+    """Record earlier attempts still marked running as abandoned; returns the duplicates.
+
+    A run of an earlier fence lost its lease (we hold the claim now); a run of the current
+    fence means this message is a duplicate of one already started.
+    """
+    running = conn.execute(running_runs(list(current))).all()
+    duplicates = {r.endpoint_id for r in running if r.fence == current[r.endpoint_id].fence}
+    lost = [r for r in running if r.fence < current[r.endpoint_id].fence]
+    if lost:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id.in_([r.id for r in lost]))
+            .values(
+                status=RunStatus.ABANDONED.value,
+                finished_at=now,
+                error_kind=ErrorKind.ABANDONED.value,
+                error_message=ABANDONED_MESSAGE,
+            )
+        )
+        ABANDONED.inc(len(lost))
+    return duplicates
+
+
+ABANDONED_MESSAGE = (
+    "attempt abandoned: its lease ended before it finished (worker killed, frozen or cut off from the "
+    "database); if its call completed, its result replaces this record when it is stored"
+)
+
+
+def _run_row(a: Attempt, row: EndpointRow) -> dict[str, Any]:
+    notes = None
+    if a.attempt > 1:
+        notes = (
+            f"retry {a.attempt} of this slot: attempt {a.attempt - 1} lost its lease before finishing "
+            "(same Idempotency-Key, so a receiver can drop a second delivery)"
+        )
+    return {
+        "id": a.run_id,
+        "endpoint_id": a.endpoint_id,
+        "job_id": row.job_id,
+        "status": RunStatus.RUNNING.value,
+        "source": a.source,
+        "scheduled_at": a.slot,
+        "attempt": a.attempt,
+        "fence": a.fence,
+        "started_at": a.started_at,
+        "lease_until": a.lease_until,
+        "request_url": row.url,
+        "notes": notes,
+    }
+
+
+def _attempt(row: EndpointRow, now: datetime, leases: Leases) -> Attempt:
     slot = row.claimed_slot
-    if slot is None:  # unreachable: only rows that _is_current let through get here, and they are claimed
+    if slot is None:  # unreachable: only rows that is_current let through get here, and they are claimed
         raise ValueError(f"endpoint {row.id} has no claimed slot")
+    hold = lease_ms(row.timeout_ms, row.max_execution_time_ms, leases.grace_ms)
     return Attempt(
-        run_id=run_id,
+        run_id=str(uuid.uuid4()),
         endpoint_id=row.id,
         fence=row.fence,
         slot=slot,
         attempt=row.claim_attempt,
         started_at=now,
-        lease_until=lease_until,
+        lease_until=now + timedelta(milliseconds=min(leases.attempt_ms, hold)),
+        hold_until=now + timedelta(milliseconds=hold),
         source=row.claimed_source,
         request=HttpRequest(
             url=row.url,
@@ -222,94 +253,33 @@ def idempotency_key(endpoint_id: str, slot: datetime) -> str:
     return f"{endpoint_id}:{slot.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
 
 
-_RESULT_COLUMNS = tuple(name for name in RunResult.__dataclass_fields__ if name != "status")
+def renew_leases(engine: Engine, attempts: Sequence[Attempt], now: datetime, lease_ms: int) -> dict[str, datetime]:
+    """Push on the leases of attempts whose calls are in flight: the heartbeat.
 
-_FINISH_RUN = (
-    runs.update()
-    .where(runs.c.id == bindparam("b_run"))
-    .values(
-        status=bindparam("b_status"),
-        superseded=bindparam("b_superseded"),
-        **{name: bindparam(f"b_{name}") for name in _RESULT_COLUMNS},
-    )
-)
+    Returns the new lease end by run id, for the attempts whose claim is still theirs; an
+    attempt missing from the result has lost its claim (or reached its hold limit) and must
+    not send anything more. One transaction, two statements, whatever the batch size.
+    """
+    live = [a for a in attempts if now < a.hold_until]
+    if not live:
+        return {}
+    until = {a.run_id: min(now + timedelta(milliseconds=lease_ms), a.hold_until) for a in live}
+    with engine.begin() as conn:
+        rows = lock_endpoint_rows(conn, [a.endpoint_id for a in live])
+        owned = [a for a in live if is_current(rows.get(a.endpoint_id), a.fence)]
+        if owned:
+            conn.execute(
+                _RENEW, [{"b_id": a.endpoint_id, "b_fence": a.fence, "b_until": until[a.run_id]} for a in owned]
+            )
+            conn.execute(
+                runs.update().where(runs.c.id == bindparam("b_run")).values(lease_until=bindparam("b_until")),
+                [{"b_run": a.run_id, "b_until": until[a.run_id]} for a in owned],
+            )
+    return {a.run_id: until[a.run_id] for a in owned}
 
-_PLAN_COLUMNS = (
-    "failure_count",
-    "last_run_at",
-    "run_requested_at",
-    "ai_hint_interval_ms",
-    "ai_hint_next_run_at",
-    "ai_hint_expires_at",
-    "ai_hint_reason",
-    "next_run_at",
-    "next_run_source",
-)
 
-_SETTLE = (
+_RENEW = (
     endpoints.update()
     .where(and_(endpoints.c.id == bindparam("b_id"), endpoints.c.fence == bindparam("b_fence")))
-    .values(
-        claimed_slot=None,
-        claimed_source=None,
-        claim_attempt=0,
-        lease_until=None,
-        **{name: bindparam(f"b_{name}") for name in _PLAN_COLUMNS},
-    )
+    .values(lease_until=bindparam("b_until"), next_run_at=bindparam("b_until"))
 )
-
-
-def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -> list[bool]:
-    """Store results and, where the claim is still ours, plan the next runs. One transaction.
-
-    An entry whose claim was superseded (fence moved on) is still stored, flagged
-    `superseded`, but plans nothing (False at its index): a stale attempt can never overwrite
-    the schedule a newer claim owns. A run acknowledged to the broker is stored: the caller
-    acknowledges only after this commits.
-    """
-    if not done:
-        return []
-    current: list[bool] = []
-    run_updates: list[dict[str, Any]] = []
-    plans: list[dict[str, Any]] = []
-    with engine.begin() as conn:
-        rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _ in done])
-        for attempt, result in done:
-            row = rows.get(attempt.endpoint_id)
-            ours = _is_current(row, attempt.fence)
-            current.append(ours)
-            run_updates.append(
-                {
-                    "b_run": attempt.run_id,
-                    "b_status": result.status.value,
-                    "b_superseded": not ours,
-                    **{f"b_{name}": getattr(result, name) for name in _RESULT_COLUMNS},
-                }
-            )
-            if ours and row is not None:
-                plans.append(_settled(row, attempt, result))
-        conn.execute(_FINISH_RUN, run_updates)
-        if plans:
-            conn.execute(_SETTLE, plans)
-    return current
-
-
-def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str, Any]:
-    now = result.finished_at
-    state = settle_after_run(
-        state_from_row(row), success=result.status is RunStatus.SUCCESS, started_at=attempt.started_at, now=now
-    )
-    plan = plan_next_run(state, now, after_slot=attempt.slot) if schedulable(row) else None
-    return {
-        "b_id": attempt.endpoint_id,
-        "b_fence": attempt.fence,
-        "b_failure_count": state.failure_count,
-        "b_last_run_at": state.last_run_at,
-        "b_run_requested_at": state.run_requested_at,
-        "b_ai_hint_interval_ms": state.ai_hint_interval_ms,
-        "b_ai_hint_next_run_at": state.ai_hint_next_run_at,
-        "b_ai_hint_expires_at": state.ai_hint_expires_at,
-        "b_ai_hint_reason": row.ai_hint_reason if state.ai_hint_expires_at is not None else None,
-        "b_next_run_at": plan.at if plan else None,
-        "b_next_run_source": plan.source.value if plan else None,
-    }

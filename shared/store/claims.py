@@ -6,6 +6,18 @@ BEGIN IMMEDIATE, which serialises claimers on the database write lock (same guar
 
 Each claim bumps the endpoint's fencing token; an `execute` message carries it and every later
 write of that attempt must still match it, so a stale or duplicated message does nothing.
+
+The claim's life, and who ends each state (so no path leaves an endpoint claimed for good):
+- claimed, not started: `next_run_at = lease_until = now + claim lease` (a few seconds). If no
+  worker starts it (message lost, scheduler killed before publishing, lock held), the tick
+  claims the same slot again when that lease ends, as the same attempt.
+- started (`claim_started_at` set): the worker renews the lease every heartbeat while its call
+  is in flight. A worker killed or frozen stops renewing; the tick claims the slot again as
+  the next attempt once the lease ends, and the lost run is recorded as abandoned.
+- finished: the attempt's fenced write clears the claim and plans the next run.
+- released (`release_claims`): a claim whose endpoint can no longer run (job paused or
+  archived, endpoint paused) or whose lease ended before an edit, is cleared and its fence
+  bumped, so its holder, if it ever wakes, can write nothing but its own run's record.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from cronicorn.core.model import JobStatus
+from cronicorn.core.model import JobStatus, PlanSource
 from cronicorn.store.tables import endpoints, jobs
 
 
@@ -34,8 +46,21 @@ class Claim:
 
 
 def lease_ms(timeout_ms: int, max_execution_time_ms: int, grace_ms: int) -> int:
-    """How long one attempt may hold its endpoint: never shorter than the request timeout."""
+    """The longest one attempt may hold its endpoint, renewals included: never shorter than the
+    request timeout. Heartbeats stop renewing past it, so a stuck call cannot hold forever."""
     return max(max_execution_time_ms, timeout_ms + grace_ms)
+
+
+MAX_PUBLISH_BACKOFF = 4  # an unstarted claim's lease doubles per republish, up to 16x
+
+
+def claim_lease_ms(base_ms: int, publishes: int) -> int:
+    """The lease of a claim published `publishes` times before without being started.
+
+    While the execute queue has a backlog, a claim can wait longer than its lease; doubling the
+    lease each time keeps a backlog from growing by a fresh message per claim every few seconds.
+    """
+    return base_ms * (1 << min(max(publishes, 0), MAX_PUBLISH_BACKOFF))
 
 
 _DUE = (
@@ -49,6 +74,8 @@ _DUE = (
         endpoints.c.claimed_slot,
         endpoints.c.claimed_source,
         endpoints.c.claim_attempt,
+        endpoints.c.claim_started_at,
+        endpoints.c.claim_publishes,
         endpoints.c.timeout_ms,
         endpoints.c.max_execution_time_ms,
         endpoints.c.paused_until,
@@ -70,44 +97,84 @@ _CLAIM = (
         claimed_slot=bindparam("b_slot"),
         claimed_source=bindparam("b_source"),
         claim_attempt=bindparam("b_attempt"),
+        claim_started_at=None,
+        claim_publishes=bindparam("b_publishes"),
         lease_until=bindparam("b_lease"),
-        # An attempt that never finishes makes the endpoint due again when its lease ends.
+        # A claim nobody starts, or an attempt that never finishes, makes the endpoint due
+        # again when its lease ends.
         next_run_at=bindparam("b_lease"),
     )
 )
 
-_PARK = endpoints.update().where(endpoints.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next"))
+# Clearing a claim bumps the fence too: the holder, if it ever resumes, is fenced off.
+_RELEASE = (
+    endpoints.update()
+    .where(endpoints.c.id == bindparam("b_id"))
+    .values(
+        fence=endpoints.c.fence + 1,
+        claimed_slot=None,
+        claimed_source=None,
+        claim_attempt=0,
+        claim_started_at=None,
+        claim_publishes=0,
+        lease_until=None,
+        next_run_at=bindparam("b_next"),
+        next_run_source=bindparam("b_source"),
+    )
+)
 
 
-def claim_due(engine: Engine, now: datetime, *, limit: int, grace_ms: int) -> list[Claim]:
-    """Claim up to `limit` due endpoints in one transaction; publish only after it commits."""
+def release_claims(conn: Connection, released: Sequence[dict[str, Any]]) -> None:
+    """Clear claims and set the next run: each entry has `b_id`, `b_next` and `b_source`."""
+    if released:
+        conn.execute(_RELEASE, list(released))
+
+
+def claim_due(engine: Engine, now: datetime, *, limit: int, claim_lease: int = 4000) -> list[Claim]:
+    """Claim up to `limit` due endpoints in one transaction; publish only after it commits.
+
+    `claim_lease` (ms) is how long a claim waits to be started before it is claimed again.
+    """
     with engine.begin() as conn:
         rows = conn.execute(_DUE, {"now": now, "limit": limit}).all()
-        return _claim_rows(conn, rows, now, grace_ms)
+        return _claim_rows(conn, rows, now, claim_lease)
 
 
-def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, grace_ms: int) -> list[Claim]:
+def _park(row: Any, now: datetime) -> dict[str, Any] | None:
+    """The release of a due row that must not run now (a race with a pause or archive), or None.
+
+    Parked rows are never scanned again until they can run, so the tick's cost stays with real
+    due work; a claim they held is cleared, so resuming them later starts from a clean state.
+    """
+    if row.archived_at is not None or row.job_status != JobStatus.ACTIVE.value:
+        return {"b_id": row.id, "b_next": None, "b_source": None}
+    if row.paused_until is not None and row.paused_until > now:
+        return {"b_id": row.id, "b_next": row.paused_until, "b_source": PlanSource.PAUSED.value}
+    return None
+
+
+def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, claim_lease: int) -> list[Claim]:
     claims: list[Claim] = []
     updates: list[dict[str, Any]] = []
     parked: list[dict[str, Any]] = []
     for row in rows:
-        # Rows that should not be due (a race with a job pause or archive) are parked here,
-        # so they are never scanned again and the tick's cost stays with real due work.
-        if row.archived_at is not None or row.job_status != JobStatus.ACTIVE.value:
-            parked.append({"b_id": row.id, "b_next": None})
+        park = _park(row, now)
+        if park is not None:
+            parked.append(park)
             continue
-        if row.paused_until is not None and row.paused_until > now:
-            parked.append({"b_id": row.id, "b_next": row.paused_until})
-            continue
-        reclaim = row.claimed_slot is not None  # the previous attempt's lease ran out
-        lease_until = now + timedelta(milliseconds=lease_ms(row.timeout_ms, row.max_execution_time_ms, grace_ms))
+        reclaim = row.claimed_slot is not None  # the previous claim's lease ran out
+        started = reclaim and row.claim_started_at is not None
+        # A claim never started keeps its attempt number: no call was made, nothing was lost.
+        attempt = row.claim_attempt + 1 if started else (row.claim_attempt if reclaim else 1)
+        publishes = row.claim_publishes + 1 if reclaim and not started else 0
+        lease_until = now + timedelta(milliseconds=claim_lease_ms(claim_lease, publishes))
         claim = Claim(
             endpoint_id=row.id,
             job_id=row.job_id,
             name=row.name,
             fence=row.fence + 1,
             slot=row.claimed_slot if reclaim else row.next_run_at,
-            attempt=row.claim_attempt + 1 if reclaim else 1,
+            attempt=attempt,
             source=row.claimed_source if reclaim else row.next_run_source,
             lease_until=lease_until,
         )
@@ -119,11 +186,11 @@ def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, grace_ms: 
                 "b_slot": claim.slot,
                 "b_source": claim.source,
                 "b_attempt": claim.attempt,
+                "b_publishes": publishes,
                 "b_lease": lease_until,
             }
         )
     if updates:
         conn.execute(_CLAIM, updates)
-    if parked:
-        conn.execute(_PARK, parked)
+    release_claims(conn, parked)
     return claims

@@ -32,6 +32,8 @@ class EndpointRow(EndpointFields):
     claimed_source: str | None
     claim_attempt: int
     lease_until: datetime | None
+    claim_started_at: datetime | None  # None: claimed but not yet started by an execute worker
+    claim_publishes: int  # how many times this slot's claim was published without being started
     job_status: str  # from the job: only an active job's endpoints are scheduled
     tenant_id: str  # from the job: every read on behalf of someone is scoped to it
 

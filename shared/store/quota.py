@@ -91,6 +91,8 @@ class RunQuota:
                         claimed_slot=None,
                         claimed_source=None,
                         claim_attempt=0,
+                        claim_started_at=None,
+                        claim_publishes=0,
                         lease_until=None,
                         next_run_at=until,
                         next_run_source=PlanSource.DEFERRED.value,

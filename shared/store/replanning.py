@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from cronicorn.core.governor import EndpointState, Plan, plan_next_run
 from cronicorn.core.model import JobStatus, PlanSource
+from cronicorn.store.claims import release_claims
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.tables import endpoints
 
@@ -49,15 +50,24 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
     """Re-plan an endpoint after a change, inside the caller's transaction.
 
     `reset` (schedule edits, resume) writes the governor's plan; `earlier` (hints, run-now)
-    only ever moves the next run earlier. While an attempt holds a claim the row is left alone:
-    the attempt's finishing write re-reads the row and plans from the new state, so the change
-    still takes effect the moment that attempt ends, and the claim is never disturbed.
+    only ever moves the next run earlier. While a claim's lease runs the row is left alone: the
+    attempt's finishing write re-reads the row and plans from the new state, so the change still
+    takes effect the moment that attempt ends, and the claim is never disturbed. A claim whose
+    lease has ended is cleared, and the change plans from a clean state.
     """
     row = lock_endpoint_row(conn, endpoint_id)
     if row is None:
         return None
     if row.claimed_slot is not None:
-        return None
+        if row.lease_until is not None and row.lease_until > now:
+            return None
+        # The claim's lease has ended (its worker died, or nobody started it): the change wins.
+        # Clearing it here, fence bumped, is what keeps an endpoint whose attempt was lost while
+        # it could not run (job paused, say) from staying claimed for good.
+        release_claims(conn, [{"b_id": endpoint_id, "b_next": None, "b_source": None}])
+        row = lock_endpoint_row(conn, endpoint_id)
+        if row is None:
+            return None
     if not schedulable(row):
         conn.execute(
             endpoints.update().where(endpoints.c.id == endpoint_id).values(next_run_at=None, next_run_source=None)

@@ -127,13 +127,16 @@ endpoints = Table(
     Column("ai_next_analysis_at", UTCDateTime, nullable=True),
     Column("ai_analyzed_failure_count", Integer, nullable=True),
     # Claim state: a claim copies next_run_at into claimed_slot, bumps the fencing token and
-    # moves next_run_at to the lease expiry, so an attempt that never finishes is claimed
-    # again (same slot, next attempt) once its lease has passed.
+    # moves next_run_at to the lease expiry, so a claim nobody started, or an attempt that
+    # never finishes, is claimed again once its lease has passed (same slot; the attempt
+    # number grows only if the claim had started). See `cronicorn.store.claims`.
     Column("fence", BigInteger, nullable=False, server_default="0"),
     Column("claimed_slot", UTCDateTime, nullable=True),
     Column("claimed_source", String(32), nullable=True),
     Column("claim_attempt", Integer, nullable=False, server_default="0"),
     Column("lease_until", UTCDateTime, nullable=True),
+    Column("claim_started_at", UTCDateTime, nullable=True),
+    Column("claim_publishes", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_endpoints_job_id", "job_id"),
@@ -173,6 +176,9 @@ runs = Table(
     Column("error_message", Text, nullable=True),
     # True when the run finished after its claim was superseded: stored, but it planned nothing.
     Column("superseded", Boolean, nullable=False, server_default=text("false")),
+    # Provenance the columns cannot carry: a retry's relation to the attempt before it, a result
+    # stored after its lease ended, characters replaced so a response could be stored.
+    Column("notes", Text, nullable=True),
     UniqueConstraint("endpoint_id", "scheduled_at", "attempt", name="uq_runs_endpoint_slot_attempt"),
     Index("ix_runs_endpoint_started", "endpoint_id", "started_at"),
     Index("ix_runs_job_started", "job_id", "started_at"),
