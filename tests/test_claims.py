@@ -146,3 +146,43 @@ def test_concurrent_claimers_never_claim_one_endpoint_twice(engine: Engine, now:
         t.join()
     assert errors == []
     assert len(claimed) == 60 and len(set(claimed)) == 60
+
+
+def test_an_attempt_lost_while_its_job_was_paused_runs_again_after_resume(engine: Engine, now: datetime) -> None:
+    """The wedge found by a chaos run: paused job, lost attempt, resume -> running forever, never due."""
+    from cronicorn.producer.client import Cronicorn
+    from tests.clients import Clock
+
+    clock = Clock(now)
+    client = Cronicorn(engine, clock=clock)
+    job = client.create_job(name="wedge").id
+    ep = client.add_endpoint(job, name="e", url="http://127.0.0.1:9/x", baseline_interval_ms=60_000).id
+    client.run_now(ep)
+    [claim] = claim_due(engine, now, limit=10, claim_lease=LEASE)
+    start(engine, ep, claim.fence, now)  # ... and its worker is killed mid-call
+    client.pause_job(job)
+    clock.now = now + timedelta(seconds=10)
+    assert claim_due(engine, clock.now, limit=10, claim_lease=LEASE) == []  # parked while paused
+    client.resume_job(job)
+    client.run_now(ep)
+    row = endpoint_row(engine, ep)
+    assert row.claimed_slot is None and row.next_run_at == clock.now
+    assert [c.endpoint_id for c in claim_due(engine, clock.now, limit=10, claim_lease=LEASE)] == [ep]
+
+
+def test_an_edit_after_a_lost_attempt_clears_its_claim_and_plans_at_once(engine: Engine, now: datetime) -> None:
+    from cronicorn.producer.client import Cronicorn
+    from tests.clients import Clock
+
+    clock = Clock(now)
+    client = Cronicorn(engine, clock=clock)
+    ep = client.add_endpoint(
+        client.create_job(name="j").id, name="e", url="http://127.0.0.1:9/x", baseline_interval_ms=60_000
+    ).id
+    client.run_now(ep)
+    [claim] = claim_due(engine, now, limit=10, claim_lease=LEASE)
+    start(engine, ep, claim.fence, now)
+    clock.now = now + timedelta(seconds=10)  # the lease ended; no tick has run yet
+    client.update_endpoint(ep, url="http://127.0.0.1:9/fixed")
+    row = endpoint_row(engine, ep)
+    assert row.claimed_slot is None and row.fence == claim.fence + 1 and row.next_run_at is not None

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.tiers import Tier, month_after, month_start
@@ -98,7 +98,8 @@ class RunQuota:
                         next_run_source=PlanSource.DEFERRED.value,
                     )
                 )
-                if result.rowcount:
+                if result.rowcount and not _recorded(conn, c):
+                    # Once per slot: a run-now or hint can make the same slot due, and deferred, again.
                     conn.execute(
                         runs.insert().values(
                             id=str(uuid.uuid4()),
@@ -116,3 +117,11 @@ class RunQuota:
                             f"{until.isoformat()}",
                         )
                     )
+
+
+def _recorded(conn: Connection, c: Claim) -> bool:
+    """Whether this slot's attempt already has a run (an earlier deferral of the same slot)."""
+    query = select(runs.c.id).where(
+        and_(runs.c.endpoint_id == c.endpoint_id, runs.c.scheduled_at == c.slot, runs.c.attempt == c.attempt)
+    )
+    return conn.execute(query).first() is not None

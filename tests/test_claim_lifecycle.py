@@ -1,0 +1,208 @@
+"""The claim state machine, explored: no sequence of claims, starts, heartbeats, finishes, losses,
+pauses, resumes, edits, archives, run-nows, hints, sweeps and quota deferrals leaves an endpoint
+that should run without a next run, or with one further off than its interval plus one lease.
+
+Hypothesis drives the real store (and the producer client for every change a person or the
+planner makes) on SQLite and PostgreSQL, with a clock it moves by hand. A message or a worker is
+"lost" by simply never acting on it again, which is what a kill -9 looks like to the database.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sqlalchemy import Engine, select
+
+from cronicorn.core.errors import CronicornError
+from cronicorn.core.governor import backoff_factor
+from cronicorn.core.model import RunStatus
+from cronicorn.producer.client import Cronicorn
+from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, renew_leases
+from cronicorn.store.claims import MAX_PUBLISH_BACKOFF, Claim, claim_due
+from cronicorn.store.finishes import finish_attempts
+from cronicorn.store.quota import RunQuota
+from cronicorn.store.run_results import RunResult
+from cronicorn.store.sweep import sweep_abandoned
+from cronicorn.store.tables import endpoints, jobs
+from tests.clients import Clock
+from tests.services import truncate_all
+
+INTERVAL_MS = 60_000
+CLAIM_LEASE_MS = 4_000
+LEASES = Leases(attempt_ms=4_000, grace_ms=30_000)
+HOLD_MS = 60_000  # max(max_execution_time 60 s, timeout 5 s + grace 30 s)
+# The furthest a claim or attempt can push the next run: an unstarted claim's longest lease, or a
+# started attempt's hold.
+ONE_LEASE = timedelta(milliseconds=max(CLAIM_LEASE_MS << MAX_PUBLISH_BACKOFF, HOLD_MS))
+
+
+class Lifecycle(RuleBasedStateMachine):
+    engine: Engine  # set per run: see the test below
+
+    def __init__(self) -> None:
+        super().__init__()
+        truncate_all(self.engine)
+        self.clock = Clock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+        self.client = Cronicorn(self.engine, clock=self.clock)
+        self.job = self.client.create_job(name="lifecycle").id
+        self.ids = [
+            self.client.add_endpoint(
+                self.job,
+                name=f"ep{i}",
+                url=f"http://127.0.0.1:9/{i}",
+                baseline_interval_ms=INTERVAL_MS,
+                timeout_ms=5_000,
+                max_execution_time_ms=60_000,
+            ).id
+            for i in range(2)
+        ]
+        self.published: list[Claim] = []  # messages on the broker
+        self.in_flight: list[Attempt] = []  # calls a worker is making
+        self.archived: set[str] = set()
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now
+
+    # --- time and the scheduler -------------------------------------------------------------
+    @rule(seconds=st.sampled_from([0.5, 1, 3, 5, 30, 61, 600]))
+    def advance(self, seconds: float) -> None:
+        self.clock.now += timedelta(seconds=seconds)
+
+    @rule()
+    def tick(self) -> None:
+        self.published.extend(claim_due(self.engine, self.now, limit=10, claim_lease=CLAIM_LEASE_MS))
+
+    @precondition(lambda self: self.published)
+    @rule(data=st.data(), deliver=st.booleans())
+    def take_message(self, data: st.DataObject, deliver: bool) -> None:
+        """An execute worker takes a message and starts it, or the message is lost."""
+        claim = self.published.pop(data.draw(st.integers(0, len(self.published) - 1)))
+        if deliver:
+            started = begin_attempts(
+                self.engine, [Order(claim.endpoint_id, claim.fence)], self.now, leases=LEASES, take_locks=set
+            )
+            self.in_flight.extend(started.attempts)
+
+    @precondition(lambda self: self.in_flight)
+    @rule()
+    def heartbeat(self) -> None:
+        renewed = renew_leases(self.engine, self.in_flight, self.now, LEASES.attempt_ms)
+        self.in_flight = [a for a in self.in_flight if a.run_id in renewed]
+
+    @precondition(lambda self: self.in_flight)
+    @rule(data=st.data(), outcome=st.sampled_from(["success", "failed", "not_sent", "lost"]))
+    def end_call(self, data: st.DataObject, outcome: str) -> None:
+        attempt = self.in_flight.pop(data.draw(st.integers(0, len(self.in_flight) - 1)))
+        if outcome == "lost":  # the worker died mid-call: nothing more is ever written
+            return
+        status = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED}.get(outcome, RunStatus.ABANDONED)
+        result = RunResult(
+            status=status, finished_at=self.now, error_kind=None if status != RunStatus.ABANDONED else "not_sent"
+        )
+        finish_attempts(self.engine, [(attempt, result)])
+
+    @rule()
+    def sweep(self) -> None:
+        sweep_abandoned(self.engine, self.now)
+
+    @precondition(lambda self: self.published)
+    @rule()
+    def quota_defers(self) -> None:
+        RunQuota(self.engine, {}).defer([self.published.pop()], self.now)
+
+    # --- people and the planner (a refusal, e.g. run-now while paused, is an outcome too) -------
+    def ask(self, action: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            action(*args, **kwargs)
+        except CronicornError:
+            pass
+
+    @rule()
+    def pause_job(self) -> None:
+        self.ask(self.client.pause_job, self.job)
+
+    @rule()
+    def resume_job(self) -> None:
+        self.ask(self.client.resume_job, self.job)
+
+    @rule(i=st.integers(0, 1), minutes=st.sampled_from([1, 10, 120]))
+    def pause_endpoint(self, i: int, minutes: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(self.client.pause_endpoint, self.ids[i], until=self.now + timedelta(minutes=minutes))
+
+    @rule(i=st.integers(0, 1))
+    def resume_endpoint(self, i: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(self.client.resume_endpoint, self.ids[i])
+
+    @rule(i=st.integers(0, 1), interval=st.sampled_from([30_000, 60_000, 120_000]))
+    def edit(self, i: int, interval: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(
+                self.client.update_endpoint,
+                self.ids[i],
+                baseline_interval_ms=interval,
+                url=f"http://127.0.0.1:9/e{interval}",
+            )
+
+    @rule(i=st.integers(0, 1))
+    def run_now(self, i: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(self.client.run_now, self.ids[i])
+
+    @rule(i=st.integers(0, 1))
+    def hint(self, i: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(self.client.set_interval_hint, self.ids[i], interval_ms=30_000, ttl_minutes=10)
+
+    @rule(i=st.just(0))  # the last endpoint is never archived, so something always runs
+    def archive(self, i: int) -> None:
+        self.ask(self.client.archive_endpoint, self.ids[i])
+        self.archived.add(self.ids[i])
+
+    # --- the promise ------------------------------------------------------------------------
+    @invariant()
+    def every_endpoint_that_should_run_has_a_near_next_run(self) -> None:
+        with self.engine.connect() as conn:
+            job_active = conn.execute(select(jobs.c.status).where(jobs.c.id == self.job)).scalar() == "active"
+            rows = conn.execute(select(endpoints).where(endpoints.c.id.in_(self.ids))).all()
+        for row in rows:
+            if row.archived_at is not None or not job_active or row.next_run_source == "deferred":
+                continue  # not meant to run (a deferral waits for next month's run allowance)
+            state = _describe(row)
+            assert row.next_run_at is not None, f"endpoint wedged: {state}"
+            if row.claimed_slot is not None:
+                assert row.next_run_at == row.lease_until, f"claim without its lease as next run: {state}"
+            if row.paused_until is not None and row.paused_until > self.now:
+                assert row.next_run_at <= row.paused_until + ONE_LEASE, f"runs long after its pause: {state}"
+                continue
+            reach = max(row.baseline_interval_ms * backoff_factor(row.failure_count), row.ai_hint_interval_ms or 0)
+            assert row.next_run_at <= self.now + timedelta(milliseconds=reach) + ONE_LEASE, f"too far: {state}"
+
+
+def _describe(row: Any) -> str:
+    names = ("next_run_at", "claimed_slot", "lease_until", "claim_started_at", "paused_until", "failure_count", "fence")
+    return ", ".join(f"{n}={getattr(row, n)}" for n in names)
+
+
+# Examples per engine: PostgreSQL's round trips make each step ~10x dearer than SQLite's. More:
+# LIFECYCLE_EXAMPLES=2000 pytest tests/test_claim_lifecycle.py
+EXAMPLES = {"sqlite": 150, "postgresql": 20}
+
+
+def test_no_sequence_of_events_wedges_an_endpoint(engine: Engine) -> None:
+    examples = int(os.environ.get("LIFECYCLE_EXAMPLES", EXAMPLES[engine.dialect.name]))
+    machine = type("LifecycleOn", (Lifecycle,), {"engine": engine})
+    machine.TestCase.settings = settings(
+        max_examples=examples,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    machine.TestCase().runTest()
