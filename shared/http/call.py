@@ -17,10 +17,11 @@ from cronicorn.core.clock import utcnow
 from cronicorn.core.model import BODY_METHODS, HTTP_METHODS, ErrorKind
 from cronicorn.http.deadline import CURRENT_SCOPE, Scope, Watchdog
 from cronicorn.http.failures import Failure, status_line
-from cronicorn.http.redirects import Hops, host_of
+from cronicorn.http.redirects import Hops
 from cronicorn.http.responses import decode, kept_headers, read
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.http.transport import GuardedAdapter
+from cronicorn.http.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,6 @@ class _Call:
             headers["Idempotency-Key"] = request.idempotency_key
         self.hops = Hops(
             session=caller.session,
-            guard=caller.guard,
             clock=caller.clock,
             max_redirects=caller.max_redirects,
             keys=request.signing_keys or (caller.signing_key,),
