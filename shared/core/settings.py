@@ -123,7 +123,7 @@ SETTINGS: tuple[Setting, ...] = (
         "response_budget_mb",
         "64",
         lambda n, r: _int(n, r, minimum=16),
-        "MiB of response bodies one worker process holds at once, shared by all its calls: each reserves its "
+        "MiB of response bodies one worker process reads at once, shared by all its calls: each reserves its "
         "size cap before it is sent and waits (within its timeout) for room. At least 16, so the largest cap "
         "(10 MiB) fits.",
     ),

@@ -17,7 +17,13 @@ class BodyServer(TargetServer):
 
     N bytes of text (zeros when gzip-encoded, so they compress well) sent in ten pieces spread
     over T ms; chunked unless `declared` (then with a Content-Length, the compressed one for gzip).
+    `finished[key]` is when the body with that Idempotency-Key was all written: a caller cannot
+    have read it all before then.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: dict[str, float] = {}
 
     def route(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         parts = urlsplit(h.path)
@@ -42,3 +48,6 @@ class BodyServer(TargetServer):
             time.sleep(pause)
         if not declared:
             h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+        with self._lock:
+            self.finished[h.headers.get("Idempotency-Key", "")] = time.monotonic()
