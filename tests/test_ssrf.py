@@ -1,4 +1,7 @@
-"""The SSRF guard's address rules and host checks (no real DNS: getaddrinfo is replaced)."""
+"""The SSRF guard's address rules and host checks (no real DNS: getaddrinfo, the far edge, is replaced).
+
+How the guard is applied to real connections (pinning, parser tricks) is in tests/http/test_call_pinning.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cronicorn.http.ssrf import AddressGuard, BlockedAddress, UnresolvableHost
+from cronicorn.http.ssrf import Address, AddressGuard, BlockedAddress, UnresolvableHost
 
 
 @pytest.mark.parametrize(
@@ -96,23 +99,37 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
     def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
         if host not in answers:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port or 0))
-            for a in answers[host]
-        ]
+        return [_info(a, port) for a in answers[host]]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-def test_check_host_returns_every_address_when_all_are_public(monkeypatch: pytest.MonkeyPatch) -> None:
+def _info(address: str, port: int) -> tuple[Any, ...]:
+    ip, _, zone = address.partition("%")
+    if ":" in ip:
+        return (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (ip, port, 0, int(zone or 0)))
+    return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+
+
+def test_check_host_returns_every_address_once_when_all_are_public(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_dns(monkeypatch, {"api.example.com": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "93.184.216.34"]})
-    assert AddressGuard().check_host("api.example.com", 443) == ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+    addresses = AddressGuard().check_host("api.example.com", 443)
+    assert [a.ip for a in addresses] == ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+    assert addresses[0] == Address(socket.AF_INET, 6, ("93.184.216.34", 443))
+
+
+def test_the_addresses_keep_what_the_resolver_said_so_the_socket_reaches_exactly_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dns(monkeypatch, {"printer.lan": ["fe80::1%3"]})  # a link-local answer is only reachable with its zone
+    [address] = AddressGuard(["fe80::/10"]).check_host("printer.lan", 631)
+    assert address.family == socket.AF_INET6 and address.sockaddr == ("fe80::1", 631, 0, 3)
 
 
 def test_one_private_answer_refuses_the_host_and_the_message_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_dns(monkeypatch, {"sneaky.example.com": ["93.184.216.34", "10.0.0.7"]})
     with pytest.raises(BlockedAddress) as err:
-        AddressGuard().check_host("sneaky.example.com")
+        AddressGuard().check_host("sneaky.example.com", 80)
     assert str(err.value) == (
         "refused by SSRF guard: sneaky.example.com resolves to 10.0.0.7, a private address; allow it with "
         "CRONICORN_SSRF_ALLOW"
@@ -128,11 +145,17 @@ def test_a_host_that_is_an_address_gets_the_plain_message(monkeypatch: pytest.Mo
 def test_an_unresolvable_host_is_a_gaierror_naming_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_dns(monkeypatch, {})
     with pytest.raises(socket.gaierror) as err:
-        AddressGuard().check_host("nowhere.invalid")
+        AddressGuard().check_host("nowhere.invalid", 80)
     assert isinstance(err.value, UnresolvableHost)
     assert str(err.value) == "could not resolve host nowhere.invalid: Name or service not known"
 
 
+def test_a_host_with_no_address_is_unresolvable_not_an_empty_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dns(monkeypatch, {"empty.example.com": []})
+    with pytest.raises(UnresolvableHost, match="could not resolve host empty.example.com: no address"):
+        AddressGuard().check_host("empty.example.com", 80)
+
+
 def test_an_allowed_private_host_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_dns(monkeypatch, {"db.internal": ["10.9.8.7"]})
-    assert AddressGuard(["10.0.0.0/8"]).check_host("db.internal") == ["10.9.8.7"]
+    assert [a.ip for a in AddressGuard(["10.0.0.0/8"]).check_host("db.internal", 5432)] == ["10.9.8.7"]

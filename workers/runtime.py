@@ -20,6 +20,7 @@ from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
 from cronicorn.core.tiers import parse_tiers
 from cronicorn.dispatch.runner import Runner
+from cronicorn.http.budget import MIB, ResponseBudget
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.planner.analyst import Analyst, openai_client, planner_config
@@ -51,6 +52,8 @@ class Runtime:
             guard=AddressGuard(self.settings.ssrf_allow),
             signing_key=key,
             max_redirects=self.settings.max_redirects,
+            # One runner per process: its calls share one budget for the response bytes they hold.
+            response_budget=ResponseBudget(self.settings.response_budget_mb * MIB),
         )
         return Runner(
             engine=self.engine,

@@ -119,6 +119,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Redirect hops followed per call; each hop passes the SSRF guard.",
     ),
     Setting(
+        "CRONICORN_RESPONSE_BUDGET_MB",
+        "response_budget_mb",
+        "64",
+        lambda n, r: _int(n, r, minimum=16),
+        "MiB of response bodies one worker process reads at once, shared by all its calls: each reserves its "
+        "size cap before it is sent and waits (within its timeout) for room. At least 16, so the largest cap "
+        "(10 MiB) fits.",
+    ),
+    Setting(
         "CRONICORN_TICK_INTERVAL_S",
         "tick_interval_s",
         "1.0",
@@ -335,6 +344,7 @@ class Settings:
     signing_key: str | None = None
     ssrf_allow: tuple[str, ...] = ()
     max_redirects: int = 5
+    response_budget_mb: int = 64
     tick_interval_s: float = 1.0
     tick_batch_size: int = 200
     tick_max_batches: int = 25

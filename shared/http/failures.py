@@ -7,15 +7,22 @@ import socket
 import ssl
 import time
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import DecodeError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    DecodeError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util import parse_url
 
 from cronicorn.core.model import ErrorKind
 from cronicorn.http.deadline import Scope
-from cronicorn.http.ssrf import BlockedAddress, port_of
+from cronicorn.http.ssrf import BlockedAddress, UnresolvableHost
+from cronicorn.http.urls import port_of
 
 
 class Failure(Exception):
@@ -46,6 +53,9 @@ def classify(
         return timed_out(timeout_ms, host)
     if isinstance(exc, requests.exceptions.SSLError) or _find(exc, ssl.SSLError) is not None:
         return Failure(ErrorKind.TLS, f"TLS error with {host}: {_root(exc)}")
+    unresolved = _find(exc, UnresolvableHost)
+    if unresolved is not None:
+        return Failure(ErrorKind.DNS, naming(str(unresolved), host, "calling"))
     if _find(exc, NameResolutionError) is not None or _find(exc, socket.gaierror) is not None:
         return Failure(ErrorKind.DNS, f"could not resolve host {host}")
     if isinstance(
@@ -91,10 +101,10 @@ def status_line(response: requests.Response) -> str:
 
 def _netloc(url: str) -> str:
     try:
-        parts = urlsplit(url)
-        return f"{parts.hostname}:{port_of(parts)}"
-    except ValueError:
+        parts = parse_url(url)
+    except LocationParseError:
         return url
+    return f"{(parts.host or '').strip('[]')}:{port_of(parts)}"
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

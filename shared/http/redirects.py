@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from requests.structures import CaseInsensitiveDict
-from requests.utils import requote_uri
 
 from cronicorn.core.model import ErrorKind
 from cronicorn.http.deadline import Scope
-from cronicorn.http.failures import Failure, classify, naming, timed_out
+from cronicorn.http.failures import Failure, classify, timed_out
 from cronicorn.http.signing import signature_headers
-from cronicorn.http.ssrf import AddressGuard, BlockedAddress, port_of
+from cronicorn.http.urls import host_of, parse, same_origin
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_CONNECT_S = 10.0
@@ -30,7 +28,6 @@ class Hops:
         self,
         *,
         session: requests.Session,
-        guard: AddressGuard,
         clock: Callable[[], datetime],
         keys: Sequence[bytes],
         max_redirects: int,
@@ -42,7 +39,6 @@ class Hops:
         body: bytes,
     ) -> None:
         self.session = session
-        self.guard = guard
         self.clock = clock
         self.keys = keys
         self.max_redirects = max_redirects
@@ -73,8 +69,7 @@ class Hops:
             if response.status_code in (301, 302, 303) and self.method != "HEAD":
                 self.method, self.body = "GET", b""
                 self.headers.pop("Content-Type", None)
-            old, new = urlsplit(self.url), urlsplit(target)
-            if _origin(old) != _origin(new) or (old.scheme == "https" and new.scheme != "https"):
+            if not same_origin(self.url, target):
                 # Credentials meant for one host (or for TLS) are never forwarded elsewhere.
                 for name in CREDENTIAL_HEADERS:
                     self.headers.pop(name, None)
@@ -88,30 +83,23 @@ class Hops:
         except UnicodeError:
             pass
         try:
-            return requote_uri(urljoin(self.url, location))
+            # Not requoted here: quoting first changes how the URL parses (a backslash in the authority
+            # would turn into userinfo). requests quotes it after the one parse, as for an endpoint's URL.
+            return urljoin(self.url, location)
         except ValueError as exc:
             raise Failure(
                 ErrorKind.INVALID_URL, f"{self.host} redirected to an invalid URL {location!r}: {exc}"
             ) from None
 
     def send(self) -> requests.Response:
-        """One hop: early guard check, signed request, classified failure."""
-        parts = self.parse(self.url)
-        host = self.host
+        """One hop: a signed request, a classified failure. The guard runs inside the connection (transport.py)."""
+        try:
+            parse(self.url)
+        except ValueError as exc:
+            raise Failure(ErrorKind.INVALID_URL, f"invalid URL {self.url!r}: {exc}") from None
         remaining = self.scope.deadline - time.monotonic()
         if remaining <= 0:
             raise self.timeout()
-        try:
-            # Early and with a clear message; the connection itself is checked again at connect time.
-            self.guard.check_host(host, port_of(parts))
-        except BlockedAddress as exc:
-            raise Failure(ErrorKind.BLOCKED, naming(str(exc), host)) from None
-        except socket.gaierror as exc:
-            raise Failure(
-                ErrorKind.DNS, str(exc) if host in str(exc) else f"could not resolve host {host}: {exc}"
-            ) from None
-        except UnicodeError as exc:
-            raise Failure(ErrorKind.INVALID_URL, f"invalid host name {host!r}: {exc}") from None
         headers = dict(self.headers)
         headers.update(signature_headers(self.keys, self.body, self.clock()))
         # Read timeout = what is left of the budget; the watchdog covers the rest (drips, redirects).
@@ -130,18 +118,6 @@ class Hops:
         except Exception as exc:
             raise self.classify(exc, connecting=True) from None
 
-    def parse(self, url: str) -> SplitResult:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError as exc:
-            raise Failure(ErrorKind.INVALID_URL, f"invalid URL {url!r}: {exc}") from None
-        if parts.scheme not in ("http", "https"):
-            raise Failure(ErrorKind.INVALID_URL, f"invalid URL {url!r}: only http and https are allowed")
-        if not parts.hostname:
-            raise Failure(ErrorKind.INVALID_URL, f"invalid URL {url!r}: no host")
-        return parts
-
     def timeout(self) -> Failure:
         return timed_out(self.timeout_ms, self.host)
 
@@ -156,14 +132,3 @@ class Hops:
             connect_ms=self.connect_ms,
             connecting=connecting,
         )
-
-
-def host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url
-
-
-def _origin(parts: SplitResult) -> tuple[str | None, int]:
-    return parts.hostname, port_of(parts)

@@ -1,11 +1,17 @@
-"""SSRF guard: which addresses a scheduled call may reach."""
+"""SSRF guard: which addresses a scheduled call may reach, and the one lookup that finds them.
+
+A host is resolved once, every address it resolved to is checked, and the connection is made to
+those addresses only (transport.py): a refused address is refused before any packet leaves, so a
+closed and an open port look the same, and a DNS answer that changes later changes nothing.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 from collections.abc import Sequence
-from urllib.parse import SplitResult
+from dataclasses import dataclass
+from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -79,18 +85,21 @@ class AddressGuard:
         if refused is not None:
             raise BlockedAddress(f"refused by SSRF guard: {refused[0]} is {refused[1]}; allow it with {ALLOW_SETTING}")
 
-    def check_host(self, host: str, port: int | None = None) -> list[str]:
-        """Resolve `host` and check every address (one refused address refuses the host); the addresses."""
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise UnresolvableHost(f"could not resolve host {host}: {exc.strerror or exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
+    def check_host(self, host: str, port: int, family: int = socket.AF_UNSPEC) -> list[Address]:
+        """Resolve `host` once and check every address (one refused address refuses the host).
+
+        The addresses returned are the ones to connect to, and the only ones: asking DNS again
+        at connect time could answer differently (rebinding).
+        """
+        addresses = list(dict.fromkeys(Address(info[0], info[2], info[4]) for info in resolve(host, port, family)))
+        if not addresses:
+            raise UnresolvableHost(f"could not resolve host {host}: no address")
+        bare = host.split("%", 1)[0]
+        for address in dict.fromkeys(a.ip for a in addresses):
             refused = self._refused(address)
             if refused is None:
                 continue
-            if address.split("%", 1)[0] == host.strip("[]"):
+            if address == bare:
                 self.check_ip(address)  # the host is the address itself: the plain message says it all
             raise BlockedAddress(
                 f"refused by SSRF guard: {host} resolves to {refused[0]}, {refused[1]}; allow it with {ALLOW_SETTING}"
@@ -109,9 +118,25 @@ class AddressGuard:
             return None
         return (text if real == given else f"{text} ({real})"), kind
 
-    resolve = check_host  # earlier name, kept for callers that still use it
+
+@dataclass(frozen=True)
+class Address:
+    """One address a host resolved to, as getaddrinfo gave it: a socket made from it reaches exactly it."""
+
+    family: int
+    proto: int
+    sockaddr: tuple[Any, ...]  # (ip, port) or (ip, port, flowinfo, scope_id)
+
+    @property
+    def ip(self) -> str:
+        return str(self.sockaddr[0])
 
 
-def port_of(parts: SplitResult) -> int:
-    """The URL's port, or its scheme's default."""
-    return parts.port or (443 if parts.scheme == "https" else 80)
+def resolve(host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple[Any, ...]]:
+    """The far edge: the system resolver, looked up on each call (gevent patches it)."""
+    try:
+        return list(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+    except socket.gaierror as exc:
+        raise UnresolvableHost(f"could not resolve host {host}: {exc.strerror or exc}") from exc
+    except UnicodeError:
+        raise UnresolvableHost(f"could not resolve host {host}: not a valid host name") from None

@@ -9,7 +9,7 @@ from cronicorn.http.call import HttpCaller
 
 KEY = b"test-signing-key"
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
-LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
+LOCAL_HOSTS = {"127.0.0.1", "127.0.0.2", "::1"}  # the addresses connected to: names are resolved first
 
 
 def call(caller: HttpCaller, url: str, **kw: Any) -> HttpOutcome:

@@ -1,4 +1,4 @@
-"""The HTTP executor's tests share a guarded caller and a guard that fails any test reaching beyond 127.0.0.1."""
+"""The HTTP executor's tests share a guarded caller and a guard that fails any test reaching beyond this machine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import urllib3.util.connection
 
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
@@ -16,16 +15,20 @@ from tests.http.calls import KEY, LOCAL_HOSTS, LOOPBACK
 
 @pytest.fixture(autouse=True)
 def only_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Records every host urllib3 connects to, and fails the test if one is not this machine."""
+    """Records the address of every TCP connection attempted, and fails the test if one is not this machine.
+
+    Patched at the socket itself, below urllib3 and our transport: no code path can connect unseen.
+    """
     attempted: list[str] = []
-    real = urllib3.util.connection.create_connection
+    real = socket.socket.connect
 
-    def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        attempted.append(address[0])
-        assert address[0] in LOCAL_HOSTS, f"test tried to connect to {address[0]}"
-        return real(address, *args, **kwargs)
+    def recording(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempted.append(str(address[0]))
+            assert address[0] in LOCAL_HOSTS, f"test tried to connect to {address[0]}"
+        real(sock, address)
 
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", recording)
+    monkeypatch.setattr(socket.socket, "connect", recording)
     yield attempted
     assert set(attempted) <= LOCAL_HOSTS
 
