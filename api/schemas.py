@@ -135,8 +135,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "missing, invalid or revoked API key"),
         (404, "no such object for this tenant"),
         (409, "the object's state does not allow this"),
+        (413, "request body larger than CRONICORN_API_MAX_REQUEST_BYTES"),
         (422, "invalid input, naming each field"),
         (429, "rate limit reached; see Retry-After"),
-        (503, "database unavailable"),
+        (503, "database or Redis unreachable"),
     )
 }
