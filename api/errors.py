@@ -76,6 +76,15 @@ def database_answer(exc: sa.SQLAlchemyError) -> JSONResponse:
     return error_response(500, f"internal error: {exc.__class__.__name__}")
 
 
+def _detail(err: dict[str, Any]) -> dict[str, str]:
+    """One of FastAPI's validation errors in our words: the field (camelCase, as sent) and why."""
+    if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        where = err.get("loc", ("body", "?"))[-1]
+        return {"field": "body", "reason": f"is not valid JSON at character {where}: {err.get('ctx', {}).get('error')}"}
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    return {"field": ".".join(loc) or "body", "reason": str(err.get("msg", "invalid"))}
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Install the handlers: every answer besides a success is one of ours, in JSON."""
 
@@ -85,11 +94,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            details.append({"field": ".".join(loc) or "body", "reason": str(err.get("msg", "invalid"))})
-        return _invalid(details)
+        return _invalid([_detail(err) for err in exc.errors()])
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

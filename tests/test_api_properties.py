@@ -77,10 +77,10 @@ HOSTILE = st.sampled_from(
         "x" * 70_000,
         "",
     ]
-) | st.text(max_size=12)
-VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | HOSTILE,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE, inner, max_size=3),
+)
+VALUES = HOSTILE | st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | HOSTILE,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE | st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
 ROUTES = [
