@@ -12,11 +12,14 @@ import redis
 from fastapi import Header, HTTPException, Request, Response
 from sqlalchemy import Engine
 
+from cronicorn.core.errors import FieldError, InvalidInput
 from cronicorn.core.settings import Settings
 from cronicorn.core.tiers import Tier, parse_tiers
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.producer.client import Cronicorn
+from cronicorn.producer.input_caps import InputCaps
+from cronicorn.producer.storable import text_problem
 from cronicorn.redis.rate_limits import hit
 from cronicorn.store.installation import signing_key
 from cronicorn.store.signing_keys import KeyRing
@@ -36,6 +39,10 @@ class Deps:
     def tiers(self) -> dict[str, Tier]:
         # Parsed once per process, not on every request (settings never change while serving).
         return parse_tiers(self.settings.tiers_json)
+
+    @cached_property
+    def caps(self) -> InputCaps:
+        return InputCaps.of(self.settings)
 
     @cached_property
     def http(self) -> HttpCaller:
@@ -64,6 +71,14 @@ class Caller:
 
 def deps(request: Request) -> Deps:
     return request.app.state.deps  # type: ignore[no-any-return]
+
+
+def storable_params(request: Request) -> None:
+    """Refuse a path or query parameter (an id, a filter) holding text no store can keep, naming it."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    errors = [FieldError(name, problem) for name, value in params if (problem := text_problem(str(value)))]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def tenant(
@@ -105,4 +120,4 @@ def tenant(
 def client_for(request: Request, tenant_id: str) -> Cronicorn:
     d = deps(request)
     caller: Caller | None = getattr(request.state, "caller", None)
-    return Cronicorn(d.engine, tenant_id=tenant_id, clock=d.clock, tier=caller.tier if caller else None)
+    return Cronicorn(d.engine, tenant_id=tenant_id, clock=d.clock, tier=caller.tier if caller else None, caps=d.caps)

@@ -56,11 +56,21 @@ class EndpointIn(_In):
     """An endpoint: exactly one of baselineCron or baselineIntervalMs."""
 
     name: str
-    url: str
+    url: str = Field(description="http:// or https:// with a host; a port, if given, in 1-65535")
     description: str | None = None
     method: str | None = Field(default=None, description="GET, POST, PUT, PATCH or DELETE (default GET)")
-    headers_json: dict[str, str] | None = Field(default=None, alias="headersJson")
-    body_json: Any = Field(default=None, alias="bodyJson", description="JSON body, POST/PUT/PATCH only")
+    headers_json: dict[str, str] | None = Field(
+        default=None,
+        alias="headersJson",
+        description="token names, Latin-1 values without control characters, within CRONICORN_MAX_HEADERS, "
+        "_MAX_HEADER_NAME_CHARS and _MAX_HEADER_VALUE_CHARS. Secret values (Authorization, Cookie, X-Api-Key, "
+        'names with auth, token, secret, key, password ...) read back as "***"; sending "***" keeps the stored one',
+    )
+    body_json: Any = Field(
+        default=None,
+        alias="bodyJson",
+        description="JSON body, POST/PUT/PATCH only; at most CRONICORN_MAX_BODY_BYTES as compact JSON",
+    )
     baseline_cron: str | None = Field(default=None, description="5-field cron, evaluated in `timezone`")
     baseline_interval_ms: StrictInt | None = Field(default=None, description=">= 1000")
     timezone: str | None = Field(default=None, description="IANA time zone of the cron (default UTC)")
@@ -135,8 +145,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "missing, invalid or revoked API key"),
         (404, "no such object for this tenant"),
         (409, "the object's state does not allow this"),
+        (413, "request body larger than CRONICORN_API_MAX_REQUEST_BYTES"),
         (422, "invalid input, naming each field"),
         (429, "rate limit reached; see Retry-After"),
-        (503, "database unavailable"),
+        (503, "database or Redis unreachable"),
     )
 }

@@ -51,12 +51,15 @@ def make(api: Api) -> tuple[str, dict[str, Any]]:
 
 
 @contextmanager
-def serve_api(engine: Engine, redis_conn: redis.Redis, tenants: dict[str, str]) -> Iterator[list[Api]]:
-    """The API on `engine`, with one tenant per `name: tier` and an API client for each, in that order."""
+def serve_api(
+    engine: Engine, redis_conn: redis.Redis, tenants: dict[str, str], env: dict[str, str] | None = None
+) -> Iterator[list[Api]]:
+    """The API on `engine` (configured by `env`), one tenant per `name: tier` and an API client for each, in order."""
     keys = []
     for name, tier in tenants.items():
         create_tenant(engine, NOW, name, tier=tier)
         keys.append(create_key(engine, NOW, name, "ci")[1])
-    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
+    settings = Settings.from_env(env or {})
+    app = create_app(Deps(engine=engine, redis=redis_conn, settings=settings, clock=lambda: NOW))
     with TestClient(app) as http:
         yield [Api(http, key) for key in keys]

@@ -73,7 +73,7 @@ def test_jobs_and_endpoints_can_be_managed_from_the_command_line(
     assert (
         ep["baseline_cron"] == "0 2 * * *"
         and ep["body"] == {"kind": "daily"}
-        and ep["headers"] == {"Authorization": "Bearer x"}
+        and ep["headers"] == {"Authorization": "***"}  # a secret is write-only, on the command line too
     )
     code, out, _ = run(capsys, "endpoints", "explain", ep["id"], "-n", "2")
     assert code == 0 and out.count("baseline-cron") == 2

@@ -140,7 +140,7 @@ def test_an_endpoint_is_added_with_human_durations_headers_and_a_body(cli: Main,
         {"kind": "daily"},
     )
     assert (ep["min_interval_ms"], ep["max_interval_ms"], ep["timeout_ms"]) == (30_000, 86_400_000, 5_000)
-    assert ep["headers"] == {"Authorization": "Bearer x", "X-Team": "a=b"}
+    assert ep["headers"] == {"Authorization": "***", "X-Team": "a=b"}  # the secret is stored, never shown
     assert ep["next_run_at"] == "2026-03-03T01:00:00+00:00" and ep["next_run_source"] == "baseline-cron"
 
 

@@ -55,9 +55,13 @@ def test_a_new_endpoint_keeps_every_field_and_is_planned_at_once(client: Cronico
     assert (ep.name, ep.method, ep.headers, ep.body) == (
         "sync",
         "POST",
-        {"Authorization": "Bearer t"},
+        {"Authorization": "***"},  # write-only: stored as given, read masked
         {"full": True, "items": [1, 2]},
     )
+    with client.engine.connect() as conn:
+        assert conn.execute(select(endpoints.c.headers).where(endpoints.c.id == ep.id)).scalar_one() == {
+            "Authorization": "Bearer t"
+        }
     assert (ep.baseline_interval_ms, ep.baseline_cron, ep.timezone) == (120_000, None, "UTC")
     assert (
         ep.min_interval_ms,

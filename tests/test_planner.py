@@ -388,3 +388,47 @@ def test_a_declared_upstream_in_another_job_triggers_the_downstream_stage(
     context = next(m["content"] for m in model.requests[0]["messages"] if m["role"] == "user")
     assert '"job": "ingestion"' in context
     assert client.get_endpoint(build.id).next_run_at == NOW
+
+
+def test_the_model_never_sees_a_secret_of_the_endpoint_its_siblings_or_their_responses(
+    engine: Engine, client: Cronicorn, model: FakeOpenAI
+) -> None:
+    # Given an endpoint whose URL, headers, errors and responses all carry credentials
+    job = client.create_job(name="billing")
+    url = "https://svc:pw-USERINFO@api.example.com/sync?api_key=key-QUERY&page=2&access_token=tok-QUERY"
+    headers = {"Authorization": "Bearer tok-HEADER", "X-Api-Key": "key-HEADER", "X-Team": "billing"}
+    ep = client.add_endpoint(job.id, name="sync", url=url, headers=headers, baseline_interval_ms=60_000)
+    sibling = client.add_endpoint(job.id, name="refresh", url=url, headers=headers, baseline_interval_ms=60_000)
+    record_runs(engine, ep, [{"status": "ok", "access_token": "tok-BODY", "next": f"{url}&cursor=c1"}] * 2)
+    record_runs(engine, sibling, [{"client_secret": "sec-BODY", "queue": 3}])
+    with engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.endpoint_id == ep.id)
+            .values(error_message="Max retries exceeded with url: /sync?token=tok-ERROR&page=2")
+        )
+    # When the model reads everything it can
+    model.script = turns(
+        [("get_latest_response", {})],
+        [("get_response_history", {"limit": 5, "includeBodies": True})],
+        [("get_sibling_latest_responses", {"includeResponses": True})],
+        [submit()],
+    )
+    session = run_session(engine, ai_for(model), ep.id, clock, CFG)
+    # Then nothing it was sent holds a secret, and what the schedule needs is still there
+    assert session.status == "success"
+    sent = json.dumps(model.requests)
+    for secret in (
+        "pw-USERINFO",
+        "key-QUERY",
+        "tok-QUERY",
+        "tok-HEADER",
+        "key-HEADER",
+        "tok-BODY",
+        "sec-BODY",
+        "tok-ERROR",
+    ):
+        assert secret not in sent, secret
+    assert "api.example.com/sync" in sent and "page=2" in sent and "cursor=c1" in sent and "queue" in sent
+    assert "api_key=***" in sent and "svc:***@" in sent
+    assert json.dumps([c["result"] for c in session.tool_calls]).count("tok-") == 0  # stored sessions too

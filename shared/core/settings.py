@@ -319,6 +319,41 @@ SETTINGS: tuple[Setting, ...] = (
         "REST writes allowed per API key per minute.",
     ),
     Setting(
+        "CRONICORN_API_MAX_REQUEST_BYTES",
+        "api_max_request_bytes",
+        "1048576",
+        lambda n, r: _int(n, r, minimum=1024),
+        "Largest REST request body, counted while it streams in and before it is parsed; larger ones get a 413.",
+    ),
+    Setting(
+        "CRONICORN_MAX_BODY_BYTES",
+        "max_body_bytes",
+        "65536",
+        lambda n, r: _int(n, r, minimum=16),
+        "Largest request body (bodyJson, as compact UTF-8 JSON) an endpoint may declare, from every edge.",
+    ),
+    Setting(
+        "CRONICORN_MAX_HEADERS",
+        "max_headers",
+        "50",
+        lambda n, r: _int(n, r, minimum=0),
+        "Most request headers an endpoint may declare.",
+    ),
+    Setting(
+        "CRONICORN_MAX_HEADER_NAME_CHARS",
+        "max_header_name_chars",
+        "256",
+        lambda n, r: _int(n, r, minimum=1),
+        "Longest request header name an endpoint may declare.",
+    ),
+    Setting(
+        "CRONICORN_MAX_HEADER_VALUE_CHARS",
+        "max_header_value_chars",
+        "8192",
+        lambda n, r: _int(n, r, minimum=1),
+        "Longest request header value an endpoint may declare.",
+    ),
+    Setting(
         "CRONICORN_METRICS_PORT",
         "metrics_port",
         "0",
@@ -375,6 +410,11 @@ class Settings:
     metrics_port: int = 0
     api_reads_per_min: int = 120
     api_writes_per_min: int = 60
+    api_max_request_bytes: int = 1_048_576
+    max_body_bytes: int = 65_536
+    max_headers: int = 50
+    max_header_name_chars: int = 256
+    max_header_value_chars: int = 8192
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from cronicorn.core.governor import backoff_factor
 from cronicorn.planner.views import endpoint_view
+from cronicorn.producer.redaction import redact_text
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.run_stats import endpoint_health
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs
@@ -52,11 +53,13 @@ def build_context(engine: Engine, endpoint_id: str, now: datetime) -> tuple[str,
             .limit(1)
         ).first()
     view = endpoint_view(row, now)
+    # The model is shown the call's shape, never its credentials: no headers at all, and the URL with
+    # its userinfo password and secret-named query parameters masked.
     context = {
         "current_time": now.isoformat(),
         "endpoint": {
             **view,
-            "url": row.url,
+            "url": redact_text(row.url),
             "method": row.method,
             "timeout_ms": row.timeout_ms,
             "failure_backoff_factor": backoff_factor(row.failure_count) if row.baseline_interval_ms else 1,

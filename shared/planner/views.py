@@ -1,4 +1,8 @@
-"""Compact, model-readable views of endpoints and runs (bodies truncated)."""
+"""Compact, model-readable views of endpoints and runs (bodies truncated, secrets redacted).
+
+What a target answers may carry credentials (a token endpoint's `access_token`, an error quoting the
+URL with its `?api_key=`): they are masked before a model, and the provider behind it, sees them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from cronicorn.producer.redaction import redact_json, redact_text
 from cronicorn.store.endpoint_rows import EndpointRow
 
 
@@ -16,11 +21,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def body_preview(row: Row[Any], chars: int) -> str | None:
-    """The run's response (JSON or text) cut to `chars` characters, or None if it had none."""
+    """The run's response (JSON or text), secrets redacted, cut to `chars` characters; None if it had none."""
     if row.response_body is not None:
-        text = json.dumps(row.response_body, default=str)
+        text = json.dumps(redact_json(row.response_body), default=str)
     elif row.response_text is not None:
-        text = row.response_text
+        text = redact_text(row.response_text)
     else:
         return None
     return text if len(text) <= chars else text[:chars] + "…"
@@ -34,7 +39,7 @@ def run_view(row: Row[Any], *, body_chars: int) -> dict[str, Any]:
         "started_at": _iso(row.started_at),
         "duration_ms": row.duration_ms,
         "source": row.source,
-        "error": row.error_message,
+        "error": redact_text(row.error_message) if row.error_message is not None else None,
         "body": body_preview(row, body_chars),
     }
 

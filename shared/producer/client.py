@@ -35,9 +35,11 @@ from cronicorn.producer import control, endpoints, jobs, register
 from cronicorn.producer import runs as runs_query
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.explain import explain_row
+from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
 from cronicorn.producer.probe import probe_endpoint
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 from cronicorn.producer.specs import EndpointSpec, JobSpec
+from cronicorn.producer.storable import check_ids
 from cronicorn.store import analysis_sessions as sessions
 from cronicorn.store import run_stats
 from cronicorn.store.engine import make_engine
@@ -62,9 +64,16 @@ class Cronicorn:
             fixed one so that planned times are exact.
         tier: the tenant's limits (endpoints, minimum interval); None means unlimited, which is
             right for trusted producers on their own database. The REST API passes the caller's.
+        caps: the size caps on an endpoint's body and headers (`InputCaps.of(settings)`); the
+            defaults are the settings' defaults. The REST API and the CLI pass the configured ones.
 
     Returned objects are frozen records (`Job`, `Endpoint`, `Run`, `RunPage`, `PlannedRun`) from
-    `cronicorn.producer.records`; datetimes in them are aware UTC.
+    `cronicorn.producer.records`; datetimes in them are aware UTC. Secret header values (Authorization,
+    Cookie, X-Api-Key, anything named like a token, key, secret or password) read as "***": they are
+    write-only, and sending "***" back in an update keeps the stored value.
+
+    Every string (names, ids, URLs, headers, JSON body text and keys at any depth) is refused with
+    `InvalidInput` when it holds a NUL or an unpaired surrogate; times must lie in 1970-9000 (UTC).
     """
 
     def __init__(
@@ -74,11 +83,14 @@ class Cronicorn:
         tenant_id: str = "default",
         clock: Callable[[], datetime] | None = None,
         tier: Tier | None = None,
+        caps: InputCaps | None = None,
     ) -> None:
+        check_ids(tenant_id=tenant_id)
         self.engine = engine
         self.tenant_id = tenant_id
         self.clock = clock or utcnow
         self.tier = tier
+        self.caps = caps or DEFAULT_CAPS
 
     @classmethod
     def from_url(cls, database_url: str, **kwargs: Any) -> Cronicorn:
@@ -87,7 +99,7 @@ class Cronicorn:
         Args:
             database_url: SQLAlchemy URL, e.g. "postgresql+psycopg2://user@host/db" or
                 "sqlite:////var/lib/cronicorn/cronicorn.db" (the schema must be migrated).
-            **kwargs: `tenant_id`, `clock` and `tier`, as for the constructor.
+            **kwargs: `tenant_id`, `clock`, `tier` and `caps`, as for the constructor.
         """
         return cls(make_engine(database_url), **kwargs)
 
@@ -153,7 +165,9 @@ class Cronicorn:
             spec: an `EndpointSpec` or dict; keyword arguments are merged over it.
             name: 1-255 characters. description: up to 2000 (the AI planner's instructions).
             url: http:// or https:// with a host. method: GET (default), POST, PUT, PATCH, DELETE.
-            headers: {name: value} strings without line breaks. body: any JSON (POST/PUT/PATCH only).
+            headers: {name: value}: token names, Latin-1 values without control characters, within
+                the caps (CRONICORN_MAX_HEADERS, _HEADER_NAME_CHARS, _HEADER_VALUE_CHARS).
+            body: any JSON (POST/PUT/PATCH only), at most CRONICORN_MAX_BODY_BYTES as compact JSON.
             baseline_interval_ms: run every N ms (>= 1000); or
             baseline_cron: a 5-field cron (or @daily...) evaluated in `timezone` (IANA, default "UTC").
                 Exactly one of the two.
@@ -167,7 +181,7 @@ class Cronicorn:
             InvalidInput (nothing written), NotFound (no such job), Conflict (job archived, tier full).
         """
         return endpoints.add_endpoint(
-            self.engine, self.tenant_id, self._now(), job_id, _fields(spec, fields), self.tier
+            self.engine, self.tenant_id, self._now(), job_id, _fields(spec, fields), self.tier, self.caps
         )
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
@@ -193,12 +207,15 @@ class Cronicorn:
         The merged result is validated as a whole. Setting `baseline_cron` on an interval endpoint
         (or `baseline_interval_ms` on a cron one) replaces the baseline. Fields that can be
         cleared (description, body, min/max_interval_ms) take None. Nothing changes, and nothing
-        is written, when the values equal the stored ones.
+        is written, when the values equal the stored ones. `headers` replaces all headers; a secret
+        header sent as "***" (as reads show it) keeps its stored value.
 
         Raises:
             InvalidInput (nothing written), NotFound, Conflict (the endpoint is archived).
         """
-        return endpoints.update_endpoint(self.engine, self.tenant_id, self._now(), endpoint_id, fields, self.tier)
+        return endpoints.update_endpoint(
+            self.engine, self.tenant_id, self._now(), endpoint_id, fields, self.tier, self.caps
+        )
 
     def archive_endpoint(self, endpoint_id: str) -> Endpoint:
         """Archive an endpoint for good: it never runs again; its runs are kept. Idempotent."""
@@ -343,10 +360,12 @@ class Cronicorn:
         self, endpoint_id: str | None = None, *, limit: int = 20, offset: int = 0
     ) -> list[dict[str, Any]]:
         """Planner sessions newest first: tool calls, reasoning, tokens, outcome and warnings."""
+        check_ids(endpoint_id=endpoint_id)
         return sessions.list_sessions(self.engine, self.tenant_id, endpoint_id=endpoint_id, limit=limit, offset=offset)
 
     def get_session(self, session_id: str) -> dict[str, Any]:
         """One planner session with its tool calls. NotFound otherwise."""
+        check_ids(session_id=session_id)
         return sessions.get_session(self.engine, self.tenant_id, session_id)
 
     # --- deploy-time registration -------------------------------------------------------
@@ -368,4 +387,6 @@ class Cronicorn:
         are not declared are left alone. Running it again with the same input writes nothing.
         Everything happens in one transaction; invalid input (named `endpoints[i].field`) writes nothing.
         """
-        return register.register(self.engine, self.tenant_id, self._now(), job, list(endpoints), on_conflict, self.tier)
+        return register.register(
+            self.engine, self.tenant_id, self._now(), job, list(endpoints), on_conflict, self.tier, self.caps
+        )

@@ -15,9 +15,12 @@ from sqlalchemy import Connection, Engine, select
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
 from cronicorn.core.tiers import Tier
+from cronicorn.producer.input_caps import InputCaps
 from cronicorn.producer.jobs import check_page, job_row
 from cronicorn.producer.records import Endpoint
+from cronicorn.producer.redaction import keep_masked
 from cronicorn.producer.specs import ENDPOINT_FIELDS, EndpointPatch, EndpointSpec, merge_endpoint, parse
+from cronicorn.producer.storable import check_ids
 from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.replanning import replan
@@ -26,6 +29,7 @@ from cronicorn.store.tables import endpoints, jobs
 
 def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> EndpointRow:
     """The endpoint with its job's status, only if it belongs to the tenant."""
+    check_ids(endpoint_id=endpoint_id)
     query = select_endpoint_rows().where(endpoints.c.id == endpoint_id, jobs.c.tenant_id == tenant_id)
     row = conn.execute(query.with_for_update(of=endpoints) if lock else query).first()
     if row is None:
@@ -70,7 +74,7 @@ def insert_endpoint(
         raise Conflict(f"job {job_id!r} is archived; endpoints cannot be added to it")
     endpoint_id = str(uuid.uuid4())
     check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
-    values = spec.model_dump()
+    values = {**spec.model_dump(), "headers": keep_masked(spec.headers, None)}  # a mask with no secret is refused
     if tier is not None:
         values = apply_tier(conn, tenant_id, tier, values, now, new=True)
     conn.execute(endpoints.insert().values(id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **values))
@@ -79,11 +83,11 @@ def insert_endpoint(
 
 
 def desired_values(
-    conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec, tier: Tier | None = None
+    conn: Connection, tenant_id: str, now: datetime, row: EndpointRow, spec: EndpointSpec, tier: Tier | None = None
 ) -> dict[str, Any]:
-    """The columns `spec` stands for once checked against upstreams and the tenant's tier."""
-    check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
-    values = spec.model_dump()
+    """The columns `spec` stands for over the stored `row`: upstreams and tier checked, masked secrets kept."""
+    check_upstreams(conn, tenant_id, row.id, spec.upstream_endpoint_ids)
+    values = {**spec.model_dump(), "headers": keep_masked(spec.headers, row.headers)}
     return apply_tier(conn, tenant_id, tier, values, now, new=False) if tier is not None else values
 
 
@@ -94,7 +98,7 @@ def apply_endpoint_spec(
     row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
     if row.archived_at is not None:
         raise Conflict(f"endpoint {endpoint_id!r} is archived and cannot change")
-    values = desired_values(conn, tenant_id, now, endpoint_id, spec, tier)
+    values = desired_values(conn, tenant_id, now, row, spec, tier)
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if not changed:
         return False
@@ -110,9 +114,10 @@ def add_endpoint(
     job_id: str,
     data: dict[str, Any] | BaseModel,
     tier: Tier | None = None,
+    caps: InputCaps | None = None,
 ) -> Endpoint:
     """Add an endpoint to an active or paused job; planned at once."""
-    spec = parse(EndpointSpec, data)
+    spec = parse(EndpointSpec, data, caps)
     with engine.begin() as conn:
         endpoint_id = insert_endpoint(conn, tenant_id, now, job_id, spec, tier)
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
@@ -135,6 +140,7 @@ def list_endpoints(
 ) -> list[Endpoint]:
     """The tenant's endpoints (of one job if given), oldest first."""
     check_page(limit, offset)
+    check_ids(job_id=job_id)
     query = select_endpoint_rows().where(jobs.c.tenant_id == tenant_id)
     if job_id is not None:
         query = query.where(endpoints.c.job_id == job_id)
@@ -152,11 +158,12 @@ def update_endpoint(
     endpoint_id: str,
     patch: dict[str, Any] | EndpointPatch,
     tier: Tier | None = None,
+    caps: InputCaps | None = None,
 ) -> Endpoint:
     """Merge a partial update, validate the result, write what changed and re-plan at once."""
     with engine.connect() as conn:
         current = endpoint_row(conn, tenant_id, endpoint_id)
-    spec = merge_endpoint(spec_of(current), patch)  # validate fully before writing anything
+    spec = merge_endpoint(spec_of(current), patch, caps)  # validate fully before writing anything
     with engine.begin() as conn:
         apply_endpoint_spec(conn, tenant_id, now, endpoint_id, spec, tier)
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))

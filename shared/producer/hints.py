@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from cronicorn.core.constants import (
     DEFAULT_INTERVAL_HINT_TTL_MINUTES,
@@ -20,11 +20,12 @@ from cronicorn.core.constants import (
     MIN_INTERVAL_HINT_MS,
 )
 from cronicorn.core.errors import InvalidInput
+from cronicorn.producer.storable import Instant, StorableModel
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-class _Steering(BaseModel):
+class _Steering(StorableModel):
     model_config = _STRICT
     reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS)
 
@@ -45,7 +46,7 @@ class IntervalHint(_Steering):
 class OneShotHint(_Steering):
     """Run once at `next_run_at` or in `next_run_in_ms` (exactly one), if earlier than planned."""
 
-    next_run_at: AwareDatetime | None = None
+    next_run_at: Instant | None = None
     next_run_in_ms: int | None = Field(default=None, ge=0, le=MAX_HINT_REACH_MS)
     ttl_minutes: float = Field(default=DEFAULT_ONESHOT_HINT_TTL_MINUTES, gt=0, le=MAX_HINT_TTL_MINUTES)
 
@@ -73,7 +74,7 @@ class OneShotHint(_Steering):
 class Pause(_Steering):
     """Pause until `paused_until`, which must lie in the future."""
 
-    paused_until: AwareDatetime
+    paused_until: Instant
 
     def until(self, now: datetime) -> datetime:
         """The end of the pause, refused unless it is still to come."""

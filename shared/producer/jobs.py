@@ -13,6 +13,7 @@ from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
 from cronicorn.producer.records import Job
 from cronicorn.producer.specs import JobPatch, JobSpec, parse
+from cronicorn.producer.storable import check_ids
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
 
@@ -29,6 +30,7 @@ def check_page(limit: int, offset: int) -> None:
 
 def job_row(conn: Connection, tenant_id: str, job_id: str, *, lock: bool = False) -> Row[Any]:
     """The tenant's job row (locked for update if asked), or NotFound."""
+    check_ids(job_id=job_id)
     query = select(jobs).where(jobs.c.id == job_id, jobs.c.tenant_id == tenant_id)
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:

@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from cronicorn.core.calls import HttpOutcome, HttpRequest
 from cronicorn.http.call import HttpCaller
-from cronicorn.producer.endpoints import get_endpoint
+from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.store.signing_keys import KeyRing
 
 
@@ -15,7 +15,8 @@ def probe_endpoint(engine: Engine, tenant_id: str, endpoint_id: str, http: HttpC
 
     No run is stored and the schedule is untouched: it only shows what the target answers.
     """
-    ep = get_endpoint(engine, tenant_id, endpoint_id)
+    with engine.connect() as conn:
+        ep = endpoint_row(conn, tenant_id, endpoint_id)  # the stored row: its secret headers are not masked
     return http.call(
         HttpRequest(
             url=ep.url,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from cronicorn.core.endpoint_fields import EndpointFields
+from cronicorn.producer.redaction import mask_headers
 from cronicorn.store.endpoint_rows import EndpointRow
 
 
@@ -38,13 +39,17 @@ class Job:
 
 @dataclass(frozen=True)
 class Endpoint(EndpointFields):
-    """An endpoint's configuration and schedule state (claim internals reduced to `running`)."""
+    """An endpoint's configuration and schedule state (claim internals reduced to `running`).
+
+    Secret header values read as `cronicorn.producer.redaction.MASK`: they are write-only, whoever reads.
+    """
 
     running: bool = False  # an attempt holds a claim right now
 
     @classmethod
     def from_row(cls, row: EndpointRow) -> Endpoint:
-        return cls(**{name: getattr(row, name) for name in _ENDPOINT_STORED}, running=row.claimed_slot is not None)
+        values = {name: getattr(row, name) for name in _ENDPOINT_STORED}
+        return cls(**{**values, "headers": mask_headers(row.headers)}, running=row.claimed_slot is not None)
 
 
 @dataclass(frozen=True)

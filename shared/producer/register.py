@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, select, text
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.tiers import Tier
 from cronicorn.producer.endpoints import apply_endpoint_spec, desired_values, endpoint_row, insert_endpoint
+from cronicorn.producer.input_caps import InputCaps
 from cronicorn.producer.jobs import apply_job_patch, find_job_by_name, insert_job, job_row
 from cronicorn.producer.records import Endpoint, Job
 from cronicorn.producer.specs import EndpointSpec, JobSpec, parse
@@ -28,7 +29,7 @@ OnConflict = Literal["update", "skip", "error"]
 
 
 def _specs(
-    job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | dict[str, Any]]
+    job: JobSpec | dict[str, Any], endpoint_specs: list[EndpointSpec | dict[str, Any]], caps: InputCaps | None
 ) -> tuple[JobSpec, list[EndpointSpec]]:
     """Validate the whole declaration, naming fields as `endpoints[i].field`."""
     errors: list[FieldError] = []
@@ -42,7 +43,7 @@ def _specs(
     specs: list[EndpointSpec] = []
     for i, raw in enumerate(endpoint_specs):
         try:
-            specs.append(parse(EndpointSpec, raw))
+            specs.append(parse(EndpointSpec, raw, caps))
         except InvalidInput as exc:
             errors.extend(FieldError(f"endpoints[{i}].{e.field}", e.reason) for e in exc.errors)
     names = [s.name for s in specs]
@@ -69,11 +70,12 @@ def register(
     endpoint_specs: list[EndpointSpec | dict[str, Any]],
     on_conflict: OnConflict = "update",
     tier: Tier | None = None,
+    caps: InputCaps | None = None,
 ) -> tuple[Job, list[Endpoint]]:
     """Create or bring up to date a job and its declared endpoints; returns them in declaration order."""
     if on_conflict not in ("update", "skip", "error"):
         raise InvalidInput.one("on_conflict", "must be update, skip or error")
-    job_spec, specs = _specs(job, endpoint_specs)
+    job_spec, specs = _specs(job, endpoint_specs, caps)
     with engine.begin() as conn:
         _serialise(conn, tenant_id, job_spec.name)
         existing = find_job_by_name(conn, tenant_id, job_spec.name)
@@ -118,5 +120,5 @@ def _differs(
     conn: Connection, tenant_id: str, now: datetime, endpoint_id: str, spec: EndpointSpec, tier: Tier | None
 ) -> bool:
     row = endpoint_row(conn, tenant_id, endpoint_id)
-    values = desired_values(conn, tenant_id, now, endpoint_id, spec, tier)
+    values = desired_values(conn, tenant_id, now, row, spec, tier)
     return any(getattr(row, k) != v for k, v in values.items())

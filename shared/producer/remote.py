@@ -22,6 +22,7 @@ import requests
 from cronicorn.core.casing import to_camel, to_snake
 from cronicorn.core.errors import Conflict, CronicornError, FieldError, InvalidInput, NotFound
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
+from cronicorn.producer.redaction import is_secret_name, mask_headers
 
 T = TypeVar("T")
 
@@ -44,6 +45,11 @@ def _record(cls: type[T], data: dict[str, Any]) -> T:
     values = {to_snake(k): v for k, v in data.items()}
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{n: _parse(values.get(n), n) for n in names if n in values})
+
+
+def _differs(found: Endpoint, spec: dict[str, Any]) -> bool:
+    """Whether `spec` differs from the endpoint as read (secret header values compared as their masks)."""
+    return any(getattr(found, k) != (mask_headers(v) if k == "headers" else v) for k, v in spec.items())
 
 
 def _body(data: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +241,12 @@ class RemoteCronicorn:
             if found is None:
                 saved.append(self.add_endpoint(saved_job.id, spec))
                 continue
-            differs = any(getattr(found, k) != v for k, v in spec.items())
+            differs = _differs(found, spec)
             if differs and on_conflict == "error":
                 raise Conflict(f"endpoint {spec['name']!r} differs from the registered one")
-            saved.append(self.update_endpoint(found.id, **spec) if differs and on_conflict == "update" else found)
+            # A secret is write-only, so whether it changed only the server can tell: it is sent, and the
+            # server writes nothing when it is the one stored. (With "error", an unreadable secret counts as equal.)
+            secret = any(is_secret_name(name) for name in spec.get("headers") or {})
+            update = on_conflict == "update" and (differs or secret)
+            saved.append(self.update_endpoint(found.id, **spec) if update else found)
         return saved_job, saved

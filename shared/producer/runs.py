@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from cronicorn.core.errors import InvalidInput, NotFound
 from cronicorn.core.model import RunStatus
 from cronicorn.producer.records import Run, RunPage
+from cronicorn.producer.storable import check_ids, check_instants
 from cronicorn.store.tables import jobs, runs
 
 MAX_LIMIT = 1000
@@ -21,9 +22,7 @@ def _check(limit: int, offset: int, status: str | None, since: datetime | None, 
         raise InvalidInput.one("offset", "must be a whole number >= 0")
     if status is not None and status not in {s.value for s in RunStatus}:
         raise InvalidInput.one("status", f"must be one of {', '.join(s.value for s in RunStatus)}")
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-            raise InvalidInput.one(name, "must be an aware datetime (with a time zone)")
+    check_instants(since=since, until=until)
 
 
 def list_runs(
@@ -40,6 +39,7 @@ def list_runs(
 ) -> RunPage:
     """Runs newest first (by start) with the total matching; `since` inclusive, `until` exclusive."""
     _check(limit, offset, status, since, until)
+    check_ids(endpoint_id=endpoint_id, job_id=job_id)
     where = [jobs.c.tenant_id == tenant_id]
     if endpoint_id is not None:
         where.append(runs.c.endpoint_id == endpoint_id)
@@ -61,6 +61,7 @@ def list_runs(
 
 def get_run(engine: Engine, tenant_id: str, run_id: str) -> Run:
     """One run of the tenant, with its response."""
+    check_ids(run_id=run_id)
     query = (
         select(runs).join(jobs, jobs.c.id == runs.c.job_id).where(runs.c.id == run_id, jobs.c.tenant_id == tenant_id)
     )

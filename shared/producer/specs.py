@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from cronicorn.core.errors import FieldError, InvalidInput
 from cronicorn.core.model import (
@@ -19,6 +18,9 @@ from cronicorn.core.model import (
     MIN_TIMEOUT_MS,
 )
 from cronicorn.core.schedule import validate_cron, validate_timezone
+from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
+from cronicorn.producer.request_parts import body_problem, headers_problem, url_problem
+from cronicorn.producer.storable import StorableModel
 
 M = TypeVar("M", bound=BaseModel)
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -26,7 +28,14 @@ MAX_INTERVAL_MS = 366 * 24 * 3_600_000  # a year: longer is a mistake, and must 
 MAX_RESPONSE_SIZE_KB = 10_240
 
 
-class JobSpec(BaseModel):
+def _caps(info: ValidationInfo) -> InputCaps:
+    """The caps `parse` was given (the defaults when a model is built directly)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    caps = context.get("caps")
+    return caps if isinstance(caps, InputCaps) else DEFAULT_CAPS
+
+
+class JobSpec(StorableModel):
     """A job as a producer declares it."""
 
     model_config = _STRICT
@@ -34,7 +43,7 @@ class JobSpec(BaseModel):
     description: str | None = Field(default=None, max_length=1000)
 
 
-class JobPatch(BaseModel):
+class JobPatch(StorableModel):
     """A partial job update: only the fields given change (description None clears it)."""
 
     model_config = _STRICT
@@ -42,7 +51,7 @@ class JobPatch(BaseModel):
     description: str | None = Field(default=None, max_length=1000)
 
 
-class EndpointSpec(BaseModel):
+class EndpointSpec(StorableModel):
     """An endpoint as a producer declares it: the HTTP call, its schedule and its guardrails."""
 
     model_config = _STRICT
@@ -67,11 +76,9 @@ class EndpointSpec(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if any(c.isspace() for c in value):
-            raise ValueError("must not contain spaces or line breaks")
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("method")
@@ -84,10 +91,18 @@ class EndpointSpec(BaseModel):
 
     @field_validator("headers")
     @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, header in value.items():
-            if not name or any(c in name for c in "\r\n: \t") or any(c in header for c in "\r\n\0"):
-                raise ValueError(f"header {name!r} has an empty name, or a line break, colon or space in it")
+    def _headers(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        problem = headers_problem(value, _caps(info))
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = body_problem(value, _caps(info))
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("baseline_cron")
@@ -123,7 +138,7 @@ class EndpointSpec(BaseModel):
         return self
 
 
-class EndpointPatch(BaseModel):
+class EndpointPatch(StorableModel):
     """A partial endpoint update; the merged endpoint is validated as a whole by `merge_endpoint`."""
 
     model_config = _STRICT
@@ -213,25 +228,27 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
     return InvalidInput(field_errors(exc))
 
 
-def parse(model: type[M], data: dict[str, Any] | BaseModel) -> M:
-    """Validate `data` into `model`, raising InvalidInput that names every bad field."""
+def parse(model: type[M], data: dict[str, Any] | BaseModel, caps: InputCaps | None = None) -> M:
+    """Validate `data` into `model` within `caps`, raising InvalidInput that names every bad field."""
     if isinstance(data, BaseModel):
         data = data.model_dump(exclude_unset=True)
     if not isinstance(data, dict):
         raise InvalidInput.one("input", "must be a mapping of field names to values")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"caps": caps or DEFAULT_CAPS})
     except ValidationError as exc:
         raise invalid_input(exc) from None
 
 
-def merge_endpoint(current: dict[str, Any], patch: dict[str, Any] | EndpointPatch) -> EndpointSpec:
+def merge_endpoint(
+    current: dict[str, Any], patch: dict[str, Any] | EndpointPatch, caps: InputCaps | None = None
+) -> EndpointSpec:
     """Apply a partial update and validate the result; setting one kind of baseline replaces the other."""
-    changes = parse(EndpointPatch, patch).model_dump(exclude_unset=True)
+    changes = parse(EndpointPatch, patch, caps).model_dump(exclude_unset=True)
     changes = {k: v for k, v in changes.items() if not (v is None and k in _REQUIRED)}
     merged = {**current, **changes}
     if changes.get("baseline_cron") is not None and "baseline_interval_ms" not in changes:
         merged["baseline_interval_ms"] = None
     if changes.get("baseline_interval_ms") is not None and "baseline_cron" not in changes:
         merged["baseline_cron"] = None
-    return parse(EndpointSpec, merged)
+    return parse(EndpointSpec, merged, caps)

@@ -21,8 +21,10 @@ def _settings() -> Settings:
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from cronicorn.producer.client import Cronicorn
+    from cronicorn.producer.input_caps import InputCaps
 
-    return Cronicorn.from_url(_settings().database_url, tenant_id=args.tenant)
+    settings = _settings()
+    return Cronicorn.from_url(settings.database_url, tenant_id=args.tenant, caps=InputCaps.of(settings))
 
 
 def cmd_health(args: argparse.Namespace) -> int:
