@@ -342,5 +342,9 @@ def test_siblings_come_with_a_preview_unless_responses_are_asked_for(
 
 
 def test_history_defaults_to_five_runs_with_previews(engine: Engine, endpoint: Endpoint) -> None:
-    result = box_for(engine, endpoint).call("get_response_history", {})
-    assert result["count"] == 5
+    box = box_for(engine, endpoint)
+    first = box.call("get_response_history", {})
+    assert (first["count"], first["has_more"], first["next_offset"]) == (5, True, 5)
+    assert all(len(r["body"]) <= 200 for r in first["runs"])
+    rest = box.call("get_response_history", {"offset": first["next_offset"]})
+    assert (rest["count"], rest["has_more"], rest["next_offset"]) == (2, False, None)

@@ -79,7 +79,7 @@ TOOL_TABLE: tuple[Tool, ...] = (
     Tool(
         "get_response_history",
         f"Finished runs, newest first: status, duration, a {PREVIEW_CHARS}-char preview "
-        f"or a {LATEST_BODY_CHARS}-char body.",
+        f"or a {LATEST_BODY_CHARS}-char body; has_more and next_offset page to older runs.",
         (
             Param("limit", "integer", "how many runs", default=5, minimum=1, maximum=10),
             Param(

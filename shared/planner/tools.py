@@ -131,9 +131,13 @@ class ToolBox:
         return run_view(found[0], body_chars=LATEST_BODY_CHARS) if found else {"message": "no finished runs yet"}
 
     def _get_response_history(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
-        found = self._finished_runs(self.endpoint_id, values["limit"], values["offset"])
+        limit, offset = values["limit"], values["offset"]
+        # One more than asked tells whether older runs exist, without a second query (as the original).
+        found = self._finished_runs(self.endpoint_id, limit + 1, offset)
         chars = LATEST_BODY_CHARS if values["includeBodies"] else PREVIEW_CHARS
-        return {"runs": [run_view(r, body_chars=chars) for r in found], "count": len(found)}
+        page = [run_view(r, body_chars=chars) for r in found[:limit]]
+        more = len(found) > limit
+        return {"runs": page, "count": len(page), "has_more": more, "next_offset": offset + limit if more else None}
 
     def _views(self, rows: list[Any], include: bool, now: datetime) -> list[dict[str, Any]]:
         views = []
