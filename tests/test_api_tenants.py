@@ -103,15 +103,17 @@ def test_a_test_call_runs_once_now_without_touching_the_schedule(engine: Engine,
 
 def test_signing_keys_rotate_over_the_api_with_the_secret_shown_once(api_pair: tuple[Api, Api, Engine]) -> None:
     api, other, _ = api_pair
+    [initial] = api("GET", "/signing-keys").json()["signingKeys"]  # created with the tenant
     first = api("POST", "/signing-keys", {"graceMinutes": 60})
     assert first.status_code == 201 and first.json()["secret"]
     second = api("POST", "/signing-keys", {"graceMinutes": 30}).json()
     listed = api("GET", "/signing-keys").json()["signingKeys"]
     by_id = {k["id"]: k for k in listed}
-    assert set(by_id) == {second["id"], first.json()["id"]} and all("secret" not in k for k in listed)
+    assert set(by_id) == {second["id"], first.json()["id"], initial["id"]} and all("secret" not in k for k in listed)
     assert (
         by_id[first.json()["id"]]["retiresAt"] == z(NOW + timedelta(minutes=30))
         and by_id[second["id"]]["retiresAt"] is None
     )
-    assert other("GET", "/signing-keys").json()["signingKeys"] == []
+    [others] = other("GET", "/signing-keys").json()["signingKeys"]
+    assert others["id"] not in by_id  # each tenant sees only its own keys
     assert api("POST", "/signing-keys", {"graceMinutes": -1}).status_code == 422

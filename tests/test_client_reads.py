@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from cronicorn.core.clock import utcnow
 from cronicorn.core.errors import NotFound
 from cronicorn.http.call import HttpCaller
-from cronicorn.http.signing import verify
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.producer.client import Cronicorn
 from cronicorn.store.run_stats import DashboardStats, EndpointHealth, RunWindow
@@ -20,6 +19,7 @@ from cronicorn.store.signing_keys import KeyRing, rotate_signing_key
 from cronicorn.store.tables import runs
 from cronicorn.store.tenants import create_tenant
 from tests.clients import snapshot
+from tests.receiver import verifies
 from tests.targets import TargetServer
 
 
@@ -46,9 +46,8 @@ def test_a_test_call_sends_the_stored_request_signed_with_the_tenants_key_and_st
     outcome = acme.test_call(ep, _http(), KeyRing(engine, b"installation", utcnow))
     assert outcome.ok and outcome.status_code == 200 and outcome.body_json["body"] == {"x": 1}
     [seen] = target.requests_to("/echo")
-    ts, sig = seen.headers["X-Cronicorn-Timestamp"], seen.headers["X-Cronicorn-Signature"]
-    assert seen.method == "POST" and verify(secret.encode(), ts, seen.body, sig, now=utcnow())
-    assert not verify(b"installation", ts, seen.body, sig, now=utcnow())
+    assert seen.method == "POST" and verifies(secret, seen)
+    assert not verifies(b"installation", seen)
     assert snapshot(engine) == before
 
 

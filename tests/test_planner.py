@@ -432,3 +432,25 @@ def test_the_model_never_sees_a_secret_of_the_endpoint_its_siblings_or_their_res
     assert "api.example.com/sync" in sent and "page=2" in sent and "cursor=c1" in sent and "queue" in sent
     assert "api_key=***" in sent and "svc:***@" in sent
     assert json.dumps([c["result"] for c in session.tool_calls]).count("tok-") == 0  # stored sessions too
+
+
+def test_an_ai_pause_is_capped_and_a_pause_without_its_time_is_an_error_not_a_resume(
+    engine: Engine, client: Cronicorn, model: FakeOpenAI
+) -> None:
+    job = client.create_job(name="j")
+    ep = client.add_endpoint(job.id, name="e", url="https://x.example.com/", baseline_interval_ms=600_000)
+    record_runs(engine, ep, [{"load": "high"}] * 5)
+    model.script = turns(
+        [("pause_until", {"untilIso": (NOW + timedelta(hours=1)).isoformat(), "reason": "load"})],
+        [("pause_until", {"untilIso": "9999-12-31T00:00:00Z", "reason": "forever"})],
+        [("pause_until", {"reason": "the time slipped"})],
+        [("submit_analysis", {"reasoning": "paused for an hour"})],
+    )
+    session = run_session(engine, ai_for(model), ep.id, clock, CFG)
+    errors = [json.loads(c["result"]).get("error", "") for c in session.tool_calls[1:3]]
+    assert errors[0].startswith("untilIso must be at most 7 days from now") and errors[1].startswith(
+        "untilIso is required"
+    )
+    assert client.get_endpoint(ep.id).paused_until == NOW + timedelta(hours=1)  # neither lengthened nor lifted
+    # A bare submission: the original's defaults (confidence high, next look after the baseline interval).
+    assert session.confidence == "high" and session.next_analysis_at == NOW + timedelta(milliseconds=600_000)

@@ -26,6 +26,12 @@ PLAN_ANALYSES_TASK = "cronicorn.plan_analyses"
 ANALYZE_TASK = "cronicorn.analyze"
 """One AI planner session for one endpoint."""
 
+# --- tenants -------------------------------------------------------------------------------
+DEFAULT_TENANT_ID = "default"
+"""The tenant of the embedded mode and of clients that name none; it signs with the installation's key."""
+MAX_SIGNING_KEY_GRACE_DAYS = 30
+"""How long a rotated-out signing key may keep signing beside its successor."""
+
 # --- caps on hints and pauses, the same for the Python client, the REST API and the planner ---
 MAX_HINT_TTL_MINUTES = 7 * 24 * 60
 """A hint lasts at most a week: longer steering belongs in the endpoint's own schedule."""
@@ -41,3 +47,13 @@ DEFAULT_INTERVAL_HINT_TTL_MINUTES = 60
 """How long an interval hint lasts when its caller does not say."""
 DEFAULT_ONESHOT_HINT_TTL_MINUTES = 30
 """How long a one-shot hint lasts when its caller does not say (it always outlives its own time)."""
+MAX_AI_PAUSE_MINUTES = MAX_HINT_TTL_MINUTES
+"""The longest pause the AI may set, like a hint's TTL: a longer pause is a person's decision."""
+
+# --- the AI planner's own rhythm ---------------------------------------------------------------
+MIN_NEXT_ANALYSIS_MS = 5 * 60_000
+"""The soonest the planner looks at an endpoint again (the original's bound)."""
+MAX_NEXT_ANALYSIS_MS = 24 * 3_600_000
+"""The latest the planner looks at an endpoint again (the original's bound)."""
+DEFAULT_NEXT_ANALYSIS_MS = 5 * 60_000
+"""When the model does not say and the endpoint has no baseline interval (cron): as the original."""

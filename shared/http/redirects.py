@@ -101,7 +101,7 @@ class Hops:
         if remaining <= 0:
             raise self.timeout()
         headers = dict(self.headers)
-        headers.update(signature_headers(self.keys, self.body, self.clock()))
+        headers.update(signature_headers(self.keys, self.method, self.url, self.body, self.clock()))
         # Read timeout = what is left of the budget; the watchdog covers the rest (drips, redirects).
         timeout = (min(remaining, MAX_CONNECT_S), remaining)
         self.connect_ms = int(timeout[0] * 1000)

@@ -136,6 +136,7 @@ def run_session(
         job_id=row.job_id,
         clock=clock,
         shadow=cfg.shadow,
+        baseline_interval_ms=row.baseline_interval_ms,
     )
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": SYSTEM_PROMPT},

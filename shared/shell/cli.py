@@ -102,6 +102,10 @@ def cmd_tenants(args: argparse.Namespace) -> int:
         if args.tenants_command == "create":
             tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier)
             print(f"tenant {tenant['id']} created ({tenant['tier']})")
+            if tenant["signing_secret"]:
+                print(f"Signing secret (shown once; give it to its receivers):\n{tenant['signing_secret']}")
+            else:
+                print("It keeps the signing key it already had (`cronicorn signing-keys rotate` for a new one).")
         else:
             for t in list_tenants(engine):
                 print(f"{t['id']:<24} {t['tier']:<10} {t['name']}")

@@ -1,4 +1,8 @@
-"""Installation-wide values kept in the database (e.g. the request signing key)."""
+"""Installation-wide values kept in the database (e.g. the installation's signing key).
+
+The installation key signs only for the default tenant (it becomes that tenant's first key, see
+`cronicorn.store.signing_keys.KeyRing`): every other tenant signs with keys of its own.
+"""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: a tenant that exists only through its jobs (the embedded default) signs too.
+    Column("tenant_id", String(64), nullable=False),
     Column("secret", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     # Set when a newer key replaced this one: it keeps signing (beside the new one) until then.

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.store.signing_keys import ensure_signing_key
 from cronicorn.store.tables import api_keys, tenants
 
 KEY_PREFIX = "ck_"
@@ -38,6 +39,11 @@ def _hash(key: str) -> str:
 def create_tenant(
     engine: Engine, now: datetime, tenant_id: str, name: str | None = None, tier: str = "free"
 ) -> dict[str, Any]:
+    """A new tenant with its own signing key, whose secret (`signing_secret`) is returned here only.
+
+    `signing_secret` is None when the tenant already signed calls before it was created (a tenant
+    known by its jobs): it keeps the key it has.
+    """
     if not TENANT_ID.match(tenant_id):
         raise InvalidInput.one("tenant_id", "use 1-64 lower-case letters, digits, '-' or '_'")
     try:
@@ -45,7 +51,10 @@ def create_tenant(
             conn.execute(tenants.insert().values(id=tenant_id, name=name or tenant_id, tier=tier, created_at=now))
     except IntegrityError:
         raise Conflict(f"tenant {tenant_id!r} already exists") from None
-    return {"id": tenant_id, "name": name or tenant_id, "tier": tier, "created_at": now}
+    # Its own key from the start: it never signs with a key another tenant's receivers trust.
+    # Were this step lost (a crash right here), its first call would create the key instead.
+    secret = ensure_signing_key(engine, now, tenant_id)
+    return {"id": tenant_id, "name": name or tenant_id, "tier": tier, "created_at": now, "signing_secret": secret}
 
 
 def list_tenants(engine: Engine) -> list[dict[str, Any]]:
