@@ -18,6 +18,8 @@ from cronicorn.store.tables import endpoints
 from tests.clients import Clock, snapshot
 
 UTC = UTC
+MS = timedelta(milliseconds=1)
+SEC = timedelta(seconds=1)
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
@@ -37,6 +39,56 @@ def test_an_interval_endpoint_runs_every_interval(client: Cronicorn, now: dateti
     planned = client.explain(add(client, baseline_interval_ms=600_000).id, n=4)
     assert [p.at for p in planned] == [now + 10 * MIN, now + 20 * MIN, now + 30 * MIN, now + 40 * MIN]
     assert {p.source for p in planned} == {"baseline-interval"}
+
+
+def test_an_interval_endpoint_keeps_its_fixed_rate_grid_whatever_the_calls_take(
+    client: Cronicorn, now: datetime
+) -> None:
+    ep = add(client, baseline_interval_ms=15_000)
+    for took in (timedelta(0), SEC, 14 * SEC):
+        planned = explain(ep, now, 4, call_duration=took)
+        assert [p.at for p in planned] == [now + 15 * SEC, now + 30 * SEC, now + 45 * SEC, now + MIN], took
+        assert {p.source for p in planned} == {"baseline-interval"}
+
+
+def test_a_call_longer_than_its_interval_shows_one_catch_up_run_after_each(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=15_000)
+    planned = explain(ep, now, 4, call_duration=20 * SEC)
+    # Each run ends after the next slot: that slot runs once, when the run ends, and the grid goes on from there.
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 15 * SEC, "baseline-interval"),
+        (now + 35 * SEC, "baseline-interval"),
+        (now + 55 * SEC, "baseline-interval"),
+        (now + 75 * SEC, "baseline-interval"),
+    ]
+
+
+def test_an_overdue_endpoint_runs_now_then_returns_to_its_grid(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
+    ep = add(client, baseline_interval_ms=600_000)
+    with engine.begin() as conn:  # it was due 65 minutes ago (an outage)
+        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(next_run_at=now - 65 * MIN))
+    planned = client.explain(ep.id, n=4)
+    # The late run serves every slot missed before it; the next is the grid's next slot after it.
+    assert [p.at for p in planned] == [now - 65 * MIN, now + 5 * MIN, now + 15 * MIN, now + 25 * MIN]
+
+
+def test_a_sub_second_interval_hint_is_shown_held_to_one_run_a_second(client: Cronicorn, now: datetime) -> None:
+    ep = add(client)
+    client.set_interval_hint(ep.id, 100, ttl_minutes=5)
+    planned = client.explain(ep.id, n=4)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 100 * MS, "ai-interval"),
+        (now + 1100 * MS, "ai-interval"),
+        (now + 2100 * MS, "ai-interval"),
+        (now + 3100 * MS, "ai-interval"),
+    ]
+
+
+def test_a_negative_call_duration_is_refused(client: Cronicorn, now: datetime) -> None:
+    with pytest.raises(InvalidInput, match="call_duration: "):
+        explain(add(client), now, call_duration=-SEC)
 
 
 def test_n_defaults_to_five_and_is_bounded(client: Cronicorn) -> None:
@@ -147,6 +199,37 @@ def test_a_running_endpoint_is_explained_from_its_state_not_its_lease(
             .values(claimed_slot=now, next_run_at=now + 10 * MIN, fence=1)
         )
     assert client.explain(ep.id, n=1)[0].at == now + MIN
+
+
+def test_the_runs_after_an_attempt_in_flight_follow_its_slot(client: Cronicorn, engine: Engine, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=60_000)
+    with engine.begin() as conn:  # an attempt for the slot 20 s ago is still running
+        conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id == ep.id)
+            .values(claimed_slot=now - 20 * SEC, next_run_at=now + 10 * MIN, fence=1)
+        )
+    planned = client.explain(ep.id, n=3)
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 40 * SEC, "baseline-interval"),
+        (now + 100 * SEC, "baseline-interval"),
+        (now + 160 * SEC, "baseline-interval"),
+    ]
+
+
+def test_a_run_now_made_during_an_attempt_is_explained_as_the_next_run(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
+    ep = add(client, baseline_interval_ms=60_000)
+    with engine.begin() as conn:
+        conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id == ep.id)
+            .values(claimed_slot=now - 20 * SEC, next_run_at=now + 10 * MIN, fence=1)
+        )
+    client.run_now(ep.id)
+    planned = client.explain(ep.id, n=2)
+    assert [(p.at, p.source) for p in planned] == [(now, "manual"), (now + MIN, "baseline-interval")]
 
 
 def test_nothing_is_planned_for_an_endpoint_that_cannot_run(client: Cronicorn) -> None:

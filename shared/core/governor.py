@@ -1,26 +1,60 @@
 """The governor: a pure function of endpoint state and `now` that picks the next run time.
 
-Rules, in order (REFERENCE.md, with the original's defects fixed):
-1. Baseline: cron -> next slot of the cron grid (in the endpoint's time zone) after the slot
-   that just ran, or after `now` when nothing ran; interval -> now + interval x 2^min(failures, 5).
-2. Hints count only while fresh (`ai_hint_expires_at > now`).
-3. A fresh interval hint replaces the baseline (cron too) and bypasses the failure backoff.
-   A fresh one-shot hint and a person's run-now request compete with it: the earliest wins.
-4. A chosen time in the past becomes `now`.
-5. Clamp into [floor, now + max_interval] where floor = max(now, last_run_at + min_interval):
-   the minimum interval is the spacing between runs, so a run-now long after the last run is
-   not held back by a whole min interval (the original measured it from `now`).
-6. Pause wins last: `paused_until > now` -> the pause end, but never before the min floor: a
-   short pause must not become a way around the minimum interval.
+"The slot" is the scheduled time of the run that just finished (`after_slot`), "its start" the
+moment that run began (`last_run_at`); when nothing has run (a first plan, a re-plan after an
+edit) both are `now`. Rules, in order (REFERENCE.md, with the original's defects fixed):
+
+| # | rule | next run |
+|---|---|---|
+| 1 | baseline interval | the next slot of the grid slot + k x interval x 2^min(failures, 5): fixed-rate |
+| 1 | baseline cron | the next slot of the cron grid, on the wall clock of the endpoint's zone |
+| 2 | hints | count only while fresh (`ai_hint_expires_at > now`) |
+| 3 | fresh interval hint | replaces the baseline (cron too): grid slot + k x hint, no backoff |
+| 3 | fresh one-shot hint, run-now request | compete with the grid: the earliest wins |
+| 4 | catch-up | see below; any other time in the past becomes `now` |
+| 5 | min / max | clamp into [last start + min_interval, ceiling]; max wins if they conflict |
+| 6 | spacing | never sooner than 1 s after the last run's start, whatever chose it (source kept) |
+| 7 | pause | `paused_until > now` -> the pause end, but never before the floors of rules 5-6 |
+
+"The next slot of a grid" is its first slot after the run's start. A fast call therefore keeps
+the intended spacing exactly (a 15 s interval with 1 s calls runs every 15 s, not 16), and slots
+that fell due before a late start (an outage, a retried attempt) were served by that one run.
+A slot that fell due while the call was still running is missed; `catch_up` decides (rule 4):
+`coalesce` (the default) runs once, now, and the grid continues from that run; `skip` waits
+for the next slot still ahead; `all` replays each missed slot from the slot on, oldest first,
+as far back as `catch_up_window` (a replay keeps its past slot and is due at once; one that the
+1 s spacing holds back runs at the spacing floor, and the grid continues from there).
+
+The ceiling of rule 5 is the first slot after the start of a max_interval grid from the slot,
+so a clamped-max schedule is fixed-rate too; min_interval is spacing between runs, measured
+from the last start, so a run-now long after the last run is not held back by it. The 1 s
+spacing of rule 6 is measured from the start too, so it only moves a grid slot when the run
+started less than 1 s before it: a sub-second hint, or a 1 s interval dispatched late (that
+one then runs 1 s after its start, and its grid continues from there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
-from cronicorn.core.model import MAX_FAILURE_EXPONENT, PlanSource
+from cronicorn.core.model import (
+    DEFAULT_CATCH_UP_WINDOW_MS,
+    MAX_FAILURE_EXPONENT,
+    MIN_RUN_SPACING_MS,
+    CatchUp,
+    PlanSource,
+)
 from cronicorn.core.schedule import next_cron_after
+
+MIN_RUN_SPACING = timedelta(milliseconds=MIN_RUN_SPACING_MS)
+DEFAULT_CATCH_UP_WINDOW = timedelta(milliseconds=DEFAULT_CATCH_UP_WINDOW_MS)
+_RESOLUTION = timedelta(microseconds=1)  # datetimes count in microseconds: "at or after t" is "after t - 1 us"
+
+# The first slot of a schedule's grid strictly after an instant.
+SlotAfter = Callable[[datetime], datetime]
 
 
 @dataclass(frozen=True)
@@ -47,6 +81,48 @@ class Plan:
     source: PlanSource
 
 
+@dataclass(frozen=True)
+class Grid:
+    """Fixed-rate slots every `step` from `origin`, the slot that ran (it counts as served)."""
+
+    origin: datetime
+    step: timedelta
+
+    def after(self, t: datetime) -> datetime:
+        """The first slot strictly after `t`, and never the origin itself."""
+        if self.step <= timedelta(0):
+            raise ValueError(f"a grid needs a positive step, got {self.step}")
+        # In UTC, so the arithmetic is real time (a wall-clock zone would shift it across DST);
+        # integer division of timedeltas is exact, so slots never creep.
+        origin = self.origin.astimezone(UTC)
+        return origin + self.step * max(1, (t - origin) // self.step + 1)
+
+
+def next_slot(
+    slot_after: SlotAfter,
+    *,
+    slot: datetime,
+    started_at: datetime,
+    now: datetime,
+    catch_up: CatchUp = CatchUp.COALESCE,
+    window: timedelta = DEFAULT_CATCH_UP_WINDOW,
+) -> datetime:
+    """The slot to plan after the run of `slot` that started at `started_at`, now that it ended (rule 4).
+
+    Only `CatchUp.ALL` returns a time before `now`: a missed slot to replay at once.
+    """
+    if catch_up is CatchUp.ALL:
+        first = slot_after(slot)
+        oldest = now - window
+        return first if first >= oldest else slot_after(oldest - _RESOLUTION)
+    upcoming = slot_after(max(slot, started_at))
+    if upcoming >= now:
+        return upcoming
+    if catch_up is CatchUp.SKIP:
+        return slot_after(now - _RESOLUTION)
+    return now  # coalesce: the slots missed during the run become one run, now
+
+
 def hints_fresh(state: EndpointState, now: datetime) -> bool:
     return state.ai_hint_expires_at is not None and state.ai_hint_expires_at > now
 
@@ -55,47 +131,64 @@ def backoff_factor(failure_count: int) -> int:
     return int(2 ** min(max(failure_count, 0), MAX_FAILURE_EXPONENT))
 
 
-def _baseline(state: EndpointState, now: datetime, after_slot: datetime | None) -> Plan:
+def schedule_grid(state: EndpointState, now: datetime, slot: datetime) -> tuple[SlotAfter, PlanSource]:
+    """The grid the next run is planned on (rules 1-3) and the source it gives."""
+    if hints_fresh(state, now) and state.ai_hint_interval_ms is not None:
+        return Grid(slot, timedelta(milliseconds=state.ai_hint_interval_ms)).after, PlanSource.AI_INTERVAL
     if state.baseline_cron is not None:
-        # Anchor on the slot that ran, not on the finish time, so a slow run neither drifts
-        # off the grid nor silently skips the next slot: a missed slot comes out in the past
-        # and rule 4 runs it once, now (missed slots coalesce into one catch-up run).
-        anchor = after_slot if after_slot is not None else now
-        return Plan(next_cron_after(state.baseline_cron, state.timezone, anchor), PlanSource.BASELINE_CRON)
+        return partial(next_cron_after, state.baseline_cron, state.timezone), PlanSource.BASELINE_CRON
     if state.baseline_interval_ms is None:
         raise ValueError("endpoint has neither baseline_cron nor baseline_interval_ms")
-    delay = timedelta(milliseconds=state.baseline_interval_ms * backoff_factor(state.failure_count))
-    return Plan(now + delay, PlanSource.BASELINE_INTERVAL)
+    step = timedelta(milliseconds=state.baseline_interval_ms * backoff_factor(state.failure_count))
+    return Grid(slot, step).after, PlanSource.BASELINE_INTERVAL
 
 
-def plan_next_run(state: EndpointState, now: datetime, *, after_slot: datetime | None = None) -> Plan:
-    """Next run time and why. `after_slot` is the slot that just ran (keeps cron on its grid)."""
+def plan_next_run(
+    state: EndpointState,
+    now: datetime,
+    *,
+    after_slot: datetime | None = None,
+    catch_up: CatchUp = CatchUp.COALESCE,
+    catch_up_window: timedelta = DEFAULT_CATCH_UP_WINDOW,
+) -> Plan:
+    """Next run time and why. `after_slot` is the slot that just ran: the grids continue from it."""
+    slot = now if after_slot is None else after_slot
+    started = slot
+    if after_slot is not None and state.last_run_at is not None:
+        started = max(slot, state.last_run_at)
+    slot_after, source = schedule_grid(state, now, slot)
+    on_grid = next_slot(slot_after, slot=slot, started_at=started, now=now, catch_up=catch_up, window=catch_up_window)
+    plan = Plan(on_grid, source)
+
     fresh = hints_fresh(state, now)
-    if fresh and state.ai_hint_interval_ms is not None:
-        plan = Plan(now + timedelta(milliseconds=state.ai_hint_interval_ms), PlanSource.AI_INTERVAL)
-    else:
-        plan = _baseline(state, now, after_slot)
-
     if fresh and state.ai_hint_next_run_at is not None and state.ai_hint_next_run_at < plan.at:
         plan = Plan(state.ai_hint_next_run_at, PlanSource.AI_ONESHOT)
     if state.run_requested_at is not None and state.run_requested_at < plan.at:
         plan = Plan(state.run_requested_at, PlanSource.MANUAL)
-
-    if plan.at < now:
+    if plan.at < now and plan.at != on_grid:  # a grid slot in the past is a replay: it keeps its slot
         plan = Plan(now, plan.source)
+    return _guard(plan, state, now, slot=slot, started=started)
 
-    floor = now
-    if state.min_interval_ms is not None and state.last_run_at is not None:
-        floor = max(now, state.last_run_at + timedelta(milliseconds=state.min_interval_ms))
-    if plan.at < floor:
-        plan = Plan(floor, PlanSource.CLAMPED_MIN)
+
+def _guard(plan: Plan, state: EndpointState, now: datetime, *, slot: datetime, started: datetime) -> Plan:
+    """Rules 5-7: the guardrails, the 1 s spacing and the pause, applied to a chosen time."""
+    last = state.last_run_at
+    min_floor = now
+    if state.min_interval_ms is not None and last is not None:
+        min_floor = max(now, last + timedelta(milliseconds=state.min_interval_ms))
+    if max(plan.at, now) < min_floor:
+        plan = Plan(min_floor, PlanSource.CLAMPED_MIN)
     if state.max_interval_ms is not None:
-        ceiling = now + timedelta(milliseconds=state.max_interval_ms)
+        ceiling = max(now, Grid(slot, timedelta(milliseconds=state.max_interval_ms)).after(started))
         if plan.at > ceiling:  # max wins over min if they ever conflict
             plan = Plan(ceiling, PlanSource.CLAMPED_MAX)
-
+    # A safety margin rather than a guardrail, so it keeps the source: what chose the time still
+    # chose it. It wins over max too (max is at least 1 s, so they only meet after an odd slot).
+    spacing_floor = now if last is None else max(now, last + MIN_RUN_SPACING)
+    if max(plan.at, now) < spacing_floor:
+        plan = Plan(spacing_floor, plan.source)
     if state.paused_until is not None and state.paused_until > now:
-        plan = Plan(max(state.paused_until, floor), PlanSource.PAUSED)
+        plan = Plan(max(state.paused_until, min_floor, spacing_floor), PlanSource.PAUSED)
     return plan
 
 

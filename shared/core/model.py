@@ -33,6 +33,14 @@ class PlanSource(str, Enum):
     DEFERRED = "deferred"  # the tenant reached its monthly run limit
 
 
+class CatchUp(str, Enum):
+    """What a grid schedule does with slots that came due while nothing could run them."""
+
+    COALESCE = "coalesce"  # one run, now, for all of them (the default)
+    SKIP = "skip"  # none: the next slot on the grid that is still ahead
+    ALL = "all"  # each, oldest first, as far back as the catch-up window reaches
+
+
 class PausedBy(str, Enum):
     USER = "user"
     AI = "ai"
@@ -65,3 +73,5 @@ DEFAULT_MAX_EXECUTION_TIME_MS = 60_000
 MAX_EXECUTION_TIME_MS = 1_800_000
 DEFAULT_MAX_RESPONSE_SIZE_KB = 100
 MAX_FAILURE_EXPONENT = 5  # backoff is interval x 2^min(failures, 5): at most 32x
+MIN_RUN_SPACING_MS = 1_000  # no run starts sooner than this after the previous run's start, whatever asked
+DEFAULT_CATCH_UP_WINDOW_MS = 3_600_000  # `CatchUp.ALL` replays missed slots at most this far back

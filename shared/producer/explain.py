@@ -1,8 +1,14 @@
-"""`explain`: the next run times of an endpoint and why, from the governor alone (no writes)."""
+"""`explain`: the next run times of an endpoint and why, from the governor alone (no writes).
+
+It replays what the workers do: each simulated run starts on its slot (or now, if that has
+passed), succeeds after `call_duration`, and the governor plans the next one from that slot.
+So an interval endpoint shows its fixed-rate grid, slot + k x interval whatever the calls
+take, and a call longer than its interval shows the one catch-up run it causes.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cronicorn.core.errors import InvalidInput
 from cronicorn.core.governor import EndpointState, plan_next_run, settle_after_run
@@ -20,32 +26,50 @@ def state_of(endpoint: Endpoint) -> EndpointState:
 
 
 def explain(
-    endpoint: Endpoint, now: datetime, n: int = 5, *, job_status: str = JobStatus.ACTIVE.value
+    endpoint: Endpoint,
+    now: datetime,
+    n: int = 5,
+    *,
+    job_status: str = JobStatus.ACTIVE.value,
+    running_slot: datetime | None = None,
+    call_duration: timedelta = timedelta(0),
 ) -> list[PlannedRun]:
-    """The next n runs assuming each succeeds: the stored next run first, then the governor's plans.
+    """The next n runs, assuming each succeeds after `call_duration`: the stored next run first,
+    then the governor's plans, each with the rule that chose it.
 
-    Empty when the endpoint is not schedulable (archived, or its job paused or archived).
+    `running_slot` is the slot of an attempt in flight (the endpoint is `running`): the runs
+    after it follow its slot. Empty when the endpoint is not schedulable (archived, or its job
+    paused or archived).
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise InvalidInput.one("n", f"must be a whole number between 1 and {MAX_N}")
+    if call_duration < timedelta(0):
+        raise InvalidInput.one("call_duration", "must not be negative")
     if endpoint.archived_at is not None or job_status != JobStatus.ACTIVE.value:
         return []
     state = state_of(endpoint)
-    if endpoint.next_run_at is not None and not endpoint.running:
-        first = PlannedRun(endpoint.next_run_at, endpoint.next_run_source or PlanSource.BASELINE_INTERVAL.value)
-    else:  # never planned, or an attempt holds the row (next_run_at is its lease): plan afresh
-        plan = plan_next_run(state, now)
-        first = PlannedRun(plan.at, plan.source.value)
-    planned = [first]
-    at = max(first.at, now)
+    planned: list[PlannedRun] = []
+    if endpoint.running and running_slot is not None:
+        # The attempt in flight started on its slot at the earliest; taking that keeps a run-now
+        # made during it (settling drops only requests made before the start), as the workers will.
+        slot, started = running_slot, running_slot
+    else:
+        if endpoint.next_run_at is not None and not endpoint.running:
+            first = PlannedRun(endpoint.next_run_at, endpoint.next_run_source or PlanSource.BASELINE_INTERVAL.value)
+        else:  # never planned, or running with no slot given (next_run_at is its lease): plan afresh
+            plan = plan_next_run(state, now)
+            first = PlannedRun(plan.at, plan.source.value)
+        planned.append(first)
+        slot, started = first.at, max(first.at, now)
     while len(planned) < n:
-        state = settle_after_run(state, success=True, started_at=at, now=at)
-        plan = plan_next_run(state, at, after_slot=at)
+        finished = max(now, started + call_duration)
+        state = settle_after_run(state, success=True, started_at=started, now=finished)
+        plan = plan_next_run(state, finished, after_slot=slot)
         planned.append(PlannedRun(plan.at, plan.source.value))
-        at = plan.at
+        slot, started = plan.at, max(plan.at, finished)
     return planned
 
 
 def explain_row(row: EndpointRow, now: datetime, n: int = 5) -> list[PlannedRun]:
-    """`explain` for a stored endpoint, with its job's status."""
-    return explain(Endpoint.from_row(row), now, n, job_status=row.job_status)
+    """`explain` for a stored endpoint, with its job's status and the slot of an attempt in flight."""
+    return explain(Endpoint.from_row(row), now, n, job_status=row.job_status, running_slot=row.claimed_slot)
