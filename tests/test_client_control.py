@@ -222,6 +222,18 @@ def test_the_ai_cannot_lift_or_change_a_persons_pause(client: Cronicorn, engine:
     assert snapshot(engine) == before
 
 
+def test_an_ai_pause_is_capped_on_every_ai_path_a_persons_is_not(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
+    ep = add(client)
+    before = snapshot(engine)
+    with pytest.raises(InvalidInput, match="paused_until: an AI pause may reach at most 7 days"):
+        control.pause_endpoint(engine, "default", now, ep.id, now + timedelta(days=8), "forever", actor="ai")
+    assert snapshot(engine) == before
+    assert control.pause_endpoint(engine, "default", now, ep.id, now + timedelta(days=7), actor="ai").paused_by == "ai"
+    assert client.pause_endpoint(ep.id, now + timedelta(days=90)).paused_until == now + timedelta(days=90)
+
+
 def test_the_ai_may_act_once_a_persons_pause_has_ended(client: Cronicorn, engine: Engine, now: datetime) -> None:
     ep = client.pause_endpoint(add(client).id, now + HOUR)
     later = now + 2 * HOUR

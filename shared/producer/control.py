@@ -13,8 +13,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_ONESHOT_HINT_TTL_MINUTES
-from cronicorn.core.errors import Conflict, InvalidInput
+from cronicorn.core.constants import (
+    DEFAULT_INTERVAL_HINT_TTL_MINUTES,
+    DEFAULT_ONESHOT_HINT_TTL_MINUTES,
+    MAX_AI_PAUSE_MINUTES,
+)
+from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.model import JobStatus, PausedBy
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
@@ -70,6 +74,11 @@ def pause_endpoint(
     """Pause until `until` (future); next_run_at moves to it. The AI cannot override a person's pause."""
     who = _actor(actor)
     pause = parse(Pause, {"paused_until": until, "reason": reason})
+    if who is PausedBy.AI and pause.until(now) > now + timedelta(minutes=MAX_AI_PAUSE_MINUTES):
+        # Capped here, on the one write path, not only in the planner's tool: any AI path obeys it.
+        raise InvalidInput(
+            [FieldError("paused_until", f"an AI pause may reach at most {MAX_AI_PAUSE_MINUTES // 1440} days ahead")]
+        )
     values = {"paused_until": pause.until(now), "paused_by": who.value, "pause_reason": pause.reason}
 
     def check(row: EndpointRow) -> None:
