@@ -152,12 +152,26 @@ class KeyRing:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, tuple[bytes, ...]]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def keys_for(self, tenant_id: str) -> tuple[bytes, ...]:
+        hit = self._fresh(tenant_id)
+        if hit is not None:
+            return hit
+        # One load per tenant at a time: a batch's calls all start together, and twenty threads
+        # missing the cache at once would be twenty queries (and connections) for one answer.
+        with self._lock:
+            loading = self._loading.setdefault(tenant_id, threading.Lock())
+        with loading:
+            hit = self._fresh(tenant_id)
+            return hit if hit is not None else self._load(tenant_id)
+
+    def _fresh(self, tenant_id: str) -> tuple[bytes, ...] | None:
         with self._lock:
             hit = self._cache.get(tenant_id)
-            if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
-                return hit[1]
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
+
+    def _load(self, tenant_id: str) -> tuple[bytes, ...]:
         now = self.clock()
         keys = tuple(live_secrets(self.engine, tenant_id, now))
         if not keys:
