@@ -26,6 +26,9 @@ def upgrade() -> None:
             sa.Column("claim_started_at", cronicorn.store.column_types.UTCDateTime(timezone=True), nullable=True)
         )
         batch.add_column(sa.Column("claim_publishes", sa.Integer(), nullable=False, server_default="0"))
+    # Claims made by an older version may have started (their runs exist): count them as started,
+    # so a reclaim takes the next attempt number instead of colliding with the run they left.
+    op.execute("UPDATE endpoints SET claim_started_at = lease_until WHERE claimed_slot IS NOT NULL")
     # What the record alone cannot say: a retry's relation to the attempt it replaces, a result
     # stored after its lease, a response stored with characters replaced.
     with op.batch_alter_table("runs") as batch:
