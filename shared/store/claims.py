@@ -106,20 +106,25 @@ _CLAIM = (
     )
 )
 
+NO_CLAIM: dict[str, Any] = {
+    "claimed_slot": None,
+    "claimed_source": None,
+    "claim_attempt": 0,
+    "claim_started_at": None,
+    "claim_publishes": 0,
+    "lease_until": None,
+}
+"""The claim columns of an endpoint nobody holds: what every path that ends a claim writes."""
+
 # Clearing a claim bumps the fence too: the holder, if it ever resumes, is fenced off.
 _RELEASE = (
     endpoints.update()
     .where(endpoints.c.id == bindparam("b_id"))
     .values(
         fence=endpoints.c.fence + 1,
-        claimed_slot=None,
-        claimed_source=None,
-        claim_attempt=0,
-        claim_started_at=None,
-        claim_publishes=0,
-        lease_until=None,
         next_run_at=bindparam("b_next"),
         next_run_source=bindparam("b_source"),
+        **NO_CLAIM,
     )
 )
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from cronicorn.core.governor import plan_next_run, settle_after_run
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.attempts import Attempt, is_current
+from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import lock_endpoint_rows, schedulable, state_from_row
 from cronicorn.store.run_results import RunResult, storable, unstorable, with_note
@@ -54,15 +55,7 @@ _PLAN_COLUMNS = (
 _SETTLE = (
     endpoints.update()
     .where(and_(endpoints.c.id == bindparam("b_id"), endpoints.c.fence == bindparam("b_fence")))
-    .values(
-        claimed_slot=None,
-        claimed_source=None,
-        claim_attempt=0,
-        claim_started_at=None,
-        claim_publishes=0,
-        lease_until=None,
-        **{name: bindparam(f"b_{name}") for name in _PLAN_COLUMNS},
-    )
+    .values(**NO_CLAIM, **{name: bindparam(f"b_{name}") for name in _PLAN_COLUMNS})
 )
 
 LATE_NOTE = (
