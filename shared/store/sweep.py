@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, and_
 
 from cronicorn.core.model import ErrorKind, RunStatus
+from cronicorn.store.attempts import ABANDONED_MESSAGE
 from cronicorn.store.tables import runs
 from cronicorn.telemetry.metrics import ABANDONED
 
@@ -14,8 +15,8 @@ from cronicorn.telemetry.metrics import ABANDONED
 def sweep_abandoned(engine: Engine, now: datetime) -> int:
     """Mark runs whose lease ended without a finish as abandoned; returns how many.
 
-    Their endpoints need no action here: a claim moves `next_run_at` to the lease end, so an
-    endpoint whose attempt died is already due again and the next tick claims it.
+    Their endpoints need no action here: a claim keeps `next_run_at` at its lease end, so an
+    endpoint whose attempt died is due again once heartbeats stop, and the next tick claims it.
     """
     with engine.begin() as conn:
         result = conn.execute(
@@ -25,7 +26,7 @@ def sweep_abandoned(engine: Engine, now: datetime) -> int:
                 status=RunStatus.ABANDONED.value,
                 finished_at=now,
                 error_kind=ErrorKind.ABANDONED.value,
-                error_message="attempt abandoned: still running when its lease expired (worker lost or cut off)",
+                error_message=ABANDONED_MESSAGE,
             )
         )
         ABANDONED.inc(result.rowcount)
