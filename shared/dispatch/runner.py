@@ -210,11 +210,21 @@ class _Flight:
 
     def call(self, attempt: Attempt) -> RunResult:
         runner = self.runner
+        try:
+            request = runner.request(attempt)
+        except Exception as exc:  # the signing keys could not be read (database unreachable)
+            log.warning("run %s not sent: its request could not be prepared (%s)", attempt.run_id, exc)
+            return not_sent(runner.clock(), f"its request could not be prepared ({type(exc).__name__}: {exc})")
         sent_at = runner.clock()
-        if sent_at + SEND_MARGIN > self.leases[attempt.run_id]:
-            return not_sent(attempt, sent_at, self.leases[attempt.run_id])
+        lease_until = self.leases[attempt.run_id]
+        if sent_at + SEND_MARGIN > lease_until:
+            return not_sent(
+                sent_at,
+                f"the attempt's lease ended at {lease_until.isoformat()} before the request could leave "
+                "(worker frozen or overloaded)",
+            )
         DISPATCH_LAG.observe(max(0.0, (sent_at - attempt.slot).total_seconds()))
-        result = run_result(runner.http.call(runner.request(attempt)), runner.clock())
+        result = run_result(runner.http.call(request), runner.clock())
         RUNS.labels(result.status.value, attempt.source or "unknown").inc()
         return result
 
@@ -249,15 +259,15 @@ class _Flight:
             log.warning("heartbeat could not extend %d endpoint locks (%s)", len(mine), exc)
 
 
-def not_sent(attempt: Attempt, now: datetime, lease_until: datetime) -> RunResult:
-    """The record of an attempt whose lease ended before its request could leave."""
+def not_sent(now: datetime, why: str) -> RunResult:
+    """The record of an attempt that sent nothing: its claim is left to its lease, and the slot
+    is claimed again as the next attempt."""
     return RunResult(
         status=RunStatus.ABANDONED,
         finished_at=now,
         duration_ms=0,
         error_kind=ErrorKind.NOT_SENT.value,
-        error_message=f"not sent: the attempt's lease ended at {lease_until.isoformat()} before the request "
-        "could leave (worker frozen or overloaded); the slot is claimed again",
+        error_message=f"not sent: {why}; the slot is claimed again",
     )
 
 
