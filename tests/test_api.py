@@ -120,6 +120,7 @@ def test_hints_pause_and_failures_move_the_next_run_at_once(api_pair: tuple[Api,
         "POST", f"/endpoints/{ep['id']}/hints/interval", {"intervalMs": 15000, "ttlMinutes": 30, "reason": "incident"}
     ).json()
     assert hinted["aiHintIntervalMs"] == 15000 and hinted["nextRunAt"] == z(NOW + timedelta(seconds=15))
+    assert hinted["notes"] == []  # inside the guardrails: nothing changed
     once = api("POST", f"/endpoints/{ep['id']}/hints/oneshot", {"nextRunInMs": 5000}).json()
     assert once["nextRunAt"] == z(NOW + timedelta(seconds=5)) and once["nextRunSource"] == "ai-oneshot"
     assert api("DELETE", f"/endpoints/{ep['id']}/hints").json()["aiHintIntervalMs"] is None
@@ -132,6 +133,16 @@ def test_hints_pause_and_failures_move_the_next_run_at_once(api_pair: tuple[Api,
     assert api("POST", f"/endpoints/{ep['id']}/pause", {"pausedUntil": None}).json()["pausedUntil"] is None
     assert api("POST", f"/endpoints/{ep['id']}/reset-failures").json()["failureCount"] == 0
     assert api("POST", f"/endpoints/{ep['id']}/run-now").json()["nextRunAt"] == z(NOW)
+
+
+def test_a_hint_the_guardrails_clamp_says_so_in_the_response(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
+    _, ep = make(api)
+    fast = api("POST", f"/endpoints/{ep['id']}/hints/interval", {"intervalMs": 1000, "reason": "x"}).json()
+    assert fast["notes"] == [
+        "the interval hint of 1000 ms was clamped to 10000 ms: the endpoint's minimum interval (min_interval_ms) "
+        "keeps its runs at least 10000 ms apart"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -284,3 +284,22 @@ def test_another_tenants_endpoints_cannot_be_steered(
         with pytest.raises(NotFound, match=f"endpoint '{ep.id}' not found"):
             call()
     assert snapshot(engine) == before
+
+
+def test_a_clamped_hint_says_so_to_the_python_client_and_over_rest(client: Cronicorn, now: datetime) -> None:
+    """Issue 12: whichever edge set it, the caller is told what the guardrails changed."""
+    ep = client.add_endpoint(
+        client.create_job(name="j").id,
+        name="e",
+        url="https://x.example.com/",
+        baseline_interval_ms=600_000,
+        min_interval_ms=30_000,
+        max_interval_ms=3_600_000,
+    )
+    clamped = client.set_interval_hint(ep.id, 1_000, 30, "busy")
+    assert clamped.notes == (
+        "the interval hint of 1000 ms was clamped to 30000 ms: the endpoint's minimum interval "
+        "(min_interval_ms) keeps its runs at least 30000 ms apart",
+    )
+    assert client.set_interval_hint(ep.id, 60_000, 30, "calm").notes == ()
+    assert client.get_endpoint(ep.id).notes == ()  # reads carry no notes

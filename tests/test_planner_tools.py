@@ -21,9 +21,9 @@ from cronicorn.core.constants import (
     MIN_INTERVAL_HINT_MS,
     MIN_NEXT_ANALYSIS_MS,
 )
-from cronicorn.planner.hint_notes import interval_notes, oneshot_notes
 from cronicorn.planner.tools import TOOLS, ToolBox, ToolError, default_next_analysis_ms
 from cronicorn.producer.client import Cronicorn
+from cronicorn.producer.hint_notes import interval_notes, oneshot_notes
 from cronicorn.producer.hints import IntervalHint, OneShotHint
 from cronicorn.producer.records import Endpoint
 from tests.test_planner import record_runs
@@ -235,8 +235,8 @@ def test_an_interval_below_the_minimum_is_clamped_and_the_result_says_to_what_an
 ) -> None:
     result = box_for(engine, endpoint).call("propose_interval", {"intervalMs": 1_000, "reason": "busy"})
     assert result["applied"] and result["notes"] == [
-        "intervalMs 1000 was clamped to 30000: the endpoint's minimum interval (min_interval_ms) keeps its "
-        "runs at least 30000 ms apart"
+        "the interval hint of 1000 ms was clamped to 30000 ms: the endpoint's minimum interval "
+        "(min_interval_ms) keeps its runs at least 30000 ms apart"
     ]
 
 
@@ -245,7 +245,7 @@ def test_an_interval_above_the_maximum_is_clamped_and_said_so_in_shadow_mode_too
 ) -> None:
     before = client.get_endpoint(endpoint.id)
     result = box_for(engine, endpoint, shadow=True).call("propose_interval", {"intervalMs": 7_200_000, "reason": "x"})
-    assert not result["applied"] and "intervalMs 7200000 was clamped to 3600000" in result["notes"][0]
+    assert not result["applied"] and "interval hint of 7200000 ms was clamped to 3600000 ms" in result["notes"][0]
     assert client.get_endpoint(endpoint.id) == before
 
 
@@ -260,7 +260,9 @@ def test_a_one_shot_before_the_minimum_interval_is_clamped_and_said_so(engine: E
     result = box_for(engine, endpoint).call("propose_next_time", {"nextRunAtIso": NOW.isoformat(), "reason": "go"})
     floor = NOW + timedelta(seconds=25)
     assert result["next_run_at"] == floor.isoformat() and result["next_run_source"] == "clamped-min"
-    assert result["notes"][0].startswith(f"nextRunAtIso was clamped to {floor.isoformat()}: the endpoint's minimum")
+    assert result["notes"][0].startswith(
+        f"the one-shot time was clamped to {floor.isoformat()}: the endpoint's minimum"
+    )
 
 
 def test_a_one_shot_later_than_the_planned_run_says_the_run_stays(engine: Engine, endpoint: Endpoint) -> None:
@@ -279,7 +281,7 @@ def test_notes_name_a_pause_that_defers_the_hint() -> None:
     ep = _record(paused_until=NOW + timedelta(hours=1), paused_by="user")
     assert "paused until 2026-03-02T13:00:00+00:00 (by a person)" in interval_notes(60_000, ep, NOW)[0]
     assert "paused until" in oneshot_notes(NOW, ep, NOW)[0]
-    assert oneshot_notes(NOW - MIN, _record(), NOW)[0].startswith("nextRunAtIso 2026-03-02T11:59:00+00:00 is in")
+    assert oneshot_notes(NOW - MIN, _record(), NOW)[0].startswith("the one-shot time 2026-03-02T11:59:00+00:00 is in")
 
 
 def _record(**changes: Any) -> Endpoint:

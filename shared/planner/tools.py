@@ -20,7 +20,6 @@ from sqlalchemy import Engine, select
 from cronicorn.core.constants import DEFAULT_NEXT_ANALYSIS_MS, MAX_NEXT_ANALYSIS_MS, MIN_NEXT_ANALYSIS_MS
 from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.planner.arguments import ToolError, parse_arguments
-from cronicorn.planner.hint_notes import interval_notes, oneshot_notes
 from cronicorn.planner.tool_table import (
     LATEST_BODY_CHARS,
     NEIGHBOUR_BODY_CHARS,
@@ -31,6 +30,7 @@ from cronicorn.planner.tool_table import (
 from cronicorn.planner.views import endpoint_view, run_view
 from cronicorn.producer import control
 from cronicorn.producer.endpoints import get_endpoint
+from cronicorn.producer.hint_notes import interval_notes, oneshot_notes
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import parse
@@ -212,7 +212,7 @@ class ToolBox:
             values["reason"],
             actor="ai",
         )
-        return self._applied(ep, interval_notes(interval_ms, ep, now))
+        return self._applied(ep, list(ep.notes))
 
     def _propose_next_time(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
         ep = control.set_oneshot_hint(
@@ -225,7 +225,7 @@ class ToolBox:
             reason=values["reason"],
             actor="ai",
         )
-        return self._applied(ep, oneshot_notes(values["nextRunAtIso"], ep, now))
+        return self._applied(ep, list(ep.notes))
 
     def _pause_until(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
         until = values["untilIso"]

@@ -8,6 +8,7 @@ change a pause a person set while it lasts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from cronicorn.core.constants import (
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.model import JobStatus, PausedBy
 from cronicorn.producer.endpoints import endpoint_row
+from cronicorn.producer.hint_notes import interval_notes, oneshot_notes
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import parse
@@ -134,7 +136,8 @@ def set_interval_hint(
         "ai_hint_expires_at": now + timedelta(minutes=hint.ttl_minutes),
         "ai_hint_reason": hint.reason,
     }
-    return _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    return replace(ep, notes=tuple(interval_notes(hint.interval_ms, ep, now)))
 
 
 def set_oneshot_hint(
@@ -160,7 +163,8 @@ def set_oneshot_hint(
         "ai_hint_expires_at": hint.expires(now),
         "ai_hint_reason": hint.reason,
     }
-    return _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    return replace(ep, notes=tuple(oneshot_notes(hint.at(now), ep, now)))
 
 
 def clear_hints(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user") -> Endpoint:

@@ -45,6 +45,9 @@ class Endpoint(EndpointFields):
     """
 
     running: bool = False  # an attempt holds a claim right now
+    # What the guardrails changed about the write that returned this record (e.g. a hint clamped
+    # into min/max): empty on reads. Nothing is clamped silently.
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: EndpointRow) -> Endpoint:

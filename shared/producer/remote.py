@@ -38,6 +38,8 @@ class RateLimited(CronicornError):
 def _parse(value: Any, name: str) -> Any:
     if isinstance(value, str) and (name.endswith("_at") or name.endswith("_until")):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if name == "notes" and isinstance(value, list):
+        return tuple(value)  # as the direct client returns them
     return value
 
 

@@ -1,7 +1,9 @@
-"""What the model is told when the guardrails change what its hint asked for: nothing is clamped silently.
+"""What a caller is told when the guardrails change what its hint asked for: nothing is clamped silently.
 
-Pure: the endpoint as it stands (after the write, or as it is in shadow mode) and `now` in, notes out.
-The governor makes the same decisions (rules 4-6 in `cronicorn.core.governor`); these notes only say so.
+The same notes reach the planner's tool results, the Python client's returned `Endpoint.notes` and
+the REST response's `notes`. Pure: the endpoint as it stands (after the write, or as it is in the
+planner's shadow mode) and `now` in, notes out. The governor makes the same decisions (rules 4-7 in
+`cronicorn.core.governor`); these notes only say so.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ def interval_notes(interval_ms: int, ep: Endpoint, now: datetime) -> list[str]:
     notes = []
     if ep.min_interval_ms is not None and interval_ms < ep.min_interval_ms:
         notes.append(
-            f"intervalMs {interval_ms} was clamped to {ep.min_interval_ms}: the endpoint's minimum interval "
-            f"(min_interval_ms) keeps its runs at least {ep.min_interval_ms} ms apart"
+            f"the interval hint of {interval_ms} ms was clamped to {ep.min_interval_ms} ms: the endpoint's minimum "
+            f"interval (min_interval_ms) keeps its runs at least {ep.min_interval_ms} ms apart"
         )
     elif ep.max_interval_ms is not None and interval_ms > ep.max_interval_ms:
         notes.append(
-            f"intervalMs {interval_ms} was clamped to {ep.max_interval_ms}: the endpoint's maximum interval "
-            f"(max_interval_ms) runs it at least every {ep.max_interval_ms} ms"
+            f"the interval hint of {interval_ms} ms was clamped to {ep.max_interval_ms} ms: the endpoint's maximum "
+            f"interval (max_interval_ms) runs it at least every {ep.max_interval_ms} ms"
         )
     return notes + _paused(ep, now)
 
@@ -32,13 +34,13 @@ def oneshot_notes(at: datetime, ep: Endpoint, now: datetime) -> list[str]:
     notes = []
     wanted = at
     if at < now:
-        notes.append(f"nextRunAtIso {at.isoformat()} is in the past: it counts as now")
+        notes.append(f"the one-shot time {at.isoformat()} is in the past: it counts as now")
         wanted = now
     if ep.min_interval_ms and ep.last_run_at is not None:
         floor = ep.last_run_at + timedelta(milliseconds=ep.min_interval_ms)
         if wanted < floor:
             notes.append(
-                f"nextRunAtIso was clamped to {floor.isoformat()}: the endpoint's minimum interval "
+                f"the one-shot time was clamped to {floor.isoformat()}: the endpoint's minimum interval "
                 f"({ep.min_interval_ms} ms, min_interval_ms) counts from its last run at {ep.last_run_at.isoformat()}"
             )
             wanted = floor
