@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.tiers import Tier, month_after, month_start
-from cronicorn.store.claims import Claim
+from cronicorn.store.claims import NO_RETRY, Claim
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
 
 
@@ -96,6 +96,7 @@ class RunQuota:
                         lease_until=None,
                         next_run_at=until,
                         next_run_source=PlanSource.DEFERRED.value,
+                        **NO_RETRY,
                     )
                 )
                 if result.rowcount and not _recorded(conn, c):
