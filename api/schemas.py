@@ -18,6 +18,14 @@ from cronicorn.core.constants import (
     MAX_REASON_CHARS,
     MIN_INTERVAL_HINT_MS,
 )
+from cronicorn.core.model import (
+    DEFAULT_RETRY_BACKOFF_MAX_MS,
+    DEFAULT_RETRY_BACKOFF_MS,
+    MAX_RETRY_ATTEMPTS,
+    MAX_RETRY_BACKOFF_MS,
+    MIN_RUN_SPACING_MS,
+    RetryOn,
+)
 
 # Values that are the user's (or a target's) own data: passed through, keys untouched.
 USER_DATA = frozenset({"headers", "body", "body_json", "response_body", "response_headers", "args"})
@@ -81,6 +89,23 @@ class EndpointIn(_In):
     max_response_size_kb: StrictInt | None = Field(default=None, description="1-10240, default 100")
     upstream_endpoint_ids: list[str] | None = Field(
         default=None, description="endpoints of other jobs the planner may read"
+    )
+    retry_max_attempts: StrictInt | None = Field(
+        default=None,
+        description=f"retries of a failed slot, same Idempotency-Key, 0-{MAX_RETRY_ATTEMPTS} (default 0: none)",
+    )
+    retry_backoff_ms: StrictInt | None = Field(
+        default=None,
+        description=f"retry k waits retryBackoffMs x 2^(k-1); {MIN_RUN_SPACING_MS}-{MAX_RETRY_BACKOFF_MS}, "
+        f"default {DEFAULT_RETRY_BACKOFF_MS}",
+    )
+    retry_backoff_max_ms: StrictInt | None = Field(
+        default=None,
+        description=f"longest wait before a retry, >= retryBackoffMs, default {DEFAULT_RETRY_BACKOFF_MAX_MS}",
+    )
+    retry_on: list[str] | None = Field(
+        default=None,
+        description="the failures retried, any of " + ", ".join(k.value for k in RetryOn) + " (default all)",
     )
 
     def snake(self) -> dict[str, Any]:

@@ -49,7 +49,8 @@ class TargetServer:
       /ok                      200 JSON {"status": "healthy", "path": ...}
       /echo                    200 JSON {"method", "path", "headers", "body"} (body parsed as JSON, else text)
       /slow?ms=N               sleeps N ms, then 200 JSON
-      /status/N                status N with a JSON error body
+      /status/N                status N with a JSON error body; ?retry_after=V adds `Retry-After: V`,
+                               ?reset=V `RateLimit-Reset: V` (and `RateLimit-Remaining: 0`)
       /redirect?to=URL&code=N&ms=N  redirect (default 302) to URL, after N ms (default 0)
       /huge?kb=N               200 JSON-typed body of about N KiB (default 500)
       /text                    200 text/plain (UTF-8)
@@ -189,7 +190,10 @@ class TargetServer:
             self.reply(h, 200, {"slept_ms": int(q.get("ms", "1000"))})
         elif path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
-            self.reply(h, code, {"error": f"status {code}"})
+            extra = {"Retry-After": q["retry_after"]} if "retry_after" in q else {}
+            if "reset" in q:
+                extra.update({"RateLimit-Reset": q["reset"], "RateLimit-Remaining": "0"})
+            self.reply(h, code, {"error": f"status {code}"}, extra)
         elif path == "/redirect":
             if "to" not in q:
                 self.reply(h, 400, {"error": "redirect needs ?to=URL"})
@@ -274,13 +278,21 @@ class TargetServer:
             TargetServer.reply(h, 400, {"error": f"no hostile kind {kind!r}"})
 
     @staticmethod
-    def reply(h: BaseHTTPRequestHandler, code: int, payload: Any) -> None:
-        TargetServer.raw(h, code, "application/json", json.dumps(payload).encode())
+    def reply(h: BaseHTTPRequestHandler, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        TargetServer.raw(h, code, "application/json", json.dumps(payload).encode(), headers)
 
     @staticmethod
-    def raw(h: BaseHTTPRequestHandler, code: int, content_type: str | None, data: bytes) -> None:
+    def raw(
+        h: BaseHTTPRequestHandler,
+        code: int,
+        content_type: str | None,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         bodiless = code < 200 or code in (204, 304)  # a body here would corrupt the kept-alive connection
         h.send_response(code)
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
         if content_type is not None and not bodiless:
             h.send_header("Content-Type", content_type)
         if not bodiless:

@@ -113,6 +113,26 @@ def test_endpoint_routes(api_pair: tuple[Api, Api, Engine]) -> None:
     assert api("DELETE", f"/jobs/{job_id}/endpoints/{second['id']}").status_code == 204
 
 
+def test_retry_settings_go_in_and_come_out_in_camel_case(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
+    job_id, ep = make(api)
+    assert (ep["retryMaxAttempts"], ep["retryOn"], ep["retrySlotAt"], ep["notBeforeAt"]) == (
+        0,
+        ["timeout", "connection", "5xx", "429"],
+        None,
+        None,
+    )
+    patched = api(
+        "PATCH",
+        f"/jobs/{job_id}/endpoints/{ep['id']}",
+        {"retryMaxAttempts": 3, "retryBackoffMs": 2000, "retryBackoffMaxMs": 20000, "retryOn": ["429"]},
+    ).json()
+    assert (patched["retryMaxAttempts"], patched["retryBackoffMs"], patched["retryBackoffMaxMs"]) == (3, 2000, 20000)
+    assert patched["retryOn"] == ["429"] and patched["retryNumber"] == 0
+    planned = api("GET", f"/endpoints/{ep['id']}/explain", params={"n": 1}).json()["planned"]
+    assert planned == [{"at": patched["nextRunAt"], "source": patched["nextRunSource"], "note": None}]
+
+
 def test_hints_pause_and_failures_move_the_next_run_at_once(api_pair: tuple[Api, Api, Engine]) -> None:
     api, _, _ = api_pair
     _, ep = make(api)
@@ -156,6 +176,9 @@ def test_a_hint_the_guardrails_clamp_says_so_in_the_response(api_pair: tuple[Api
         ({"colour": "red"}, "colour"),
         ({"timeoutMs": "soon"}, "timeoutMs"),
         ({"upstreamEndpointIds": ["nope"]}, "upstreamEndpointIds[0]"),
+        ({"retryMaxAttempts": 11}, "retryMaxAttempts"),
+        ({"retryOn": ["5xx", "4xx"]}, "retryOn"),
+        ({"retryBackoffMs": 5000, "retryBackoffMaxMs": 1000}, "retryBackoffMaxMs"),
     ],
 )
 def test_invalid_input_is_a_422_naming_the_field_and_writes_nothing(

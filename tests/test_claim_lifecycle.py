@@ -1,6 +1,8 @@
 """The claim state machine, explored: no sequence of claims, starts, heartbeats, finishes, losses,
 pauses, resumes, edits, archives, run-nows, hints, sweeps and quota deferrals leaves an endpoint
 that should run without a next run, or with one further off than its interval plus one lease.
+Calls also fail in ways the endpoints retry (503, and 429 with a Retry-After): a pending retry
+is due within its backoff or the target's hold, and runs as the next attempt number of its slot.
 
 Hypothesis drives the real store (and the producer client for every change a person or the
 planner makes) on SQLite and PostgreSQL, with a clock it moves by hand. A message or a worker is
@@ -16,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from cronicorn.core.errors import CronicornError
 from cronicorn.core.governor import backoff_factor
@@ -28,7 +30,7 @@ from cronicorn.store.finishes import finish_attempts
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.sweep import sweep_abandoned
-from cronicorn.store.tables import endpoints, jobs
+from cronicorn.store.tables import endpoints, jobs, runs
 from tests.clients import Clock
 from tests.services import truncate_all
 
@@ -39,6 +41,14 @@ HOLD_MS = 60_000  # max(max_execution_time 60 s, timeout 5 s + grace 30 s)
 # The furthest a claim or attempt can push the next run: an unstarted claim's longest lease, or a
 # started attempt's hold.
 ONE_LEASE = timedelta(milliseconds=max(CLAIM_LEASE_MS << MAX_PUBLISH_BACKOFF, HOLD_MS))
+RETRY_BACKOFF_MAX_MS = 4_000
+RETRY_AFTER_S = 30  # what a 429 says
+# The latest a pending retry can be due, from the start of the attempt it follows: that attempt's
+# longest hold, then its backoff or the target's hold.
+RETRY_REACH = timedelta(milliseconds=HOLD_MS + max(RETRY_BACKOFF_MAX_MS, RETRY_AFTER_S * 1000))
+
+
+OUTCOMES = st.sampled_from(["success", "failed", "rate_limited", "refused", "not_sent", "lost"])
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -58,6 +68,9 @@ class Lifecycle(RuleBasedStateMachine):
                 baseline_interval_ms=INTERVAL_MS,
                 timeout_ms=5_000,
                 max_execution_time_ms=60_000,
+                retry_max_attempts=2 - i,  # one endpoint retries twice, one once
+                retry_backoff_ms=1_000,
+                retry_backoff_max_ms=RETRY_BACKOFF_MAX_MS,
             ).id
             for i in range(2)
         ]
@@ -73,6 +86,14 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.5, 1, 3, 5, 30, 61, 600]))
     def advance(self, seconds: float) -> None:
         self.clock.now += timedelta(seconds=seconds)
+
+    @rule()
+    def until_due(self) -> None:
+        """Time passes until the next endpoint falls due: a retry's backoff, a lease's end, a slot."""
+        with self.engine.connect() as conn:
+            due = conn.execute(select(func.min(endpoints.c.next_run_at)).where(endpoints.c.id.in_(self.ids))).scalar()
+        if due is not None and due > self.now:
+            self.clock.now = due
 
     @rule()
     def tick(self) -> None:
@@ -96,14 +117,32 @@ class Lifecycle(RuleBasedStateMachine):
         self.in_flight = [a for a in self.in_flight if a.run_id in renewed]
 
     @precondition(lambda self: self.in_flight)
-    @rule(data=st.data(), outcome=st.sampled_from(["success", "failed", "not_sent", "lost"]))
+    @rule(data=st.data(), outcome=OUTCOMES)
     def end_call(self, data: st.DataObject, outcome: str) -> None:
-        attempt = self.in_flight.pop(data.draw(st.integers(0, len(self.in_flight) - 1)))
+        self.end(self.in_flight.pop(data.draw(st.integers(0, len(self.in_flight) - 1))), outcome)
+
+    @rule(outcome=OUTCOMES)
+    def run_what_is_due(self, outcome: str) -> None:
+        """Time passes until something is due, and the whole pipeline runs it: so retries of
+        retries, and crashes among them, are reached in a few steps."""
+        self.until_due()
+        claims = claim_due(self.engine, self.now, limit=10, claim_lease=CLAIM_LEASE_MS)
+        orders = [Order(c.endpoint_id, c.fence) for c in claims]
+        for attempt in begin_attempts(self.engine, orders, self.now, leases=LEASES, take_locks=set).attempts:
+            self.end(attempt, outcome)
+
+    def end(self, attempt: Attempt, outcome: str) -> None:
         if outcome == "lost":  # the worker died mid-call: nothing more is ever written
             return
-        status = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED}.get(outcome, RunStatus.ABANDONED)
+        # failed (503) and rate_limited (429, Retry-After) are retried; refused (404) never is.
+        code = {"failed": 503, "rate_limited": 429, "refused": 404}.get(outcome)
+        status = RunStatus.SUCCESS if outcome == "success" else RunStatus.ABANDONED
         result = RunResult(
-            status=status, finished_at=self.now, error_kind=None if status != RunStatus.ABANDONED else "not_sent"
+            status=RunStatus.FAILED if code else status,
+            finished_at=self.now,
+            status_code=code,
+            response_headers={"retry-after": str(RETRY_AFTER_S)} if code == 429 else None,
+            error_kind="http_status" if code else (None if status != RunStatus.ABANDONED else "not_sent"),
         )
         finish_attempts(self.engine, [(attempt, result)])
 
@@ -184,10 +223,36 @@ class Lifecycle(RuleBasedStateMachine):
                 continue
             reach = max(row.baseline_interval_ms * backoff_factor(row.failure_count), row.ai_hint_interval_ms or 0)
             assert row.next_run_at <= self.now + timedelta(milliseconds=reach) + ONE_LEASE, f"too far: {state}"
+            if row.retry_slot_at is not None and row.claimed_slot is None:
+                self.check_pending_retry(row, state)
+
+    def check_pending_retry(self, row: Any, state: str) -> None:
+        """A pending retry is due soon after the attempt it follows, and its attempt number is new."""
+        assert 1 <= row.retry_number <= row.retry_max_attempts, f"retry beyond the endpoint's limit: {state}"
+        assert row.next_run_source not in ("paused", "deferred"), f"a pause or deferral kept a retry: {state}"
+        assert row.next_run_at <= row.last_run_at + RETRY_REACH, f"retry too far: {state}"
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(func.max(runs.c.attempt)).where(
+                    runs.c.endpoint_id == row.id, runs.c.scheduled_at == row.retry_slot_at
+                )
+            ).scalar()
+        assert row.retry_attempt == (last or 0) + 1, f"retry attempt {row.retry_attempt} after {last}: {state}"
 
 
 def _describe(row: Any) -> str:
-    names = ("next_run_at", "claimed_slot", "lease_until", "claim_started_at", "paused_until", "failure_count", "fence")
+    names = (
+        "next_run_at",
+        "claimed_slot",
+        "lease_until",
+        "claim_started_at",
+        "paused_until",
+        "failure_count",
+        "fence",
+        "retry_slot_at",
+        "retry_attempt",
+        "retry_number",
+    )
     return ", ".join(f"{n}={getattr(row, n)}" for n in names)
 
 

@@ -194,7 +194,7 @@ def test_hints_explain_and_reset_from_the_command_line(cli: Main, endpoint_id: s
     assert code == 0 and lines[0].split() == ["AT", "SOURCE"] and len(lines) == 4
     assert [line.split()[-1] for line in lines[1:]] == ["ai-interval", "ai-interval", "ai-interval"]
     planned = as_json(cli, "endpoints", "explain", endpoint_id, "-n", "2")
-    assert planned[0] == {"at": "2026-03-02T12:01:00+00:00", "source": "ai-interval"}
+    assert planned[0] == {"at": "2026-03-02T12:01:00+00:00", "source": "ai-interval", "note": None}
     ep = as_json(cli, "endpoints", "hint", endpoint_id, "--in", "10s")
     assert ep["next_run_at"] == "2026-03-02T12:00:10+00:00" and ep["next_run_source"] == "ai-oneshot"
     ep = as_json(cli, "endpoints", "hint", endpoint_id, "--at", "2026-03-02T12:00:05+00:00")
@@ -246,6 +246,40 @@ def test_runs_are_listed_and_shown(
     assert code == 2 and "limit" in err
 
 
+def test_retries_are_set_and_a_pending_one_is_explained_from_the_command_line(
+    cli: Main, job_id: str, client: Cronicorn, sqlite_engine: Engine, now: datetime
+) -> None:
+    ep = as_json(
+        cli, "endpoints", "add", job_id, "--name", "r", "--url", "https://r.example/", "--interval", "1m",
+        "--retries", "3", "--retry-backoff", "2s", "--retry-backoff-max", "30s", "--retry-on", "5xx, 429",
+    )  # fmt: skip
+    assert (ep["retry_max_attempts"], ep["retry_backoff_ms"], ep["retry_backoff_max_ms"]) == (3, 2_000, 30_000)
+    assert ep["retry_on"] == ["5xx", "429"]
+    ep = as_json(cli, "endpoints", "update", ep["id"], "--retry-on", "timeout")
+    assert ep["retry_on"] == ["timeout"] and ep["retry_max_attempts"] == 3
+    # A retry pending, as a failed attempt's finish leaves it:
+    from cronicorn.store.tables import endpoints
+
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id == ep["id"])
+            .values(
+                retry_slot_at=now,
+                retry_number=1,
+                retry_attempt=2,
+                retry_reason="HTTP 503 Service Unavailable",
+                next_run_at=now + timedelta(seconds=2),
+                next_run_source="retry",
+            )
+        )
+    code, out, _ = cli("endpoints", "explain", ep["id"], "-n", "2")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["AT", "SOURCE", "NOTE"]
+    assert "retry pending at 2026-03-02T12:00:02+00:00, attempt 2 of 4" in lines[1] and "HTTP 503" in lines[1]
+    assert lines[2].split()[:3] == ["2026-03-02", "12:01:00", "baseline-interval"]  # the grid goes on from the slot
+
+
 def test_invalid_input_exits_2_and_names_the_field(cli: Main, job_id: str, client: Cronicorn) -> None:
     for argv, field in (
         (("--interval", "500ms"), "baseline_interval_ms"),
@@ -254,6 +288,9 @@ def test_invalid_input_exits_2_and_names_the_field(cli: Main, job_id: str, clien
         (("--interval", "1m", "--tz", "Nowhere/Land"), "timezone"),
         (("--interval", "1m", "--min", "2h", "--max", "1h"), "min_interval_ms"),
         (("--interval", "1m", "--method", "TRACE"), "method"),
+        (("--interval", "1m", "--retries", "11"), "retry_max_attempts"),
+        (("--interval", "1m", "--retry-on", "5xx,teapot"), "retry_on"),
+        (("--interval", "1m", "--retry-backoff", "10s", "--retry-backoff-max", "1s"), "retry_backoff_max_ms"),
     ):
         code, out, err = cli("endpoints", "add", job_id, "--name", "x", "--url", "https://x.example/", *argv)
         assert (code, out) == (2, "") and err.startswith("error: invalid input: ") and field in err

@@ -128,6 +128,14 @@ def test_an_endpoint_can_be_added_from_a_spec_object(client: Cronicorn, job_id: 
         ({"max_response_size_kb": 0}, "max_response_size_kb"),
         ({"max_response_size_kb": 10_241}, "max_response_size_kb"),
         ({"colour": "red"}, "colour"),
+        ({"retry_max_attempts": -1}, "retry_max_attempts"),
+        ({"retry_max_attempts": 11}, "retry_max_attempts"),
+        ({"retry_backoff_ms": 999}, "retry_backoff_ms"),
+        ({"retry_backoff_max_ms": 86_400_001}, "retry_backoff_max_ms"),
+        ({"retry_backoff_ms": 10_000, "retry_backoff_max_ms": 5_000}, "retry_backoff_max_ms"),
+        ({"retry_on": ["5xx", "404"]}, "retry_on"),
+        ({"retry_on": ["5xx", "5xx"]}, "retry_on"),
+        ({"retry_on": "5xx"}, "retry_on"),
     ],
 )
 def test_invalid_endpoint_input_names_the_field_and_writes_nothing(
@@ -139,6 +147,17 @@ def test_invalid_endpoint_input_names_the_field_and_writes_nothing(
     assert [e.field.split(".")[0] for e in info.value.errors] == [field], info.value
     assert info.value.errors[0].reason and f"{field}" in str(info.value)
     assert snapshot(engine) == before
+
+
+def test_retries_are_off_by_default_and_kept_as_given(client: Cronicorn, job_id: str) -> None:
+    plain = add(client, job_id)
+    assert (plain.retry_max_attempts, plain.retry_backoff_ms, plain.retry_backoff_max_ms) == (0, 1_000, 60_000)
+    assert plain.retry_on == ["timeout", "connection", "5xx", "429"]
+    assert (plain.retry_slot_at, plain.retry_number, plain.retry_reason, plain.not_before_at) == (None, 0, None, None)
+    retrying = add(client, job_id, "r", retry_max_attempts=3, retry_backoff_ms=5_000, retry_on=["429"])
+    assert (retrying.retry_max_attempts, retrying.retry_backoff_ms, retrying.retry_on) == (3, 5_000, ["429"])
+    updated = client.update_endpoint(retrying.id, retry_on=[], retry_max_attempts=None)  # None: unchanged
+    assert updated.retry_on == [] and updated.retry_max_attempts == 3
 
 
 def test_every_bad_field_is_named_at_once(client: Cronicorn, job_id: str) -> None:

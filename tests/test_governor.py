@@ -176,6 +176,27 @@ ROWS = [
                  Plan(NOW + 10 * MIN, S.CLAMPED_MAX), id="max-ceiling-is-fixed-rate-from-the-slot-too"),
     pytest.param(replace(I15, min_interval_ms=20_000, last_run_at=NOW + 500 * MS), NOW + SEC, NOW,
                  Plan(NOW + 20500 * MS, S.CLAMPED_MIN), id="min-floor-counts-from-the-last-start-not-the-slot"),
+    # Rule 5, the target's not-before (Retry-After, a spent rate limit's reset): no plan before it, capped
+    # by the max ceiling, or a day from now without a max (issue 12).
+    pytest.param(replace(I60, not_before_at=NOW + 5 * MIN), NOW, None, Plan(NOW + 5 * MIN, S.RETRY_AFTER),
+                 id="not-before-holds-the-baseline-back"),
+    pytest.param(replace(I60, not_before_at=NOW + 30 * SEC), NOW, None, Plan(NOW + MIN, S.BASELINE_INTERVAL),
+                 id="not-before-already-met-by-the-plan-changes-nothing"),
+    pytest.param(replace(I60, not_before_at=NOW - SEC), NOW, None, Plan(NOW + MIN, S.BASELINE_INTERVAL),
+                 id="not-before-in-the-past-is-ignored"),
+    pytest.param(replace(I60, run_requested_at=NOW, ai_hint_next_run_at=NOW, ai_hint_expires_at=FRESH,
+                         not_before_at=NOW + 45 * SEC), NOW, None, Plan(NOW + 45 * SEC, S.RETRY_AFTER),
+                 id="not-before-holds-back-run-now-and-one-shot-hints"),
+    pytest.param(replace(I60, not_before_at=NOW + HOUR, max_interval_ms=600_000), NOW, None, Plan(NOW + 10 * MIN, S.RETRY_AFTER),
+                 id="not-before-is-capped-by-the-max-interval"),
+    pytest.param(replace(I60, not_before_at=NOW + 3 * DAY), NOW, None, Plan(NOW + DAY, S.RETRY_AFTER),
+                 id="not-before-without-a-max-is-capped-at-a-day"),
+    pytest.param(replace(I15, last_run_at=NOW, not_before_at=NOW + 40 * SEC), NOW + SEC, NOW, Plan(NOW + 40 * SEC, S.RETRY_AFTER),
+                 id="not-before-moves-a-run-off-the-grid-after-a-run"),
+    pytest.param(replace(I60, last_run_at=NOW, min_interval_ms=600_000, not_before_at=NOW + 5 * MIN), NOW, None,
+                 Plan(NOW + 10 * MIN, S.CLAMPED_MIN), id="min-floor-later-than-the-not-before-wins"),
+    pytest.param(replace(I60, paused_until=NOW + MIN, not_before_at=NOW + 10 * MIN), NOW, None, Plan(NOW + 10 * MIN, S.PAUSED),
+                 id="pause-ending-before-the-not-before-waits-for-it"),
     # Rule 6: at least 1 s from the last run's start, whatever chose the time (the source is kept).
     pytest.param(replace(I15, ai_hint_interval_ms=100, ai_hint_expires_at=FRESH, last_run_at=NOW), NOW + 50 * MS, NOW,
                  Plan(NOW + SEC, S.AI_INTERVAL), id="spacing-holds-a-100ms-interval-hint-to-1s"),
@@ -261,7 +282,8 @@ def test_it_has_a_row_for_every_rule_and_at_least_thirty_distinct_ones() -> None
     assert len(ids) >= 30 and len(set(ids)) == len(ids)
     plans = [row.values[3] for row in ROWS]
     sources = {plan.source for plan in plans if isinstance(plan, Plan)}
-    assert sources >= set(S) - {S.DEFERRED}  # every source the governor can give is reached
+    # Every source the governor can give is reached (deferrals are the quota's, retries `plan_retry`'s).
+    assert sources >= set(S) - {S.DEFERRED, S.RETRY}
 
 
 def test_it_measures_the_lord_howe_hourly_step_in_real_time() -> None:
@@ -321,6 +343,19 @@ def test_it_settles_a_finished_run_and_plans_from_the_settled_state(
     # Only the listed fields change, besides last_run_at, which always becomes the run's start.
     assert settled == replace(state, last_run_at=started_at, **changed)
     assert plan_next_run(settled, finished_at, after_slot=started_at) == plan_after
+
+
+def test_a_failure_with_a_retry_pending_counts_only_once_its_slot_is_decided() -> None:
+    state = replace(I60, failure_count=2, run_requested_at=NOW)
+    pending = settle_after_run(state, success=False, final=False, started_at=NOW, now=NOW + SEC)
+    assert pending == replace(state, last_run_at=NOW, run_requested_at=None)  # served the run-now, counted nothing
+    assert settle_after_run(pending, success=False, started_at=NOW + MIN, now=NOW + MIN).failure_count == 3
+
+
+def test_what_a_response_says_of_the_next_call_replaces_what_the_last_one_said() -> None:
+    held = replace(I60, not_before_at=NOW + HOUR)
+    assert settle_after_run(held, success=True, started_at=NOW, now=NOW, not_before=NOW + MIN).not_before_at == NOW + MIN
+    assert settle_after_run(held, success=True, started_at=NOW, now=NOW).not_before_at is None
 
 
 # Rule 4, catch-up: (policy, state, now, after_slot, expected). A 15 s grid from the slot NOW whose

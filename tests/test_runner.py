@@ -201,3 +201,70 @@ def test_a_batch_stores_each_run_as_it_finishes_not_after_the_slowest(
     assert set(outcomes.values()) == {Outcome.SUCCESS} and len(outcomes) == 4
     [slow_run] = run_rows(engine, slow)
     assert all(run_rows(engine, ep)[0].started_at == slow_run.started_at for ep in fast)  # one start for the batch
+
+
+def test_a_failed_call_is_retried_in_its_slot_with_the_same_idempotency_key_until_it_succeeds(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    import time
+
+    # Given an endpoint that retries, whose target fails every other call
+    now = utcnow()
+    ep = make_endpoint(engine, now, url=target.url("/flaky?every=2"), retry_max_attempts=2, retry_backoff_ms=1000)
+    [claim] = claim_due(engine, now, limit=1)
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.FAILED}
+    row = endpoint_row(engine, ep)
+    assert row.retry_slot_at == claim.slot and row.next_run_source == "retry" and row.failure_count == 0
+
+    # When the retry falls due, the tick claims the same slot as attempt 2
+    time.sleep(max(0.0, (row.next_run_at - utcnow()).total_seconds()) + 0.05)
+    [retry] = claim_due(engine, utcnow(), limit=1)
+    assert (retry.slot, retry.attempt) == (claim.slot, 2)
+    assert runner.execute_many([Order(ep, retry.fence)]) == {ep: Outcome.SUCCESS}
+
+    # Then the target saw the slot twice under one Idempotency-Key, and two runs say so
+    first, second = target.requests_to("/flaky")
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == idempotency_key(ep, claim.slot)
+    assert second.at - first.at >= 1.0  # the backoff, from the database, not a broker countdown
+    runs = run_rows(engine, ep)
+    assert [(r.attempt, r.status, r.status_code) for r in runs] == [(1, "failed", 503), (2, "success", 200)]
+    assert runs[1].notes.startswith("retry 1 of 2 after HTTP 503")
+    row = endpoint_row(engine, ep)
+    assert row.retry_slot_at is None and row.failure_count == 0 and row.next_run_at == claim.slot + timedelta(minutes=1)
+
+
+def test_a_429_with_retry_after_holds_the_retry_back_as_the_target_asks(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    now = utcnow()
+    ep = make_endpoint(engine, now, url=target.url("/status/429?retry_after=3"), retry_max_attempts=1)
+    [claim] = claim_due(engine, now, limit=1)
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.FAILED}
+    [run] = run_rows(engine, ep)
+    assert run.response_headers["retry-after"] == "3"
+    row = endpoint_row(engine, ep)
+    assert row.next_run_source == "retry-after" and row.next_run_at == row.not_before_at
+    assert row.next_run_at >= run.finished_at + timedelta(seconds=3)  # not the 1 s backoff
+
+
+def test_failure_retries_do_not_count_against_the_lost_attempt_limit(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    # Attempt 3 of a slot whose attempts 1 and 2 failed (the runner gives a slot up after 2 lost ones).
+    now = utcnow()
+    ep = make_endpoint(
+        engine,
+        now,
+        url=target.url("/ok"),
+        retry_max_attempts=2,
+        retry_slot_at=now - timedelta(seconds=5),
+        retry_attempt=3,
+        retry_number=2,
+        retry_reason="HTTP 503",
+        next_run_at=now,
+        next_run_source="retry",
+    )
+    [claim] = claim_due(engine, now, limit=1)
+    assert claim.attempt == 3 and runner.max_attempts == 2
+    assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
+    assert len(target.requests_to("/ok")) == 1

@@ -46,5 +46,14 @@ class EndpointFields:
     ai_hint_next_run_at: datetime | None
     ai_hint_expires_at: datetime | None
     ai_hint_reason: str | None
+    # Retries within a slot (`cronicorn.core.retries`) and the target's not-before: how, then what is pending.
+    retry_max_attempts: int  # retries of a failed slot (0: none)
+    retry_backoff_ms: int  # retry k waits retry_backoff_ms x 2^(k-1) ...
+    retry_backoff_max_ms: int  # ... at most this long
+    retry_on: list[str]  # the failures retried: timeout, connection, 5xx, 429
+    retry_slot_at: datetime | None  # the slot a retry is pending (or running) for; None: none
+    retry_number: int  # which retry of that slot it is (1 for the first); 0: none
+    retry_reason: str | None  # the failure it follows
+    not_before_at: datetime | None  # the earliest the target lets us call again (Retry-After, rate-limit reset)
     created_at: datetime
     updated_at: datetime

@@ -13,8 +13,13 @@ edit) both are `now`. Rules, in order (REFERENCE.md, with the original's defects
 | 3 | fresh one-shot hint, run-now request | compete with the grid: the earliest wins |
 | 4 | catch-up | see below; any other time in the past becomes `now` |
 | 5 | min / max | clamp into [last start + min_interval, ceiling]; max wins if they conflict |
+| 5 | not-before | before the target's `not_before_at` -> it, capped by the ceiling (or a day without max) |
 | 6 | spacing | never sooner than 1 s after the last run's start, whatever chose it (source kept) |
 | 7 | pause | `paused_until > now` -> the pause end, but never before the floors of rules 5-6 |
+
+The not-before is what the last response said of the next call: its Retry-After (on a 429 or 503)
+or its spent rate limit's reset (`cronicorn.core.retry_after`). A retry of a failed slot is planned
+by `cronicorn.core.retries` within the same bounds (`bounds`).
 
 "The next slot of a grid" is its first slot after the run's start. A fast call therefore keeps
 the intended spacing exactly (a 15 s interval with 1 s calls runs every 15 s, not 16), and slots
@@ -43,6 +48,7 @@ from functools import partial
 from cronicorn.core.model import (
     DEFAULT_CATCH_UP_WINDOW_MS,
     MAX_FAILURE_EXPONENT,
+    MAX_NOT_BEFORE_MS,
     MIN_RUN_SPACING_MS,
     CatchUp,
     PlanSource,
@@ -51,6 +57,7 @@ from cronicorn.core.schedule import next_cron_after
 
 MIN_RUN_SPACING = timedelta(milliseconds=MIN_RUN_SPACING_MS)
 DEFAULT_CATCH_UP_WINDOW = timedelta(milliseconds=DEFAULT_CATCH_UP_WINDOW_MS)
+MAX_NOT_BEFORE = timedelta(milliseconds=MAX_NOT_BEFORE_MS)
 _RESOLUTION = timedelta(microseconds=1)  # datetimes count in microseconds: "at or after t" is "after t - 1 us"
 
 # The first slot of a schedule's grid strictly after an instant.
@@ -73,6 +80,7 @@ class EndpointState:
     ai_hint_interval_ms: int | None = None
     ai_hint_next_run_at: datetime | None = None
     ai_hint_expires_at: datetime | None = None
+    not_before_at: datetime | None = None  # the target's Retry-After or rate-limit reset, as a time
 
 
 @dataclass(frozen=True)
@@ -170,35 +178,68 @@ def plan_next_run(
     return _guard(plan, state, now, slot=slot, started=started)
 
 
-def _guard(plan: Plan, state: EndpointState, now: datetime, *, slot: datetime, started: datetime) -> Plan:
-    """Rules 5-7: the guardrails, the 1 s spacing and the pause, applied to a chosen time."""
+@dataclass(frozen=True)
+class Bounds:
+    """What every plan after a run (or a re-plan) is held to: rules 5-6, as times."""
+
+    min_floor: datetime  # not before the last start + min_interval (or now)
+    ceiling: datetime | None  # not after the next slot of the max_interval grid; None without max_interval
+    held: datetime | None  # not before the target's not-before, capped by the ceiling; None when none is ahead
+    spacing_floor: datetime  # not before the last start + 1 s (or now)
+
+
+def bounds(state: EndpointState, now: datetime, *, slot: datetime, started: datetime) -> Bounds:
+    """The guardrails of a plan made at `now` after the run of `slot` that started at `started`."""
     last = state.last_run_at
     min_floor = now
     if state.min_interval_ms is not None and last is not None:
         min_floor = max(now, last + timedelta(milliseconds=state.min_interval_ms))
-    if max(plan.at, now) < min_floor:
-        plan = Plan(min_floor, PlanSource.CLAMPED_MIN)
+    ceiling = None
     if state.max_interval_ms is not None:
         ceiling = max(now, Grid(slot, timedelta(milliseconds=state.max_interval_ms)).after(started))
-        if plan.at > ceiling:  # max wins over min if they ever conflict
-            plan = Plan(ceiling, PlanSource.CLAMPED_MAX)
+    held = None
+    if state.not_before_at is not None and state.not_before_at > now:
+        # A target cannot park an endpoint past its own guardrail: max_interval, or a day without one.
+        held = min(state.not_before_at, ceiling if ceiling is not None else now + MAX_NOT_BEFORE)
+    spacing_floor = now if last is None else max(now, last + MIN_RUN_SPACING)
+    return Bounds(min_floor=min_floor, ceiling=ceiling, held=held, spacing_floor=spacing_floor)
+
+
+def _guard(plan: Plan, state: EndpointState, now: datetime, *, slot: datetime, started: datetime) -> Plan:
+    """Rules 5-7: the guardrails, the target's not-before, the 1 s spacing and the pause, applied to a chosen time."""
+    b = bounds(state, now, slot=slot, started=started)
+    if max(plan.at, now) < b.min_floor:
+        plan = Plan(b.min_floor, PlanSource.CLAMPED_MIN)
+    if b.ceiling is not None and plan.at > b.ceiling:  # max wins over min if they ever conflict
+        plan = Plan(b.ceiling, PlanSource.CLAMPED_MAX)
+    if b.held is not None and plan.at < b.held:  # the target asked for it: never later than the ceiling
+        plan = Plan(b.held, PlanSource.RETRY_AFTER)
     # A safety margin rather than a guardrail, so it keeps the source: what chose the time still
     # chose it. It wins over max too (max is at least 1 s, so they only meet after an odd slot).
-    spacing_floor = now if last is None else max(now, last + MIN_RUN_SPACING)
-    if max(plan.at, now) < spacing_floor:
-        plan = Plan(spacing_floor, plan.source)
+    if max(plan.at, now) < b.spacing_floor:
+        plan = Plan(b.spacing_floor, plan.source)
     if state.paused_until is not None and state.paused_until > now:
-        plan = Plan(max(state.paused_until, min_floor, spacing_floor), PlanSource.PAUSED)
+        plan = Plan(max(state.paused_until, b.min_floor, b.spacing_floor, b.held or now), PlanSource.PAUSED)
     return plan
 
 
-def settle_after_run(state: EndpointState, *, success: bool, started_at: datetime, now: datetime) -> EndpointState:
+def settle_after_run(
+    state: EndpointState,
+    *,
+    success: bool,
+    started_at: datetime,
+    now: datetime,
+    not_before: datetime | None = None,
+    final: bool = True,
+) -> EndpointState:
     """State after a finished run: failures counted, consumed and expired hints dropped.
 
     A one-shot hint or run-now request at or before the run's start has been served by it;
     dropping it here is what keeps it from causing a second run (the original's defect).
+    `not_before` is what the run's response said of the next call (None: nothing). A failure
+    that is not `final` (a retry of its slot is pending) counts only once its slot is decided.
     """
-    failure_count = 0 if success else state.failure_count + 1
+    failure_count = 0 if success else state.failure_count + (1 if final else 0)
     hint_interval = state.ai_hint_interval_ms
     hint_next = state.ai_hint_next_run_at
     expires = state.ai_hint_expires_at
@@ -219,4 +260,5 @@ def settle_after_run(state: EndpointState, *, success: bool, started_at: datetim
         ai_hint_interval_ms=hint_interval,
         ai_hint_next_run_at=hint_next,
         ai_hint_expires_at=expires,
+        not_before_at=not_before,
     )

@@ -31,6 +31,8 @@ class PlanSource(str, Enum):
     CLAMPED_MIN = "clamped-min"
     CLAMPED_MAX = "clamped-max"
     DEFERRED = "deferred"  # the tenant reached its monthly run limit
+    RETRY = "retry"  # a failed attempt's slot is tried again (`cronicorn.core.retries`)
+    RETRY_AFTER = "retry-after"  # held back to the time the target's Retry-After or rate-limit reset gave
 
 
 class CatchUp(str, Enum):
@@ -39,6 +41,15 @@ class CatchUp(str, Enum):
     COALESCE = "coalesce"  # one run, now, for all of them (the default)
     SKIP = "skip"  # none: the next slot on the grid that is still ahead
     ALL = "all"  # each, oldest first, as far back as the catch-up window reaches
+
+
+class RetryOn(str, Enum):
+    """The failures an endpoint may retry within their slot: the transient ones."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"  # refused, reset or broken (not DNS, TLS or a blocked address: those persist)
+    SERVER_ERROR = "5xx"
+    RATE_LIMITED = "429"
 
 
 class PausedBy(str, Enum):
@@ -75,3 +86,13 @@ DEFAULT_MAX_RESPONSE_SIZE_KB = 100
 MAX_FAILURE_EXPONENT = 5  # backoff is interval x 2^min(failures, 5): at most 32x
 MIN_RUN_SPACING_MS = 1_000  # no run starts sooner than this after the previous run's start, whatever asked
 DEFAULT_CATCH_UP_WINDOW_MS = 3_600_000  # `CatchUp.ALL` replays missed slots at most this far back
+
+# Retries within a slot (issue 12): off unless an endpoint asks (`retry_max_attempts`).
+MAX_RETRY_ATTEMPTS = 10  # retries of one slot at most, whatever the endpoint asks
+DEFAULT_RETRY_BACKOFF_MS = 1_000  # retry k waits base x 2^(k-1) ...
+DEFAULT_RETRY_BACKOFF_MAX_MS = 60_000  # ... but never longer than this
+MAX_RETRY_BACKOFF_MS = 86_400_000  # no retry of a slot waits longer than a day
+DEFAULT_RETRY_ON = (RetryOn.TIMEOUT, RetryOn.CONNECTION, RetryOn.SERVER_ERROR, RetryOn.RATE_LIMITED)
+# A target's Retry-After or rate-limit reset holds the next call back at most this long when the
+# endpoint has no max_interval (which caps it otherwise): a day covers daily quotas.
+MAX_NOT_BEFORE_MS = 86_400_000

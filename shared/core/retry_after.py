@@ -137,3 +137,18 @@ def not_before(
         if reset is not None:
             return reset
     return None
+
+
+# The statuses whose Retry-After holds the next call back: RFC 6585 4 (429) and RFC 9110 15.6.4 (503).
+HOLDING_STATUSES = frozenset({429, 503})
+
+
+def response_not_before(
+    status_code: int | None, headers: Mapping[str, str] | None, now: datetime, *, max_delay: timedelta
+) -> datetime | None:
+    """When a response lets us call again, or None: its Retry-After on a 429 or 503 (on other
+    statuses RFC 9110 gives it no hold on the next call), and a spent rate limit's reset on any."""
+    holding = status_code in HOLDING_STATUSES
+    if headers and not holding:
+        headers = {name: value for name, value in headers.items() if name.strip().lower() != "retry-after"}
+    return not_before(headers, now, max_delay=max_delay, limited=holding)

@@ -93,10 +93,12 @@ class Runner:
                 log.warning("endpoint %s is locked by another execution; its claim is retried shortly", eid)
                 LOCK_CONTENTION.inc()
                 outcomes[eid] = Outcome.LOCKED
-            give_up = [a for a in started.attempts if a.attempt > self.max_attempts]
+            # Only attempts lost with their workers count against the limit: a slot's failure
+            # retries are the endpoint's own (`retry_max_attempts`) and bounded there.
+            give_up = [a for a in started.attempts if a.lost_before >= self.max_attempts]
             if give_up:
                 outcomes.update(self._give_up(give_up, held))
-            to_call = [a for a in started.attempts if a.attempt <= self.max_attempts]
+            to_call = [a for a in started.attempts if a.lost_before < self.max_attempts]
             if to_call:
                 outcomes.update(_Flight(self, to_call, held).run())
         finally:
@@ -162,7 +164,7 @@ class Runner:
     def _give_up(self, attempts: list[Attempt], held: dict[str, str]) -> dict[str, Outcome]:
         done = []
         for attempt in attempts:
-            message = f"slot given up after {attempt.attempt - 1} abandoned attempts (limit {self.max_attempts})"
+            message = f"slot given up after {attempt.lost_before} abandoned attempts (limit {self.max_attempts})"
             result = RunResult(
                 status=RunStatus.ABANDONED,
                 finished_at=self.clock(),

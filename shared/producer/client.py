@@ -176,6 +176,12 @@ class Cronicorn:
             max_execution_time_ms: lease length (default 60000, <= 1800000).
             max_response_size_kb: largest response body stored (default 100, 1-10240).
             upstream_endpoint_ids: endpoints of other jobs the AI planner may read.
+            retry_max_attempts: retries of a failed slot (0-10, default 0: none), each a new run of
+                the same slot with the same Idempotency-Key; the failure counts once the slot is decided.
+            retry_backoff_ms / retry_backoff_max_ms: retry k waits retry_backoff_ms x 2^(k-1) (default
+                1000, >= 1000), at most retry_backoff_max_ms (default 60000, <= 1 day), and never less
+                than a 429's or 503's Retry-After (or a spent rate limit's reset) says.
+            retry_on: the failures retried, any of "timeout", "connection", "5xx", "429" (default all).
 
         Raises:
             InvalidInput (nothing written), NotFound (no such job), Conflict (job archived, tier full).

@@ -22,6 +22,7 @@ from cronicorn.producer.redaction import keep_masked
 from cronicorn.producer.specs import ENDPOINT_FIELDS, EndpointPatch, EndpointSpec, merge_endpoint, parse
 from cronicorn.producer.storable import check_ids
 from cronicorn.producer.tier_checks import apply_tier
+from cronicorn.store.claims import NO_RETRY
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
@@ -177,7 +178,7 @@ def archive_endpoint(engine: Engine, tenant_id: str, now: datetime, endpoint_id:
             conn.execute(
                 endpoints.update()
                 .where(endpoints.c.id == endpoint_id)
-                .values(archived_at=now, updated_at=now, next_run_at=None, next_run_source=None)
+                .values(archived_at=now, updated_at=now, next_run_at=None, next_run_source=None, **NO_RETRY)
             )
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
 

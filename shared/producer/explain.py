@@ -3,7 +3,8 @@
 It replays what the workers do: each simulated run starts on its slot (or now, if that has
 passed), succeeds after `call_duration`, and the governor plans the next one from that slot.
 So an interval endpoint shows its fixed-rate grid, slot + k x interval whatever the calls
-take, and a call longer than its interval shows the one catch-up run it causes.
+take, and a call longer than its interval shows the one catch-up run it causes. A pending retry
+of a failed slot comes first, noted as such, and the grid continues from the slot it retries.
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ def explain(
         slot, started = running_slot, running_slot
     else:
         if endpoint.next_run_at is not None and not endpoint.running:
-            first = PlannedRun(endpoint.next_run_at, endpoint.next_run_source or PlanSource.BASELINE_INTERVAL.value)
+            source = endpoint.next_run_source or PlanSource.BASELINE_INTERVAL.value
+            first = PlannedRun(endpoint.next_run_at, source, _note(endpoint, endpoint.next_run_at, source))
         else:  # never planned, or running with no slot given (next_run_at is its lease): plan afresh
             plan = plan_next_run(state, now)
-            first = PlannedRun(plan.at, plan.source.value)
+            first = PlannedRun(plan.at, plan.source.value, _note(endpoint, plan.at, plan.source.value))
         planned.append(first)
         slot, started = first.at, max(first.at, now)
+        if endpoint.retry_slot_at is not None and not endpoint.running:
+            slot = endpoint.retry_slot_at  # a retry serves its failed slot: the grid goes on from there
     while len(planned) < n:
         finished = max(now, started + call_duration)
         state = settle_after_run(state, success=True, started_at=started, now=finished)
@@ -68,6 +72,20 @@ def explain(
         planned.append(PlannedRun(plan.at, plan.source.value))
         slot, started = plan.at, max(plan.at, finished)
     return planned
+
+
+def _note(endpoint: Endpoint, at: datetime, source: str) -> str | None:
+    """What the first planned run's source alone does not say: a pending retry, a target's hold."""
+    if endpoint.retry_slot_at is not None and not endpoint.running:
+        after = f", after {endpoint.retry_reason}" if endpoint.retry_reason else ""
+        return (
+            f"retry pending at {at.isoformat()}, attempt {endpoint.retry_number + 1} of "
+            f"{endpoint.retry_max_attempts + 1} of the slot {endpoint.retry_slot_at.isoformat()}{after}"
+        )
+    if source == PlanSource.RETRY_AFTER.value and endpoint.not_before_at is not None:
+        until = endpoint.not_before_at.isoformat()
+        return f"the target asked not to be called before {until} (Retry-After or rate-limit reset)"
+    return None
 
 
 def explain_row(row: EndpointRow, now: datetime, n: int = 5) -> list[PlannedRun]:

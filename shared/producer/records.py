@@ -82,6 +82,7 @@ class Run:
     superseded: bool
     fence: int = 0
     lease_until: datetime | None = None
+    notes: str | None = None  # how it relates to its slot's other attempts ("retry 1 of 3 after HTTP 503 ...")
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Run:
@@ -107,3 +108,4 @@ class PlannedRun:
 
     at: datetime
     source: str
+    note: str | None = None  # what the source alone cannot say, e.g. "retry pending at T, attempt 2 of 4"

@@ -11,11 +11,18 @@ from cronicorn.core.model import (
     BODY_METHODS,
     DEFAULT_MAX_EXECUTION_TIME_MS,
     DEFAULT_MAX_RESPONSE_SIZE_KB,
+    DEFAULT_RETRY_BACKOFF_MAX_MS,
+    DEFAULT_RETRY_BACKOFF_MS,
+    DEFAULT_RETRY_ON,
     DEFAULT_TIMEOUT_MS,
     HTTP_METHODS,
     MAX_EXECUTION_TIME_MS,
+    MAX_RETRY_ATTEMPTS,
+    MAX_RETRY_BACKOFF_MS,
     MIN_BASELINE_INTERVAL_MS,
+    MIN_RUN_SPACING_MS,
     MIN_TIMEOUT_MS,
+    RetryOn,
 )
 from cronicorn.core.schedule import validate_cron, validate_timezone
 from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
@@ -72,6 +79,24 @@ class EndpointSpec(StorableModel):
     )
     max_response_size_kb: int = Field(default=DEFAULT_MAX_RESPONSE_SIZE_KB, ge=1, le=MAX_RESPONSE_SIZE_KB)
     upstream_endpoint_ids: list[str] = Field(default_factory=list, max_length=20)
+    # Retries within a slot (`cronicorn.core.retries`); a retry is never sooner than the 1 s spacing.
+    retry_max_attempts: int = Field(default=0, ge=0, le=MAX_RETRY_ATTEMPTS)
+    retry_backoff_ms: int = Field(default=DEFAULT_RETRY_BACKOFF_MS, ge=MIN_RUN_SPACING_MS, le=MAX_RETRY_BACKOFF_MS)
+    retry_backoff_max_ms: int = Field(
+        default=DEFAULT_RETRY_BACKOFF_MAX_MS, ge=MIN_RUN_SPACING_MS, le=MAX_RETRY_BACKOFF_MS
+    )
+    retry_on: list[str] = Field(default_factory=lambda: [k.value for k in DEFAULT_RETRY_ON], max_length=len(RetryOn))
+
+    @field_validator("retry_on")
+    @classmethod
+    def _retry_on(cls, value: list[str]) -> list[str]:
+        known = [k.value for k in RetryOn]
+        for item in value:
+            if item not in known:
+                raise ValueError(f"{item!r} is not a failure that can be retried; use {', '.join(known)}")
+        if len(set(value)) != len(value):
+            raise ValueError("names a failure twice")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -135,6 +160,8 @@ class EndpointSpec(StorableModel):
             raise ValueError("upstream_endpoint_ids: lists an endpoint twice")
         if self.body is not None and self.method not in BODY_METHODS:
             raise ValueError(f"body: a {self.method} request carries no body; use POST, PUT or PATCH")
+        if self.retry_backoff_max_ms < self.retry_backoff_ms:
+            raise ValueError("retry_backoff_max_ms: must not be less than retry_backoff_ms")
         return self
 
 
@@ -157,6 +184,10 @@ class EndpointPatch(StorableModel):
     max_execution_time_ms: int | None = None
     max_response_size_kb: int | None = None
     upstream_endpoint_ids: list[str] | None = None
+    retry_max_attempts: int | None = None
+    retry_backoff_ms: int | None = None
+    retry_backoff_max_ms: int | None = None
+    retry_on: list[str] | None = None
 
 
 ENDPOINT_FIELDS = tuple(EndpointSpec.model_fields)
@@ -172,6 +203,10 @@ _REQUIRED = frozenset(
         "max_execution_time_ms",
         "max_response_size_kb",
         "upstream_endpoint_ids",
+        "retry_max_attempts",
+        "retry_backoff_ms",
+        "retry_backoff_max_ms",
+        "retry_on",
     }
 )
 

@@ -62,7 +62,16 @@ _ENDPOINT_FLAGS = (
     ("max_execution_time", "max_execution_time_ms"),
     ("max_response_kb", "max_response_size_kb"),
     ("json_body", "body"),
+    ("retries", "retry_max_attempts"),
+    ("retry_backoff", "retry_backoff_ms"),
+    ("retry_backoff_max", "retry_backoff_max_ms"),
+    ("retry_on", "retry_on"),
 )
+
+
+def _kinds(text: str) -> list[str]:
+    """A comma-separated list (the names are checked by the endpoint's validation, which names the field)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _endpoint_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,6 +111,17 @@ def _endpoint_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
         action="append",
         metavar="ENDPOINT_ID",
         help="an endpoint of another job whose responses the planner may read (repeatable)",
+    )
+    p.add_argument(
+        "--retries", type=int, metavar="N", help="retries of a failed slot, same Idempotency-Key (default 0: none)"
+    )
+    p.add_argument("--retry-backoff", type=_ms, help="wait before the first retry, doubled for each next (default 1s)")
+    p.add_argument("--retry-backoff-max", type=_ms, help="longest wait before a retry (default 1m)")
+    p.add_argument(
+        "--retry-on",
+        type=_kinds,
+        metavar="KINDS",
+        help="failures to retry, comma-separated: timeout,connection,5xx,429 (default all four)",
     )
 
 
@@ -159,7 +179,8 @@ def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
     if not planned and not args.json:
         print("not scheduled: the endpoint is archived or its job is paused or archived")
         return
-    show(args, planned, ("at", "source"))
+    noted = any(p.note for p in planned)  # a pending retry, a target's hold: only then the column
+    show(args, planned, ("at", "source", "note") if noted else ("at", "source"))
 
 
 def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:

@@ -44,6 +44,13 @@ class Attempt:
     source: str | None
     request: HttpRequest  # without signing keys: the runner adds the tenant's
     tenant_id: str
+    retry: int = 0  # which retry of its slot this attempt makes after failed calls (0: the slot's first)
+
+    @property
+    def lost_before(self) -> int:
+        """How many attempts of this slot were lost with their workers before this one (the
+        slot's other attempts before it were its first try and its failure retries)."""
+        return self.attempt - 1 - self.retry
 
 
 @dataclass(frozen=True)
@@ -197,13 +204,23 @@ ABANDONED_MESSAGE = (
 )
 
 
-def _run_row(a: Attempt, row: EndpointRow) -> dict[str, Any]:
-    notes = None
+def _notes(a: Attempt, row: EndpointRow) -> str | None:
+    """How a run relates to the attempts of its slot before it."""
+    if a.retry and a.attempt == row.retry_attempt:
+        return (
+            f"retry {a.retry} of {row.retry_max_attempts} after {row.retry_reason or 'a failed call'} "
+            f"(attempt {a.attempt} of this slot, same Idempotency-Key)"
+        )
     if a.attempt > 1:
-        notes = (
+        return (
             f"retry {a.attempt} of this slot: attempt {a.attempt - 1} lost its lease before finishing "
             "(same Idempotency-Key, so a receiver can drop a second delivery)"
         )
+    return None
+
+
+def _run_row(a: Attempt, row: EndpointRow) -> dict[str, Any]:
+    notes = _notes(a, row)
     return {
         "id": a.run_id,
         "endpoint_id": a.endpoint_id,
@@ -245,6 +262,7 @@ def _attempt(row: EndpointRow, now: datetime, leases: Leases) -> Attempt:
             idempotency_key=idempotency_key(row.id, slot),
         ),
         tenant_id=row.tenant_id,
+        retry=row.retry_number if row.retry_slot_at == slot else 0,
     )
 
 

@@ -14,10 +14,18 @@ The claim's life, and who ends each state (so no path leaves an endpoint claimed
 - started (`claim_started_at` set): the worker renews the lease every heartbeat while its call
   is in flight. A worker killed or frozen stops renewing; the tick claims the slot again as
   the next attempt once the lease ends, and the lost run is recorded as abandoned.
-- finished: the attempt's fenced write clears the claim and plans the next run.
+- finished: the attempt's fenced write clears the claim and plans the next run, or, when the
+  call failed and the endpoint retries it, keeps the slot pending as a retry (`retry_slot_at`,
+  `retry_attempt`, `next_run_at` the retry's time): the tick claims it like any due row, as
+  that slot and attempt.
 - released (`release_claims`): a claim whose endpoint can no longer run (job paused or
   archived, endpoint paused) or whose lease ended before an edit, is cleared and its fence
-  bumped, so its holder, if it ever wakes, can write nothing but its own run's record.
+  bumped, so its holder, if it ever wakes, can write nothing but its own run's record. A
+  pending retry goes with it (`NO_RETRY`): the slot ends with the attempts it had.
+
+Attempt numbers of one slot grow by one per attempt, whatever made it: a claim started and lost
+(crash retry) and a failed call retried (failure retry) both run as the next number, so the two
+never collide in the runs' (endpoint, slot, attempt) key.
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ def lease_ms(timeout_ms: int, max_execution_time_ms: int, grace_ms: int) -> int:
     return max(max_execution_time_ms, timeout_ms + grace_ms)
 
 
+# A pending retry belongs to its slot: whatever ends the slot, or clears its claim, drops it too.
+NO_RETRY: dict[str, Any] = {"retry_slot_at": None, "retry_number": 0, "retry_attempt": 0, "retry_reason": None}
+
+
 MAX_PUBLISH_BACKOFF = 4  # an unstarted claim's lease doubles per republish, up to 16x
 
 
@@ -76,6 +88,8 @@ _DUE = (
         endpoints.c.claim_attempt,
         endpoints.c.claim_started_at,
         endpoints.c.claim_publishes,
+        endpoints.c.retry_slot_at,
+        endpoints.c.retry_attempt,
         endpoints.c.timeout_ms,
         endpoints.c.max_execution_time_ms,
         endpoints.c.paused_until,
@@ -125,6 +139,7 @@ _RELEASE = (
         next_run_at=bindparam("b_next"),
         next_run_source=bindparam("b_source"),
         **NO_CLAIM,
+        **NO_RETRY,
     )
 )
 
@@ -158,6 +173,16 @@ def _park(row: Any, now: datetime) -> dict[str, Any] | None:
     return None
 
 
+def _slot_and_attempt(row: Any, *, reclaim: bool, started: bool) -> tuple[datetime, int]:
+    """The slot a due row is claimed for, and as which attempt."""
+    if reclaim:
+        # A claim never started keeps its attempt number: no call was made, nothing was lost.
+        return row.claimed_slot, row.claim_attempt + 1 if started else row.claim_attempt
+    if row.retry_slot_at is not None:  # a failed attempt's slot, tried again (`cronicorn.core.retries`)
+        return row.retry_slot_at, row.retry_attempt
+    return row.next_run_at, 1
+
+
 def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, claim_lease: int) -> list[Claim]:
     claims: list[Claim] = []
     updates: list[dict[str, Any]] = []
@@ -169,16 +194,15 @@ def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, claim_leas
             continue
         reclaim = row.claimed_slot is not None  # the previous claim's lease ran out
         started = reclaim and row.claim_started_at is not None
-        # A claim never started keeps its attempt number: no call was made, nothing was lost.
-        attempt = row.claim_attempt + 1 if started else (row.claim_attempt if reclaim else 1)
         publishes = row.claim_publishes + 1 if reclaim and not started else 0
         lease_until = now + timedelta(milliseconds=claim_lease_ms(claim_lease, publishes))
+        slot, attempt = _slot_and_attempt(row, reclaim=reclaim, started=started)
         claim = Claim(
             endpoint_id=row.id,
             job_id=row.job_id,
             name=row.name,
             fence=row.fence + 1,
-            slot=row.claimed_slot if reclaim else row.next_run_at,
+            slot=slot,
             attempt=attempt,
             source=row.claimed_source if reclaim else row.next_run_source,
             lease_until=lease_until,

@@ -34,6 +34,7 @@ class EndpointRow(EndpointFields):
     lease_until: datetime | None
     claim_started_at: datetime | None  # None: claimed but not yet started by an execute worker
     claim_publishes: int  # how many times this slot's claim was published without being started
+    retry_attempt: int  # the attempt number a pending retry (`retry_slot_at`) runs as; 0: none
     job_status: str  # from the job: only an active job's endpoints are scheduled
     tenant_id: str  # from the job: every read on behalf of someone is scoped to it
 

@@ -6,29 +6,38 @@ made storable first (`run_results.storable`), and if the group's write still fai
 each run is stored on its own, and a run that cannot be stored even then is recorded as a
 failure saying why. A database that cannot be reached is the caller's to retry (the error
 propagates): that is not a property of any one run.
+
+A failed call the endpoint retries (`cronicorn.core.retries`) keeps its slot pending: the write
+sets the retry's slot, attempt number and time instead of the next slot, and the failure counts
+only once the slot is decided. Whatever the response said of the next call (Retry-After, a spent
+rate limit's reset) is kept as the endpoint's `not_before_at`, which every plan obeys.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam
+from sqlalchemy import Engine, Text, and_, bindparam, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from cronicorn.core.governor import plan_next_run, settle_after_run
-from cronicorn.core.model import ErrorKind, RunStatus
+from cronicorn.core.governor import MAX_NOT_BEFORE, Plan, plan_next_run, settle_after_run
+from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
+from cronicorn.core.retries import Retry, failure_class, plan_retry
+from cronicorn.core.retry_after import response_not_before
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.endpoint_rows import EndpointRow
-from cronicorn.store.replanning import lock_endpoint_rows, schedulable, state_from_row
+from cronicorn.store.replanning import lock_endpoint_rows, retry_policy_from_row, schedulable, state_from_row
 from cronicorn.store.run_results import RunResult, storable, unstorable, with_note
 from cronicorn.store.tables import endpoints, runs
 
 log = logging.getLogger(__name__)
 
 _RESULT_COLUMNS = tuple(name for name in RunResult.__dataclass_fields__ if name != "status")
+_NEW_NOTES = bindparam("b_notes", type_=Text)
 
 _FINISH_RUN = (
     runs.update()
@@ -36,7 +45,9 @@ _FINISH_RUN = (
     .values(
         status=bindparam("b_status"),
         superseded=bindparam("b_superseded"),
-        **{name: bindparam(f"b_{name}") for name in _RESULT_COLUMNS},
+        **{name: bindparam(f"b_{name}") for name in _RESULT_COLUMNS if name != "notes"},
+        # Added to what the start wrote (which retry this is, of what), never replacing it.
+        notes=func.coalesce(runs.c.notes + "; " + _NEW_NOTES, runs.c.notes, _NEW_NOTES),
     )
 )
 
@@ -50,6 +61,11 @@ _PLAN_COLUMNS = (
     "ai_hint_reason",
     "next_run_at",
     "next_run_source",
+    "retry_slot_at",
+    "retry_number",
+    "retry_attempt",
+    "retry_reason",
+    "not_before_at",
 )
 
 _SETTLE = (
@@ -124,6 +140,11 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
             current.append(ours)
             if not ours and stored.error_kind != ErrorKind.NOT_SENT.value:
                 stored = with_note(stored, LATE_NOTE)
+            if ours and row is not None and original.error_kind != ErrorKind.NOT_SENT.value:
+                plan, retry = _settled(row, attempt, original)
+                plans.append(plan)
+                if retry is not None:
+                    stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
             run_updates.append(
                 {
                     "b_run": attempt.run_id,
@@ -132,21 +153,43 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
                     **{f"b_{name}": getattr(stored, name) for name in _RESULT_COLUMNS},
                 }
             )
-            if ours and row is not None and original.error_kind != ErrorKind.NOT_SENT.value:
-                plans.append(_settled(row, attempt, original))
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
             conn.execute(_SETTLE, plans)
     return current
 
 
-def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str, Any]:
+def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dict[str, Any], Retry | None]:
+    """The endpoint's columns after `attempt` ended with `result`, and the retry planned, if any."""
     now = result.finished_at
+    success = result.status is RunStatus.SUCCESS
+    cap = MAX_NOT_BEFORE if row.max_interval_ms is None else timedelta(milliseconds=row.max_interval_ms)
+    held = response_not_before(result.status_code, result.response_headers, now, max_delay=cap)
+    before = state_from_row(row)
+    retry = None
+    if not success and schedulable(row):
+        # The state a retry is planned from: this attempt served what it served, and counts nothing yet.
+        tried = settle_after_run(
+            before, success=False, final=False, started_at=attempt.started_at, now=now, not_before=held
+        )
+        retry = plan_retry(
+            tried,
+            retry_policy_from_row(row),
+            now,
+            failure=failure_class(result.error_kind, result.status_code),
+            retries_done=attempt.retry,
+            slot=attempt.slot,
+            started_at=attempt.started_at,
+        )
     state = settle_after_run(
-        state_from_row(row), success=result.status is RunStatus.SUCCESS, started_at=attempt.started_at, now=now
+        before, success=success, final=retry is None, started_at=attempt.started_at, now=now, not_before=held
     )
-    plan = plan_next_run(state, now, after_slot=attempt.slot) if schedulable(row) else None
-    return {
+    plan: Plan | None = None
+    if retry is not None:
+        plan = retry.plan
+    elif schedulable(row):
+        plan = plan_next_run(state, now, after_slot=attempt.slot)
+    values = {
         "b_id": attempt.endpoint_id,
         "b_fence": attempt.fence,
         "b_failure_count": state.failure_count,
@@ -158,4 +201,24 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str,
         "b_ai_hint_reason": row.ai_hint_reason if state.ai_hint_expires_at is not None else None,
         "b_next_run_at": plan.at if plan else None,
         "b_next_run_source": plan.source.value if plan else None,
+        # The retry keeps the slot pending as its next attempt; anything else ends the slot.
+        "b_retry_slot_at": attempt.slot if retry else None,
+        "b_retry_number": retry.number if retry else 0,
+        "b_retry_attempt": attempt.attempt + 1 if retry else 0,
+        "b_retry_reason": _failure_text(result) if retry else None,
+        "b_not_before_at": state.not_before_at,
     }
+    return values, retry
+
+
+def _failure_text(result: RunResult) -> str:
+    """A failure in a few words, for the notes of the retry that follows it (storable: a target's
+    reason phrase may hold what no column takes)."""
+    result = storable(result)
+    text = result.error_message or result.error_kind or f"status {result.status_code}"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _retry_note(retry: Retry, of: int) -> str:
+    why = " (the target's Retry-After or rate-limit reset)" if retry.plan.source is PlanSource.RETRY_AFTER else ""
+    return f"retry {retry.number} of {of} planned for {retry.plan.at.isoformat()}{why}"

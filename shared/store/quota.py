@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.tiers import Tier, month_after, month_start
-from cronicorn.store.claims import NO_CLAIM, Claim
+from cronicorn.store.claims import NO_CLAIM, NO_RETRY, Claim
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
 
 
@@ -87,7 +87,7 @@ class RunQuota:
                 result = conn.execute(
                     endpoints.update()
                     .where(and_(endpoints.c.id == c.endpoint_id, endpoints.c.fence == c.fence))
-                    .values(next_run_at=until, next_run_source=PlanSource.DEFERRED.value, **NO_CLAIM)
+                    .values(next_run_at=until, next_run_source=PlanSource.DEFERRED.value, **NO_CLAIM, **NO_RETRY)
                 )
                 if result.rowcount and not _recorded(conn, c):
                     # Once per slot: a run-now or hint can make the same slot due, and deferred, again.

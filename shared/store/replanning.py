@@ -10,8 +10,9 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from cronicorn.core.governor import EndpointState, Plan, plan_next_run
-from cronicorn.core.model import JobStatus, PlanSource
-from cronicorn.store.claims import release_claims
+from cronicorn.core.model import JobStatus, PlanSource, RetryOn
+from cronicorn.core.retries import RetryPolicy
+from cronicorn.store.claims import NO_RETRY, release_claims
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.tables import endpoints
 
@@ -22,6 +23,17 @@ STATE_COLUMNS = tuple(f.name for f in fields(EndpointState))
 def state_from_row(row: EndpointRow) -> EndpointState:
     """The governor's view of an endpoint row."""
     return EndpointState(**{name: getattr(row, name) for name in STATE_COLUMNS})
+
+
+def retry_policy_from_row(row: EndpointRow) -> RetryPolicy:
+    """The endpoint's retry settings (`cronicorn.core.retries`)."""
+    known = {k.value for k in RetryOn}
+    return RetryPolicy(
+        max_attempts=row.retry_max_attempts,
+        backoff_ms=row.retry_backoff_ms,
+        backoff_max_ms=row.retry_backoff_max_ms,
+        on=frozenset(RetryOn(v) for v in row.retry_on or () if v in known),
+    )
 
 
 def lock_endpoint_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, EndpointRow]:
@@ -50,7 +62,11 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
     """Re-plan an endpoint after a change, inside the caller's transaction.
 
     `reset` (schedule edits, resume) writes the governor's plan; `earlier` (hints, run-now)
-    only ever moves the next run earlier. While a claim's lease runs the row is left alone: the
+    only ever moves the next run earlier. A pending retry of a failed slot survives `earlier`
+    (the tick claims it sooner, still as its slot's retry) and is dropped by `reset`: a change
+    to the endpoint, a pause or a resume starts afresh from the governor's plan, and the failure
+    count stays as it was (the change, not the slot, decided what runs next). The target's
+    not-before (`not_before_at`) holds either way. While a claim's lease runs the row is left alone: the
     attempt's finishing write re-reads the row and plans from the new state, so the change still
     takes effect the moment that attempt ends, and the claim is never disturbed. A claim whose
     lease has ended is cleared, and the change plans from a clean state.
@@ -70,7 +86,9 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
             return None
     if not schedulable(row):
         conn.execute(
-            endpoints.update().where(endpoints.c.id == endpoint_id).values(next_run_at=None, next_run_source=None)
+            endpoints.update()
+            .where(endpoints.c.id == endpoint_id)
+            .values(next_run_at=None, next_run_source=None, **NO_RETRY)
         )
         return None
     plan = plan_next_run(state_from_row(row), now)
@@ -80,6 +98,6 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
     conn.execute(
         endpoints.update()
         .where(endpoints.c.id == endpoint_id)
-        .values(next_run_at=plan.at, next_run_source=plan.source.value)
+        .values(next_run_at=plan.at, next_run_source=plan.source.value, **({} if mode == "earlier" else NO_RETRY))
     )
     return plan

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 
+from cronicorn.core.model import DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_ON
 from cronicorn.store.column_types import JSONType, UTCDateTime
 
 metadata = MetaData(
@@ -124,6 +127,19 @@ endpoints = Table(
     Column("ai_hint_next_run_at", UTCDateTime, nullable=True),
     Column("ai_hint_expires_at", UTCDateTime, nullable=True),
     Column("ai_hint_reason", Text, nullable=True),
+    # Retries within a slot and the target's not-before (`cronicorn.core.retries`). A failed attempt
+    # with a retry left keeps its slot pending here: next_run_at is the retry's time, and the tick
+    # claims the row as `retry_slot_at`, attempt `retry_attempt` (after the slot's lost attempts
+    # and earlier retries, so crash retries and failure retries never share a number).
+    Column("retry_max_attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_backoff_ms", Integer, nullable=False, server_default=str(DEFAULT_RETRY_BACKOFF_MS)),
+    Column("retry_backoff_max_ms", Integer, nullable=False, server_default=str(DEFAULT_RETRY_BACKOFF_MAX_MS)),
+    Column("retry_on", JSONType, nullable=False, server_default=json.dumps([k.value for k in DEFAULT_RETRY_ON])),
+    Column("retry_slot_at", UTCDateTime, nullable=True),
+    Column("retry_number", Integer, nullable=False, server_default="0"),
+    Column("retry_attempt", Integer, nullable=False, server_default="0"),
+    Column("retry_reason", Text, nullable=True),
+    Column("not_before_at", UTCDateTime, nullable=True),
     # Planner bookkeeping: when to analyse next, and the failure count the last session saw.
     Column("ai_next_analysis_at", UTCDateTime, nullable=True),
     Column("ai_analyzed_failure_count", Integer, nullable=True),
