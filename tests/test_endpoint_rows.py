@@ -29,7 +29,7 @@ def test_the_row_has_exactly_the_tables_columns_plus_the_joined_job_fields() -> 
 
 def test_the_record_and_the_row_share_one_declaration_of_the_endpoints_fields() -> None:
     shared = [f.name for f in fields(EndpointFields)]
-    assert [f.name for f in fields(Endpoint)] == [*shared, "running"]
+    assert [f.name for f in fields(Endpoint)] == [*shared, "running", "notes"]
     assert list(ROW_FIELDS[: len(shared)]) == shared
 
 
@@ -37,7 +37,7 @@ def test_every_other_list_of_endpoint_fields_is_a_subset_of_the_row() -> None:
     assert STATE_COLUMNS == tuple(f.name for f in fields(EndpointState))
     assert set(STATE_COLUMNS) <= set(ROW_FIELDS)
     assert set(ENDPOINT_FIELDS) <= set(ROW_FIELDS)
-    assert {f.name for f in fields(Endpoint)} - {"running"} <= set(ROW_FIELDS)
+    assert {f.name for f in fields(Endpoint)} - {"running", "notes"} <= set(ROW_FIELDS)
 
 
 def test_reads_return_typed_rows_that_agree_with_the_record(client: Cronicorn, engine: Engine) -> None:
