@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
     """A fresh venv with the wheel installed (no dependencies), and the names that install added."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # setuptools builds in the source tree and packs whatever its build/lib holds: a module moved
+    # or deleted since the last build would ship as a stale copy. Start that cache from nothing.
+    for stale in (ROOT / "build" / "lib", *(ROOT / "build").glob("bdist.*")):
+        shutil.rmtree(stale, ignore_errors=True)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(ROOT)],
         capture_output=True,
