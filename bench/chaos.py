@@ -199,12 +199,12 @@ class Chaos:
 
     # --- faults ----------------------------------------------------------------------------------
     def inject(self, kind: str, n: int) -> Fault:
-        execute = ("execute-threads", "execute-gevent")[n % 2]
+        turn = sum(1 for f in self.faults if f.kind == kind)  # each kind alternates between the two of a role
         target = {
-            "kill_execute": execute,
-            "stop_execute": execute,
-            "kill_scheduler": f"scheduler-{n % 2 + 1}",
-            "kill_beat": f"beat-{n % 2 + 1}",
+            "kill_execute": ("execute-threads", "execute-gevent")[turn % 2],
+            "stop_execute": ("execute-gevent", "execute-threads")[turn % 2],
+            "kill_scheduler": f"scheduler-{turn % 2 + 1}",
+            "kill_beat": f"beat-{turn % 2 + 1}",
         }.get(kind, "redis" if kind in ("redis_restart", "broker_outage") else "postgres")
         fault = Fault(kind, target, started=time.time())
         print(f"-- {time.strftime('%H:%M:%S')} fault {n + 1}: {kind} ({target})", flush=True)

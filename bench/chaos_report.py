@@ -168,11 +168,36 @@ def _in_flight(keyed: Sequence[Record]) -> dict[str, Any]:
 
 
 def _after_lease(keyed: Sequence[Record], by_slot: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Calls that no attempt of their slot can account for inside its lease.
+
+    The target cannot tell which attempt sent a call, so calls are matched to attempts (one call
+    each) inside the attempts' windows [started, lease_until], as many as possible (earliest
+    lease end first, which is optimal); a call left over arrived when no unmatched attempt of its
+    slot held a lease: it left after its attempt's lease had ended.
+    """
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    for key, _path, arrived, _ended in keyed:
+        arrivals[key].append(arrived)
     late = []
-    for key, path, arrived, _ended in keyed:
-        leases = [a["lease_until"] for a in by_slot.get(key, []) if a["lease_until"] is not None]
-        if leases and arrived > max(leases).timestamp():
-            late.append({"key": key, "path": path, "after_lease_s": round(arrived - max(leases).timestamp(), 3)})
+    for key, times in arrivals.items():
+        windows = [
+            (a["started_at"].timestamp(), a["lease_until"].timestamp())
+            for a in by_slot.get(key, [])
+            if a["lease_until"] is not None
+        ]
+        free = list(range(len(windows)))
+        outside = []
+        for t in sorted(times):
+            inside = [i for i in free if windows[i][0] <= t <= windows[i][1]]
+            if inside:
+                free.remove(min(inside, key=lambda i: windows[i][1]))
+            else:
+                outside.append(t)
+        for t in outside[: len(free)]:  # beyond that, more calls than attempts: unrecorded duplicates
+            ended = max((w[1] for w in windows if w[1] < t), default=None)
+            late.append(
+                {"key": key, "arrived": _clock(t), "after_lease_s": None if ended is None else round(t - ended, 3)}
+            )
     return {"calls_after_lease": len(late), "calls_after_lease_examples": late[:EXAMPLES]}
 
 
@@ -304,7 +329,9 @@ def _steering(
 ) -> dict[str, Any]:
     """How long steering took to show at the target, and calls of a paused job after the pause
     (beyond one lease: a call claimed just before the pause may still run)."""
-    run_now, edits, while_paused = [], [], 0
+    run_now: list[float | None] = []
+    edits: list[float | None] = []
+    while_paused: list[dict[str, Any]] = []
     for f in faults:
         s = f["steering"]
         if "run_now" in s:
@@ -314,11 +341,16 @@ def _steering(
         if "pause" in s and "resume" in s:
             members = {eid for eid, ep in registered.items() if ep["job_id"] == s["pause"]["subject"]}
             start, stop = s["pause"]["done_at"] + lease_s, s["resume"]["at"]
-            while_paused += sum(1 for k, _p, a, _e in keyed if start < a < stop and k.split(":", 1)[0] in members)
+            while_paused += [
+                {"key": k, "arrived": _clock(a), "paused": _clock(s["pause"]["done_at"]), "resumed": _clock(stop)}
+                for k, _p, a, _e in keyed
+                if start < a < stop and k.split(":", 1)[0] in members
+            ]
     return {
         "run_now_to_call_s": run_now,
         "url_edit_to_call_s": edits,
-        "calls_of_a_paused_job_past_one_lease": while_paused,
+        "calls_of_a_paused_job_past_one_lease": len(while_paused),
+        "paused_job_call_examples": while_paused[:EXAMPLES],
         "steering_failures_retried": sum(
             v.get("failures", 0) for f in faults for v in f["steering"].values() if isinstance(v, dict)
         ),
@@ -353,5 +385,5 @@ def _summary(f: dict[str, Any]) -> list[str]:
         f"{f['abandoned_whose_call_never_arrived']}; running past their lease at the end: "
         f"{f['running_past_lease_at_end']}",
         f"     dispatch lag p50 {f['lag_p50_s']} s, p99 {f['lag_p99_s']} s, max {f['lag_max_s']} s",
-        f"     steering: {f['steering']}",
+        f"     steering: { ({k: v for k, v in f['steering'].items() if not k.endswith('examples')}) }",
     ]

@@ -15,16 +15,17 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bench.chaos import FAULTS
+from bench.chaos_report import report
 from bench.chaos_services import ServiceUnavailable, pg_bindir
+from cronicorn.store.attempts import idempotency_key
 from tests.cluster import ROOT
 from tests.services import unavailable
-
-pytestmark = pytest.mark.e2e
 
 
 def figures_of_a_short_run(tmp_path: Path) -> dict:  # type: ignore[type-arg]
@@ -48,6 +49,7 @@ def figures_of_a_short_run(tmp_path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((tmp_path / "chaos_short.json").read_text())  # type: ignore[no-any-return]
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(240)
 def test_the_short_chaos_run_keeps_the_promises(tmp_path: Path) -> None:
     f = figures_of_a_short_run(tmp_path)
@@ -58,3 +60,90 @@ def test_the_short_chaos_run_keeps_the_promises(tmp_path: Path) -> None:
     assert f["lost_after_faults"] == [], summary + json.dumps(f["lost_after_faults"], indent=1)
     assert f["unexpected_exits"] == [], summary + json.dumps(f["unexpected_exits"], indent=1)
     assert f["calls_after_lease"] == 0, summary + json.dumps(f["calls_after_lease_examples"], indent=1)
+
+
+# --- the figures themselves, on made-up records: what counts as what ---------------------------
+T0 = 1_800_000_000.0
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(T0 + seconds, UTC)
+
+
+def key(endpoint: str, slot_s: float) -> str:
+    return idempotency_key(endpoint, at(slot_s))
+
+
+def attempt(endpoint: str, slot_s: float, n: int, status: str, started_s: float, lease_s: float = 5) -> dict:  # type: ignore[type-arg]
+    return {
+        "endpoint_id": endpoint,
+        "scheduled_at": at(slot_s),
+        "attempt": n,
+        "status": status,
+        "started_at": at(started_s),
+        "lease_until": at(started_s + lease_s),
+        "finished_at": at(started_s + 1),
+        "superseded": False,
+        "error_kind": None,
+        "error_message": None,
+    }
+
+
+def figures(records: list[tuple[str, str, float, float]], runs: list[dict], **extra: object) -> dict:  # type: ignore[type-arg]
+    endpoints = {"a": {"job_id": "j", "interval_s": 1}, "b": {"job_id": "j", "interval_s": 1}}
+    rows = [
+        {"id": e, "job_id": "j", "archived_at": None, "paused_until": None, "next_run_at": None}
+        | dict.fromkeys(("next_run_source", "claimed_slot", "lease_until", "fence"))
+        for e in endpoints
+    ]
+    args: dict = {  # type: ignore[type-arg]
+        "records": [(k, "/", T0 + a, T0 + e) for k, _p, a, e in records],
+        "runs": runs,
+        "endpoint_rows": rows,
+        "job_rows": [{"id": "j", "status": "active"}],
+        "registered": endpoints,
+        "faults": [],
+        "exits": [],
+        "steering": [],
+        "last_clear": T0,
+        "end": T0 + 30,
+        "lease_s": 5.0,
+    }
+    return report(**(args | extra))
+
+
+def test_a_second_call_of_a_slot_is_a_recorded_retry_only_after_an_abandoned_attempt() -> None:
+    retried = [(key("a", 0), "/", 0.1, 0.2), (key("a", 0), "/", 5.5, 5.6)]
+    runs = [attempt("a", 0, 1, "abandoned", 0.0), attempt("a", 0, 2, "success", 5.4)]
+    f = figures(
+        [*retried, (key("b", 0), "/", 0.1, 0.2), (key("b", 0), "/", 6, 6.1)], [*runs, attempt("b", 0, 1, "success", 0)]
+    )
+    assert (f["recorded_retries"], f["unrecorded_duplicates"], f["calls_per_slot_max"]) == (1, 1, 2)
+
+
+def test_calls_of_one_endpoint_that_overlap_at_the_target_are_counted() -> None:
+    calls = [(key("a", 0), "/", 0.0, 2.0), (key("a", 1), "/", 1.0, 1.5), (key("b", 0), "/", 0.0, 2.0)]
+    runs = [attempt("a", 0, 1, "success", 0), attempt("a", 1, 1, "success", 1), attempt("b", 0, 1, "success", 0)]
+    f = figures(calls, runs)
+    assert (f["max_in_flight"], f["endpoints_with_overlap"]) == (2, 1)
+
+
+def test_a_call_no_attempt_held_a_lease_for_left_after_its_lease() -> None:
+    late = [(key("a", 0), "/", 5.2, 5.3)]  # its only attempt started at 0 with a 5 s lease
+    f = figures(
+        [*late, (key("b", 0), "/", 4.9, 5.0)], [attempt("a", 0, 1, "success", 0), attempt("b", 0, 1, "success", 0)]
+    )
+    assert f["calls_after_lease"] == 1 and f["calls_after_lease_examples"][0]["after_lease_s"] == 0.2
+
+
+def test_an_endpoint_that_never_runs_after_the_faults_is_lost_and_one_that_runs_too_late_is_late() -> None:
+    f = figures([(key("a", 8), "/", 8.0, 8.1)], [attempt("a", 8, 1, "success", 8)])  # deadline: 5 s + 1 s interval
+    assert [e["endpoint"] for e in f["late_after_faults"]] == ["a"]
+    assert [e["endpoint"] for e in f["lost_after_faults"]] == ["b"]
+    assert f["verdict"] == {
+        "max_in_flight_is_1": True,
+        "no_unrecorded_duplicate": True,
+        "none_lost": False,
+        "none_late": False,
+        "no_unexpected_exit": True,
+    }

@@ -28,7 +28,15 @@ from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL
 from tests.targets import TargetServer
 
-pytestmark = pytest.mark.e2e
+
+def test_redis_urls_use_the_resilient_transport_and_still_read_as_redis() -> None:
+    """Flower's broker page and every log line read the broker's scheme: it stays `redis://`."""
+    from cronicorn.workers.app import app
+    from cronicorn.workers.broker import Transport
+
+    with app.connection("redis://127.0.0.1:6390/3") as conn:
+        assert isinstance(conn.transport, Transport)
+        assert conn.as_uri().startswith("redis://") and conn.as_uri().endswith("@127.0.0.1:6390/3")
 
 
 class PrivateRedis:
@@ -77,6 +85,7 @@ def pings(cluster: Cluster, node: str) -> bool:
     return subprocess.run(argv, env=cluster.env, capture_output=True, timeout=60).returncode == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("pool", ["threads", "gevent", "prefork"])
 def test_a_redis_restart_with_calls_in_progress_leaves_every_worker_running(

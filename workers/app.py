@@ -21,11 +21,14 @@ from cronicorn.core.constants import (
 )
 from cronicorn.core.settings import Settings
 from cronicorn.telemetry.metrics import serve
-from cronicorn.workers.broker import CONSUMER, broker_transport
+from cronicorn.workers.broker import CONSUMER, use_for_redis_urls
 from cronicorn.workers.checks import StartupError, check_worker_start, refuse_to_start
 from cronicorn.workers.runtime import reset_runtime, set_pool_size
 
 settings = Settings.from_env()
+# A Redis transport and consumer that survive a Redis restart with messages in progress (see
+# workers/broker.py); set before the app makes its first connection.
+use_for_redis_urls()
 
 app = Celery("cronicorn", broker=settings.effective_broker_url, include=["cronicorn.workers.tasks"])
 app.conf.update(
@@ -49,9 +52,6 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     task_track_started=True,
-    # A channel that still closes when Redis is gone: without it Celery 5.7 gives up on a broker
-    # restart while messages are in progress (see workers/broker.py).
-    broker_transport=broker_transport(settings.effective_broker_url),
     worker_consumer=CONSUMER,
     broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
     broker_connection_retry_on_startup=True,

@@ -43,13 +43,12 @@ import logging
 import time
 from queue import Empty
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from celery.worker import pidbox
 from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.consumer.control import Control as CeleryControl
+from kombu.transport import TRANSPORT_ALIASES, virtual
 from kombu.transport import redis as kombu_redis
-from kombu.transport import virtual
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +97,16 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-def broker_transport(broker_url: str) -> str | None:
-    """Our transport for a plain `redis://` broker; any other scheme keeps kombu's own (a
-    `rediss://` URL's TLS defaults hang on kombu seeing that scheme name)."""
-    return TRANSPORT if urlsplit(broker_url).scheme == "redis" else None
+def use_for_redis_urls() -> None:
+    """Make `redis://` broker URLs use this transport (kombu's alias table, the documented way to
+    plug in a transport), in every process that loads the Celery app.
+
+    An alias rather than Celery's `broker_transport` setting: with that setting the connection's
+    URL becomes `cronicorn.workers.broker:Transport://...`, which Flower cannot read (its broker
+    page picks Redis by the URL's scheme) and which every log line would show. `rediss://` and
+    `sentinel://` keep kombu's own transports (their TLS and discovery defaults hang on the name).
+    """
+    TRANSPORT_ALIASES["redis"] = TRANSPORT
 
 
 class ReconnectingPidbox(pidbox.gPidbox):
