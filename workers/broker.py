@@ -98,8 +98,8 @@ class Transport(kombu_redis.Transport):
 
 
 def use_for_redis_urls() -> None:
-    """Make `redis://` broker URLs use this transport (kombu's alias table, the documented way to
-    plug in a transport), in every process that loads the Celery app.
+    """Make `redis://` broker URLs use this transport (kombu's table of transport aliases), in
+    every process that loads the Celery app.
 
     An alias rather than Celery's `broker_transport` setting: with that setting the connection's
     URL becomes `cronicorn.workers.broker:Transport://...`, which Flower cannot read (its broker
