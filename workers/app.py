@@ -21,10 +21,14 @@ from cronicorn.core.constants import (
 )
 from cronicorn.core.settings import Settings
 from cronicorn.telemetry.metrics import serve
-from cronicorn.workers.checks import check_worker_start
+from cronicorn.workers.broker import CONSUMER, use_for_redis_urls
+from cronicorn.workers.checks import StartupError, check_worker_start, refuse_to_start
 from cronicorn.workers.runtime import reset_runtime, set_pool_size
 
 settings = Settings.from_env()
+# A Redis transport and consumer that survive a Redis restart with messages in progress (see
+# workers/broker.py); set before the app makes its first connection.
+use_for_redis_urls()
 
 app = Celery("cronicorn", broker=settings.effective_broker_url, include=["cronicorn.workers.tasks"])
 app.conf.update(
@@ -48,6 +52,7 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     task_track_started=True,
+    worker_consumer=CONSUMER,
     broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
     broker_connection_retry_on_startup=True,
     # Beat state is a fixed set of short intervals: nothing worth persisting, and two beats
@@ -63,7 +68,11 @@ logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s 
 
 @worker_init.connect
 def _check_on_start(sender: object = None, **_: object) -> None:
-    check_worker_start(settings)
+    # Celery logs and ignores an exception a signal handler raises: only SystemExit stops the worker.
+    try:
+        check_worker_start(settings)
+    except StartupError as exc:
+        refuse_to_start(str(getattr(sender, "hostname", "worker")), exc)
     concurrency = getattr(sender, "concurrency", None)
     if isinstance(concurrency, int):
         set_pool_size(concurrency)
