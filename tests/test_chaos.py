@@ -5,9 +5,8 @@ restart, PostgreSQL restarts fast and immediate, a frozen broker) with steering 
 a PostgreSQL and a Redis of the suite's own. Asserted from what the target received: never two
 calls of one endpoint at once, no second call of a slot without a recorded attempt for it, no
 worker process dying on its own, every active endpoint running again after the faults, no call
-leaving after its attempt's lease. The last two fail today for reasons in the core (see their
-xfail reasons): they turn XPASS when it is fixed, and then the marks go. The full run
-(`python -m bench chaos`, about 8 minutes) is a benchmark, not a test.
+leaving after its attempt's lease. The full run (`python -m bench chaos`, about 8 minutes) is a
+benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -71,22 +70,12 @@ def test_under_every_fault_no_endpoint_overlaps_no_slot_is_called_unrecorded_and
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(
-    reason="core (issue 11, lead): an endpoint whose attempt died while its job was paused is parked by the tick "
-    "(next_run_at NULL, claim kept) and resume_job leaves claimed rows alone, so it never runs again",
-    strict=False,
-)
 def test_after_the_faults_every_active_endpoint_runs_again(short_run: dict) -> None:  # type: ignore[type-arg]
     assert short_run["lost_after_faults"] == [], explained(short_run, "lost_after_faults")
 
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(
-    reason="core (issue 11, lead): a worker frozen between starting an attempt and sending its request, or "
-    "blocked on a frozen Redis, sends it after the attempt's lease has ended",
-    strict=False,
-)
 def test_no_call_leaves_after_its_attempts_lease(short_run: dict) -> None:  # type: ignore[type-arg]
     assert short_run["calls_after_lease"] == 0, explained(short_run, "calls_after_lease_examples")
 

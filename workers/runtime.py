@@ -43,7 +43,11 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.effective_redis_url, health_check_interval=30)
+        # Every command here is a short lock or key operation: a frozen or unreachable Redis must
+        # fail it within seconds (the claim's lease then decides), never hang an execute worker.
+        return redis.Redis.from_url(
+            self.settings.effective_redis_url, health_check_interval=30, socket_timeout=5, socket_connect_timeout=5
+        )
 
     @cached_property
     def runner(self) -> Runner:

@@ -14,7 +14,7 @@ from cronicorn.core.model import JobStatus
 from cronicorn.producer.records import Job
 from cronicorn.producer.specs import JobPatch, JobSpec, parse
 from cronicorn.producer.storable import check_ids
-from cronicorn.store.replanning import replan
+from cronicorn.store.replanning import lock_endpoint_rows, replan
 from cronicorn.store.tables import endpoints, jobs
 
 MAX_PAGE = 1000
@@ -139,9 +139,12 @@ def _set_status(engine: Engine, tenant_id: str, now: datetime, job_id: str, stat
             .scalars()
             .all()
         )
+        # Lock them all first, in id order, as attempts and claims do: locking them one by one
+        # in whatever order they came deadlocked against a batch finishing at the same moment.
+        lock_endpoint_rows(conn, ids)
         # Active: every endpoint re-planned now. Paused/archived: next_run_at cleared, so the
         # tick never scans them (an attempt in flight finishes and then plans nothing).
-        for endpoint_id in ids:
+        for endpoint_id in sorted(ids):
             replan(conn, endpoint_id, now, mode="reset")
         return Job.from_row(job_row(conn, tenant_id, job_id))
 
