@@ -100,7 +100,9 @@ class RunPage:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A future run time and the governor rule that chose it."""
+    """A future run time, the governor rule that chose it, and what else shaped it (jitter, runs
+    left, a backfill's end, the end of the schedule after it)."""
 
     at: datetime
     source: str
+    detail: str | None = None

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from cronicorn.core.governor import plan_next_run, settle_after_run
+from cronicorn.core.governor import after_slot_of, plan_next_run, settle_after_run
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.endpoint_rows import EndpointRow
-from cronicorn.store.replanning import lock_endpoint_rows, schedulable, state_from_row
+from cronicorn.store.replanning import lock_endpoint_rows, plan_values, schedulable, state_from_row
 from cronicorn.store.run_results import RunResult, storable, unstorable, with_note
 from cronicorn.store.tables import endpoints, runs
 
@@ -49,6 +49,12 @@ _PLAN_COLUMNS = (
     "ai_hint_reason",
     "next_run_at",
     "next_run_source",
+    # schedule options (issue 12): runs left, a backfill's cursor, jitter's grid slot, the end
+    "runs_left",
+    "backfill_next_at",
+    "backfill_until",
+    "grid_slot_at",
+    "ended_at",
 )
 
 _SETTLE = (
@@ -150,9 +156,18 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
 def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str, Any]:
     now = result.finished_at
     state = settle_after_run(
-        state_from_row(row), success=result.status is RunStatus.SUCCESS, started_at=attempt.started_at, now=now
+        state_from_row(row),
+        success=result.status is RunStatus.SUCCESS,
+        started_at=attempt.started_at,
+        now=now,
+        slot=attempt.slot,
+        source=attempt.source,
     )
-    plan = plan_next_run(state, now, after_slot=attempt.slot) if schedulable(row) else None
+    if schedulable(row):
+        plan = plan_next_run(state, now, after_slot=after_slot_of(attempt.slot, attempt.source))
+        planned = plan_values(plan, row, now)
+    else:  # parked (job paused or archived): nothing planned, and not ended either
+        planned = {"next_run_at": None, "next_run_source": None, "grid_slot_at": None, "ended_at": row.ended_at}
     return {
         "b_id": attempt.endpoint_id,
         "b_fence": attempt.fence,
@@ -163,6 +178,8 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> dict[str,
         "b_ai_hint_next_run_at": state.ai_hint_next_run_at,
         "b_ai_hint_expires_at": state.ai_hint_expires_at,
         "b_ai_hint_reason": row.ai_hint_reason if state.ai_hint_expires_at is not None else None,
-        "b_next_run_at": plan.at if plan else None,
-        "b_next_run_source": plan.source.value if plan else None,
+        "b_runs_left": state.runs_left,
+        "b_backfill_next_at": state.backfill_next_at,
+        "b_backfill_until": state.backfill_until,
+        **{f"b_{name}": value for name, value in planned.items()},
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
@@ -46,11 +46,25 @@ def schedulable(row: EndpointRow) -> bool:
     return row.archived_at is None and row.job_status == JobStatus.ACTIVE.value
 
 
+def plan_values(plan: Plan | None, row: EndpointRow, now: datetime) -> dict[str, Any]:
+    """The columns a plan writes: the next run, why, and the slot jitter moved it from. No plan
+    means the schedule ran out (ends_at, max_runs, a one-off that ran): the endpoint is ended."""
+    if plan is None:
+        return {"next_run_at": None, "next_run_source": None, "grid_slot_at": None, "ended_at": row.ended_at or now}
+    return {
+        "next_run_at": plan.at,
+        "next_run_source": plan.source.value,
+        "grid_slot_at": plan.grid_slot,
+        "ended_at": None,
+    }
+
+
 def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["reset", "earlier"]) -> Plan | None:
     """Re-plan an endpoint after a change, inside the caller's transaction.
 
-    `reset` (schedule edits, resume) writes the governor's plan; `earlier` (hints, run-now)
-    only ever moves the next run earlier. While a claim's lease runs the row is left alone: the
+    `reset` (schedule edits, resume) writes the governor's plan, or ends the endpoint when there is
+    none (and an edit that gives it one again revives it); `earlier` (hints, run-now) only ever
+    moves the next run earlier. While a claim's lease runs the row is left alone: the
     attempt's finishing write re-reads the row and plans from the new state, so the change still
     takes effect the moment that attempt ends, and the claim is never disturbed. A claim whose
     lease has ended is cleared, and the change plans from a clean state.
@@ -75,11 +89,7 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
         return None
     plan = plan_next_run(state_from_row(row), now)
     current = row.next_run_at
-    if mode == "earlier" and current is not None and current <= plan.at:
+    if mode == "earlier" and current is not None and (plan is None or current <= plan.at):
         return Plan(current, PlanSource(row.next_run_source or PlanSource.BASELINE_INTERVAL.value))
-    conn.execute(
-        endpoints.update()
-        .where(endpoints.c.id == endpoint_id)
-        .values(next_run_at=plan.at, next_run_source=plan.source.value)
-    )
+    conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**plan_values(plan, row, now)))
     return plan
