@@ -11,24 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cronicorn.core.backfill import backfill_slots
-from cronicorn.core.governor import (
-    EndpointState,
-    Grid,
-    Plan,
-    after_slot_of,
-    ending,
-    grid_anchor,
-    next_slot,
-    plan_next_run,
-    settle_after_run,
-    skipped_as_missed,
-)
+from cronicorn.core.governor import EndpointState, Grid, Plan, ending, grid_anchor, next_slot, plan_next_run
 from cronicorn.core.jitter import jitter_offset
+from cronicorn.core.missed_slots import skipped_as_missed
 from cronicorn.core.model import CatchUp as C
 from cronicorn.core.model import Overlap as O
 from cronicorn.core.model import PlanSource as S
 from cronicorn.core.schedule import next_cron_after
 from cronicorn.core.settings import Settings
+from cronicorn.core.settling import after_slot_of, settle_after_run
 from cronicorn.producer.input_caps import InputCaps
 from cronicorn.producer.specs import CatchUpName, OverlapName
 

@@ -2,7 +2,8 @@
 
 "The slot" is the scheduled time of the run that just finished (`after_slot`), "its start" the
 moment that run began (`last_run_at`); when nothing has run (a first plan, a re-plan after an
-edit) both are `now`. Rules, in order (REFERENCE.md, with the original's defects fixed):
+edit) both are `now`. What a finished run changes before the next plan is `cronicorn.core.settling`.
+Rules, in order (REFERENCE.md, with the original's defects fixed):
 
 | # | rule | next run |
 |---|---|---|
@@ -30,7 +31,7 @@ slots come in two kinds (rule 4):
   min_interval and the 1 s spacing would move it off its slot, and the replays run one at a
   time anyway, each claimed when the one before it has finished). `skip`: the late run should
   not happen at all, and does not: the tick releases such a claim unrun before it is published
-  (`skipped_as_missed`), records it as missed, and plans the next slot still ahead.
+  (`cronicorn.core.missed_slots`), records it as missed, and plans the next slot still ahead.
 - slots that fell due while the endpoint's own call was still running: its `overlap` decides.
   `skip` (the default): the next slot still ahead. `buffer_one`: one run, now, and the grid
   continues from that run. A run-now or one-shot asked for during the call is kept either way
@@ -57,17 +58,15 @@ dates and the count say: someone asked for those slots.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from cronicorn.core.backfill import advance_backfill
 from cronicorn.core.jitter import jitter_offset
 from cronicorn.core.model import (
     DEFAULT_CATCH_UP_WINDOW_MS,
     MAX_FAILURE_EXPONENT,
     MIN_RUN_SPACING_MS,
-    MISSED_SLOT_GRACE_MS,
     CatchUp,
     Overlap,
     PlanSource,
@@ -76,27 +75,10 @@ from cronicorn.core.schedule import next_cron_after
 
 MIN_RUN_SPACING = timedelta(milliseconds=MIN_RUN_SPACING_MS)
 DEFAULT_CATCH_UP_WINDOW = timedelta(milliseconds=DEFAULT_CATCH_UP_WINDOW_MS)
-MISSED_SLOT_GRACE = timedelta(milliseconds=MISSED_SLOT_GRACE_MS)
 _RESOLUTION = timedelta(microseconds=1)  # datetimes count in microseconds: "at or after t" is "after t - 1 us"
 
 # The first slot of a schedule's grid strictly after an instant.
 SlotAfter = Callable[[datetime], datetime]
-
-# Plans that stand for a slot of the schedule: a claim of one of them that the scheduler missed
-# may be skipped (catch_up=skip). Run-now, one-shot hints, one-offs, backfills and a pause's end
-# were asked for, not scheduled, and run however late.
-GRID_SOURCES = frozenset(
-    source.value  # values, not members: a str-valued Enum member hashes by its name
-    for source in (
-        PlanSource.BASELINE_CRON,
-        PlanSource.BASELINE_INTERVAL,
-        PlanSource.AI_INTERVAL,
-        PlanSource.CLAMPED_MIN,
-        PlanSource.CLAMPED_MAX,
-        PlanSource.CATCH_UP,
-        PlanSource.STARTS_AT,
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -169,7 +151,7 @@ def next_slot(
 
     Only `CatchUp.ALL` returns a time before `now`: a slot missed before the run started, to replay
     at once. `coalesce` and `skip` are the same here: the difference is whether the late run itself
-    happens, which the tick decides (`skipped_as_missed`).
+    happens, which the tick decides (`cronicorn.core.missed_slots`).
     """
     first = slot_after(slot)
     if first >= now:
@@ -340,71 +322,3 @@ def _paused(plan: Plan, state: EndpointState, now: datetime) -> Plan:
     if state.paused_until is not None and state.paused_until > now:
         return Plan(state.paused_until, PlanSource.PAUSED)
     return plan
-
-
-def skipped_as_missed(state: EndpointState, now: datetime, *, slot: datetime, source: str | None) -> bool:
-    """Whether a claimed `slot` was missed and, under catch_up=skip, must not run (see rule 4).
-
-    Missed means the scheduler could not run it in time: it is more than `MISSED_SLOT_GRACE`
-    late *and* the schedule's next slot has come due too. A slot that is merely late (a short
-    outage, a busy queue) still runs.
-    """
-    if CatchUp(state.catch_up) is not CatchUp.SKIP or source not in GRID_SOURCES or state.run_at is not None:
-        return False
-    if now - slot <= MISSED_SLOT_GRACE:
-        return False
-    anchor = grid_anchor(state, slot, now)
-    slot_after, _ = schedule_grid(state, now, anchor)
-    return slot_after(anchor) <= now
-
-
-def after_slot_of(slot: datetime, source: str | None) -> datetime | None:
-    """The slot the schedule continues from after a run of `slot`: none after a backfill run,
-    which is not the schedule's own (the schedule resumes from the finish, as after an edit)."""
-    return None if source == PlanSource.BACKFILL else slot
-
-
-def settle_after_run(
-    state: EndpointState,
-    *,
-    success: bool,
-    started_at: datetime,
-    now: datetime,
-    slot: datetime | None = None,
-    source: str | None = None,
-) -> EndpointState:
-    """State after a finished run of `slot` (planned by `source`): failures counted, consumed and
-    expired hints dropped, one of `runs_left` taken, a backfill moved on.
-
-    A one-shot hint or run-now request at or before the run's start has been served by it;
-    dropping it here is what keeps it from causing a second run (the original's defect). A
-    backfill run is not the schedule's: it moves the backfill on and touches nothing else.
-    """
-    if source == PlanSource.BACKFILL:
-        if slot is None or slot != state.backfill_next_at:  # not the cursor's slot (a newer backfill): kept
-            return replace(state, last_run_at=started_at)
-        following, until = advance_backfill(state, slot)
-        return replace(state, last_run_at=started_at, backfill_next_at=following, backfill_until=until)
-    failure_count = 0 if success else state.failure_count + 1
-    hint_interval = state.ai_hint_interval_ms
-    hint_next = state.ai_hint_next_run_at
-    expires = state.ai_hint_expires_at
-    if expires is not None and expires <= now:
-        hint_interval = hint_next = expires = None
-    if hint_next is not None and hint_next <= started_at:
-        hint_next = None
-    if hint_interval is None and hint_next is None:
-        expires = None
-    requested = state.run_requested_at
-    if requested is not None and requested <= started_at:
-        requested = None
-    return replace(
-        state,
-        failure_count=failure_count,
-        last_run_at=started_at,
-        run_requested_at=requested,
-        ai_hint_interval_ms=hint_interval,
-        ai_hint_next_run_at=hint_next,
-        ai_hint_expires_at=expires,
-        runs_left=None if state.runs_left is None else max(0, state.runs_left - 1),
-    )

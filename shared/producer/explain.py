@@ -15,8 +15,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cronicorn.core.errors import InvalidInput
-from cronicorn.core.governor import EndpointState, Plan, after_slot_of, ending, plan_next_run, settle_after_run
+from cronicorn.core.governor import EndpointState, Plan, ending, plan_next_run
 from cronicorn.core.model import JobStatus, PlanSource
+from cronicorn.core.settling import after_slot_of, settle_after_run
 from cronicorn.producer.records import Endpoint, PlannedRun
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import STATE_COLUMNS

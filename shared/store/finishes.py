@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from cronicorn.core.governor import after_slot_of, plan_next_run, settle_after_run
+from cronicorn.core.governor import plan_next_run
 from cronicorn.core.model import ErrorKind, RunStatus
+from cronicorn.core.settling import after_slot_of, settle_after_run
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import lock_endpoint_rows, plan_values, schedulable, state_from_row

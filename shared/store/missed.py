@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, select
 
-from cronicorn.core.governor import GRID_SOURCES, MISSED_SLOT_GRACE, plan_next_run, skipped_as_missed
+from cronicorn.core.governor import plan_next_run
+from cronicorn.core.missed_slots import GRID_SOURCES, MISSED_SLOT_GRACE, skipped_as_missed
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.attempts import is_current
 from cronicorn.store.claims import Claim
