@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from tests.api_client import ENDPOINT, NOW, Api, z
 from tests.clients import snapshot
 
-MIN, HOUR = timedelta(minutes=1), timedelta(hours=1)
+SEC, MIN, HOUR = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1)
 OPTIONS = {
     "catchUp": "all",
     "catchUpWindowMs": 7_200_000,
@@ -43,7 +43,18 @@ def test_every_option_goes_in_and_comes_out_in_camel_case(api_pair: tuple[Api, A
         "source": "starts-at",
         "detail": f"10 of max_runs left, this one included; starts_at {z(NOW + HOUR)}",
     }
-    assert planned[1]["at"] >= z(NOW + HOUR + MIN) and "jitter" in planned[1]["detail"]
+    second = datetime.fromisoformat(planned[1]["at"].replace("Z", "+00:00"))
+    assert NOW + HOUR + MIN <= second <= NOW + HOUR + MIN + 5 * SEC and "jitter" in planned[1]["detail"]
+
+
+def test_an_ended_endpoint_is_shown_as_ended_in_reads_and_explain(api_pair: tuple[Api, Api, Engine]) -> None:
+    api, _, _ = api_pair
+    ended = api("POST", f"/jobs/{job(api)}/endpoints", {**ENDPOINT, "endsAt": z(NOW - HOUR)}).json()
+    assert (ended["endedAt"], ended["nextRunAt"]) == (z(NOW), None)
+    explained = api("GET", f"/endpoints/{ended['id']}/explain").json()
+    assert explained == {"planned": [], "endedAt": z(NOW)}
+    answer = api("POST", f"/endpoints/{ended['id']}/run-now")
+    assert answer.status_code == 409 and "ended" in answer.json()["error"]
 
 
 def test_a_one_off_is_the_third_kind_of_schedule(api_pair: tuple[Api, Api, Engine]) -> None:

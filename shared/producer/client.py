@@ -218,11 +218,13 @@ class Cronicorn:
     def update_endpoint(self, endpoint_id: str, **fields: Any) -> Endpoint:
         """Change any fields of `add_endpoint`; the next run is re-planned at once.
 
-        The merged result is validated as a whole. Setting `baseline_cron` on an interval endpoint
-        (or `baseline_interval_ms` on a cron one) replaces the baseline. Fields that can be
-        cleared (description, body, min/max_interval_ms) take None. Nothing changes, and nothing
-        is written, when the values equal the stored ones. `headers` replaces all headers; a secret
-        header sent as "***" (as reads show it) keeps its stored value.
+        The merged result is validated as a whole. Setting one kind of schedule (`baseline_cron`,
+        `baseline_interval_ms` or `run_at`) replaces the others. Fields that can be cleared
+        (description, body, min/max_interval_ms, starts_at, ends_at, max_runs) take None; a new
+        max_runs restarts the count, and a later ends_at or a new max_runs revives an ended
+        endpoint. Nothing changes, and nothing is written, when the values equal the stored ones.
+        `headers` replaces all headers; a secret header sent as "***" (as reads show it) keeps its
+        stored value.
 
         Raises:
             InvalidInput (nothing written), NotFound, Conflict (the endpoint is archived).
