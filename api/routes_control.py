@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cronicorn.api.deps import client_for, deps, tenant
-from cronicorn.api.schemas import ERRORS, IntervalHintIn, OneShotHintIn, PauseIn, to_api
+from cronicorn.api.schemas import ERRORS, BackfillIn, IntervalHintIn, OneShotHintIn, PauseIn, to_api
 from cronicorn.core.casing import camel_word
 from cronicorn.store import signing_keys as keyring
 
@@ -57,6 +57,13 @@ def reset_failures(endpoint_id: str, request: Request, t: str = Depends(tenant))
 @router.post("/endpoints/{endpoint_id}/run-now")
 def run_now(endpoint_id: str, request: Request, t: str = Depends(tenant)) -> Any:
     return to_api(client_for(request, t).run_now(endpoint_id))
+
+
+@router.post("/endpoints/{endpoint_id}/backfill")
+def backfill(endpoint_id: str, body: BackfillIn, request: Request, t: str = Depends(tenant)) -> Any:
+    """Run the endpoint's slots in [since, until) now, oldest first, each as its own run (source backfill,
+    its own Idempotency-Key), at most 1000 of them; the schedule resumes after the last."""
+    return to_api(client_for(request, t).backfill(endpoint_id, body.since, body.until))
 
 
 @router.post("/endpoints/{endpoint_id}/test")

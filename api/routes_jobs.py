@@ -105,8 +105,11 @@ def get_any_endpoint(endpoint_id: str, request: Request, t: str = Depends(tenant
 def explain(
     endpoint_id: str, request: Request, t: str = Depends(tenant), n: int = Query(default=5, ge=1, le=100)
 ) -> Any:
-    """The next n run times and why, assuming each run succeeds."""
-    return {"planned": to_api(client_for(request, t).explain(endpoint_id, n))}
+    """The next n run times and why, assuming each run succeeds; `endedAt` says when an endpoint whose
+    schedule ran out (ends_at, max_runs, a one-off that ran) ended, and then nothing is planned."""
+    client = client_for(request, t)
+    planned = client.explain(endpoint_id, n)
+    return {"planned": to_api(planned), "endedAt": client.get_endpoint(endpoint_id).ended_at}
 
 
 def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> tuple[Cronicorn, Endpoint]:

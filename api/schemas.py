@@ -21,8 +21,12 @@ from cronicorn.core.constants import (
 from cronicorn.core.model import (
     DEFAULT_RETRY_BACKOFF_MAX_MS,
     DEFAULT_RETRY_BACKOFF_MS,
+    MAX_CATCH_UP_WINDOW_MS,
+    MAX_JITTER_MS,
     MAX_RETRY_ATTEMPTS,
     MAX_RETRY_BACKOFF_MS,
+    MAX_RUNS,
+    MIN_CATCH_UP_WINDOW_MS,
     MIN_RUN_SPACING_MS,
     RetryOn,
 )
@@ -90,6 +94,7 @@ class EndpointIn(_In):
     upstream_endpoint_ids: list[str] | None = Field(
         default=None, description="endpoints of other jobs the planner may read"
     )
+    # --- retries within a slot (issue 12) ----------------------------------------------------
     retry_max_attempts: StrictInt | None = Field(
         default=None,
         description=f"retries of a failed slot, same Idempotency-Key, 0-{MAX_RETRY_ATTEMPTS} (default 0: none)",
@@ -107,6 +112,27 @@ class EndpointIn(_In):
         default=None,
         description="the failures retried, any of " + ", ".join(k.value for k in RetryOn) + " (default all)",
     )
+    # --- schedule options (issue 12) ---------------------------------------------------------
+    run_at: datetime | None = Field(
+        default=None, description="a one-off: run once at this aware ISO 8601 time, instead of a baseline"
+    )
+    catch_up: str | None = Field(
+        default=None,
+        description="slots missed while the scheduler was down: coalesce (one run at once), skip (the next "
+        "slot ahead) or all (each, within catchUpWindowMs); default CRONICORN_CATCH_UP",
+    )
+    catch_up_window_ms: StrictInt | None = Field(
+        default=None, description=f"how far back `all` replays, {MIN_CATCH_UP_WINDOW_MS}-{MAX_CATCH_UP_WINDOW_MS}"
+    )
+    overlap: str | None = Field(
+        default=None, description="a slot due while the endpoint's call runs: skip (default) or buffer_one"
+    )
+    jitter_ms: StrictInt | None = Field(
+        default=None, description=f"each slot moves by a fixed offset in [0, jitterMs]; 0-{MAX_JITTER_MS}"
+    )
+    starts_at: datetime | None = Field(default=None, description="aware ISO 8601 time; nothing runs before it")
+    ends_at: datetime | None = Field(default=None, description="aware ISO 8601 time; the endpoint ends after it")
+    max_runs: StrictInt | None = Field(default=None, description=f"runs it may make, 1-{MAX_RUNS}; then it ends")
 
     def snake(self) -> dict[str, Any]:
         data = super().snake()
@@ -150,6 +176,13 @@ class OneShotHintIn(_In):
 class PauseIn(_In):
     paused_until: datetime | None = Field(description="aware ISO 8601 time in the future, or null to resume")
     reason: str | None = Field(default=None, description=_REASON)
+
+
+class BackfillIn(_In):
+    """A past range of the endpoint's schedule to run now: [since, until)."""
+
+    since: datetime = Field(description="aware ISO 8601 time: the first slot at or after it runs")
+    until: datetime = Field(description="aware ISO 8601 time, not in the future; slots before it run")
 
 
 class ErrorDetail(BaseModel):

@@ -130,7 +130,7 @@ def test_retry_settings_go_in_and_come_out_in_camel_case(api_pair: tuple[Api, Ap
     assert (patched["retryMaxAttempts"], patched["retryBackoffMs"], patched["retryBackoffMaxMs"]) == (3, 2000, 20000)
     assert patched["retryOn"] == ["429"] and patched["retryNumber"] == 0
     planned = api("GET", f"/endpoints/{ep['id']}/explain", params={"n": 1}).json()["planned"]
-    assert planned == [{"at": patched["nextRunAt"], "source": patched["nextRunSource"], "note": None}]
+    assert planned == [{"at": patched["nextRunAt"], "source": patched["nextRunSource"], "note": None, "detail": None}]
 
 
 def test_hints_pause_and_failures_move_the_next_run_at_once(api_pair: tuple[Api, Api, Engine]) -> None:

@@ -90,6 +90,7 @@ def write_bodies(job_id: str, endpoint_id: str) -> dict[tuple[str, str], dict[st
         ("post", "/api/endpoints/{endpoint_id}/hints/interval"): {"intervalMs": 60_000, "reason": "r"},
         ("post", "/api/endpoints/{endpoint_id}/hints/oneshot"): {"nextRunAt": LATER, "reason": "r"},
         ("post", "/api/endpoints/{endpoint_id}/pause"): {"pausedUntil": LATER, "reason": "r"},
+        ("post", "/api/endpoints/{endpoint_id}/backfill"): {"since": z(NOW - timedelta(hours=1)), "until": z(NOW)},
         ("post", "/api/signing-keys"): {"graceMinutes": 5},
     }
 
@@ -385,6 +386,7 @@ EXTRA_ARGS: dict[str, dict[str, Any]] = {
     "pause_endpoint": {"until": NOW + timedelta(hours=1)},
     "set_interval_hint": {"interval_ms": 60_000},
     "set_oneshot_hint": {"next_run_in_ms": 0},
+    "backfill": {"since": NOW - timedelta(hours=1), "until": NOW},
     "test_call": {"http": None, "keyring": None},
 }
 

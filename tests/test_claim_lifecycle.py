@@ -1,8 +1,12 @@
 """The claim state machine, explored: no sequence of claims, starts, heartbeats, finishes, losses,
-pauses, resumes, edits, archives, run-nows, hints, sweeps and quota deferrals leaves an endpoint
-that should run without a next run, or with one further off than its interval plus one lease.
-Calls also fail in ways the endpoints retry (503, and 429 with a Retry-After): a pending retry
-is due within its backoff or the target's hold, and runs as the next attempt number of its slot.
+pauses, resumes, edits, archives, run-nows, hints, backfills, sweeps, quota deferrals and slots
+skipped as missed leaves an endpoint that should run without a next run, or with one further off
+than its interval plus one lease. An endpoint whose schedule ran out (max_runs, ends_at) is
+ended, not wedged: it has no next run, no claim and no pending retry, and only because it really
+ran out. Calls also fail in ways the endpoints retry (503, and 429 with a Retry-After): a pending
+retry is due within its backoff or the target's hold, and runs as the next attempt number of its
+slot; the endpoint with schedule options retries too, so retries meet max_runs, ends_at, jitter,
+catch-up, overlap and backfills.
 
 Hypothesis drives the real store (and the producer client for every change a person or the
 planner makes) on SQLite and PostgreSQL, with a clock it moves by hand. A message or a worker is
@@ -27,6 +31,7 @@ from cronicorn.producer.client import Cronicorn
 from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, renew_leases
 from cronicorn.store.claims import MAX_PUBLISH_BACKOFF, Claim, claim_due
 from cronicorn.store.finishes import finish_attempts
+from cronicorn.store.missed import skip_missed
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.sweep import sweep_abandoned
@@ -35,6 +40,7 @@ from tests.clients import Clock
 from tests.services import truncate_all
 
 INTERVAL_MS = 60_000
+JITTER_MS = 5_000
 CLAIM_LEASE_MS = 4_000
 LEASES = Leases(attempt_ms=4_000, grace_ms=30_000)
 HOLD_MS = 60_000  # max(max_execution_time 60 s, timeout 5 s + grace 30 s)
@@ -74,6 +80,25 @@ class Lifecycle(RuleBasedStateMachine):
             ).id
             for i in range(2)
         ]
+        # One with the schedule options that can end it, or skip and jitter its slots.
+        self.ids.append(
+            self.client.add_endpoint(
+                self.job,
+                name="ep2",
+                url="http://127.0.0.1:9/2",
+                baseline_interval_ms=INTERVAL_MS,
+                timeout_ms=5_000,
+                max_execution_time_ms=60_000,
+                max_runs=6,
+                ends_at=self.clock.now + timedelta(hours=3),
+                catch_up="skip",
+                overlap="buffer_one",
+                jitter_ms=JITTER_MS,
+                retry_max_attempts=1,
+                retry_backoff_ms=1_000,
+                retry_backoff_max_ms=RETRY_BACKOFF_MAX_MS,
+            ).id
+        )
         self.published: list[Claim] = []  # messages on the broker
         self.in_flight: list[Attempt] = []  # calls a worker is making
         self.archived: set[str] = set()
@@ -97,7 +122,8 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule()
     def tick(self) -> None:
-        self.published.extend(claim_due(self.engine, self.now, limit=10, claim_lease=CLAIM_LEASE_MS))
+        claims = claim_due(self.engine, self.now, limit=10, claim_lease=CLAIM_LEASE_MS)
+        self.published.extend(skip_missed(self.engine, claims, self.now))
 
     @precondition(lambda self: self.published)
     @rule(data=st.data(), deliver=st.booleans())
@@ -127,7 +153,7 @@ class Lifecycle(RuleBasedStateMachine):
         retries, and crashes among them, are reached in a few steps."""
         self.until_due()
         claims = claim_due(self.engine, self.now, limit=10, claim_lease=CLAIM_LEASE_MS)
-        orders = [Order(c.endpoint_id, c.fence) for c in claims]
+        orders = [Order(c.endpoint_id, c.fence) for c in skip_missed(self.engine, claims, self.now)]
         for attempt in begin_attempts(self.engine, orders, self.now, leases=LEASES, take_locks=set).attempts:
             self.end(attempt, outcome)
 
@@ -170,17 +196,17 @@ class Lifecycle(RuleBasedStateMachine):
     def resume_job(self) -> None:
         self.ask(self.client.resume_job, self.job)
 
-    @rule(i=st.integers(0, 1), minutes=st.sampled_from([1, 10, 120]))
+    @rule(i=st.integers(0, 2), minutes=st.sampled_from([1, 10, 120]))
     def pause_endpoint(self, i: int, minutes: int) -> None:
         if self.ids[i] not in self.archived:
             self.ask(self.client.pause_endpoint, self.ids[i], until=self.now + timedelta(minutes=minutes))
 
-    @rule(i=st.integers(0, 1))
+    @rule(i=st.integers(0, 2))
     def resume_endpoint(self, i: int) -> None:
         if self.ids[i] not in self.archived:
             self.ask(self.client.resume_endpoint, self.ids[i])
 
-    @rule(i=st.integers(0, 1), interval=st.sampled_from([30_000, 60_000, 120_000]))
+    @rule(i=st.integers(0, 2), interval=st.sampled_from([30_000, 60_000, 120_000]))
     def edit(self, i: int, interval: int) -> None:
         if self.ids[i] not in self.archived:
             self.ask(
@@ -190,17 +216,27 @@ class Lifecycle(RuleBasedStateMachine):
                 url=f"http://127.0.0.1:9/e{interval}",
             )
 
-    @rule(i=st.integers(0, 1))
+    @rule(i=st.integers(0, 2))
     def run_now(self, i: int) -> None:
         if self.ids[i] not in self.archived:
             self.ask(self.client.run_now, self.ids[i])
 
-    @rule(i=st.integers(0, 1))
+    @rule(i=st.integers(0, 2))
     def hint(self, i: int) -> None:
         if self.ids[i] not in self.archived:
             self.ask(self.client.set_interval_hint, self.ids[i], interval_ms=30_000, ttl_minutes=10)
 
-    @rule(i=st.just(0))  # the last endpoint is never archived, so something always runs
+    @rule(i=st.integers(0, 2), minutes=st.sampled_from([2, 10]))
+    def backfill(self, i: int, minutes: int) -> None:
+        if self.ids[i] not in self.archived:
+            self.ask(self.client.backfill, self.ids[i], self.now - timedelta(minutes=minutes), self.now)
+
+    @rule(runs=st.integers(1, 6), hours=st.sampled_from([-1, 1, 3]))
+    def recount(self, runs: int, hours: int) -> None:
+        """A new count or end date for the endpoint that can end: it may end, or come back."""
+        self.ask(self.client.update_endpoint, self.ids[2], max_runs=runs, ends_at=self.now + timedelta(hours=hours))
+
+    @rule(i=st.just(0))  # endpoint 1 is never archived and never ends, so something always runs
     def archive(self, i: int) -> None:
         self.ask(self.client.archive_endpoint, self.ids[i])
         self.archived.add(self.ids[i])
@@ -215,13 +251,23 @@ class Lifecycle(RuleBasedStateMachine):
             if row.archived_at is not None or not job_active or row.next_run_source == "deferred":
                 continue  # not meant to run (a deferral waits for next month's run allowance)
             state = _describe(row)
+            reach = max(row.baseline_interval_ms * backoff_factor(row.failure_count), row.ai_hint_interval_ms or 0)
+            reach += row.jitter_ms
+            if row.ended_at is not None:
+                assert row.next_run_at is None and row.claimed_slot is None, f"ended but scheduled: {state}"
+                assert row.retry_slot_at is None, f"ended with a retry pending: {state}"
+                earliest = max(self.now, row.paused_until or self.now)  # a pause past ends_at ends it too
+                ran_out = row.runs_left == 0 or (
+                    row.ends_at is not None and row.ends_at < earliest + timedelta(milliseconds=reach) + ONE_LEASE
+                )
+                assert ran_out, f"ended with runs left and its end far off: {state}"
+                continue
             assert row.next_run_at is not None, f"endpoint wedged: {state}"
             if row.claimed_slot is not None:
                 assert row.next_run_at == row.lease_until, f"claim without its lease as next run: {state}"
             if row.paused_until is not None and row.paused_until > self.now:
                 assert row.next_run_at <= row.paused_until + ONE_LEASE, f"runs long after its pause: {state}"
                 continue
-            reach = max(row.baseline_interval_ms * backoff_factor(row.failure_count), row.ai_hint_interval_ms or 0)
             assert row.next_run_at <= self.now + timedelta(milliseconds=reach) + ONE_LEASE, f"too far: {state}"
             if row.retry_slot_at is not None and row.claimed_slot is None:
                 self.check_pending_retry(row, state)
@@ -242,16 +288,9 @@ class Lifecycle(RuleBasedStateMachine):
 
 def _describe(row: Any) -> str:
     names = (
-        "next_run_at",
-        "claimed_slot",
-        "lease_until",
-        "claim_started_at",
-        "paused_until",
-        "failure_count",
-        "fence",
-        "retry_slot_at",
-        "retry_attempt",
-        "retry_number",
+        *("next_run_at", "claimed_slot", "lease_until", "claim_started_at", "paused_until", "failure_count", "fence"),
+        *("retry_slot_at", "retry_attempt", "retry_number"),
+        *("runs_left", "ends_at", "ended_at", "backfill_next_at", "grid_slot_at"),
     )
     return ", ".join(f"{n}={getattr(row, n)}" for n in names)
 

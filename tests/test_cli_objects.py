@@ -191,10 +191,10 @@ def test_hints_explain_and_reset_from_the_command_line(cli: Main, endpoint_id: s
     assert code == 0 and "ai-interval" in out and "2026-03-02 12:01:00" in out
     code, out, _ = cli("endpoints", "explain", endpoint_id, "-n", "3")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["AT", "SOURCE"] and len(lines) == 4
-    assert [line.split()[-1] for line in lines[1:]] == ["ai-interval", "ai-interval", "ai-interval"]
+    assert code == 0 and lines[0].split() == ["AT", "SOURCE", "DETAIL"] and len(lines) == 4
+    assert [line.split()[2:] for line in lines[1:]] == [["ai-interval", "-"]] * 3
     planned = as_json(cli, "endpoints", "explain", endpoint_id, "-n", "2")
-    assert planned[0] == {"at": "2026-03-02T12:01:00+00:00", "source": "ai-interval", "note": None}
+    assert planned[0] == {"at": "2026-03-02T12:01:00+00:00", "source": "ai-interval", "note": None, "detail": None}
     ep = as_json(cli, "endpoints", "hint", endpoint_id, "--in", "10s")
     assert ep["next_run_at"] == "2026-03-02T12:00:10+00:00" and ep["next_run_source"] == "ai-oneshot"
     ep = as_json(cli, "endpoints", "hint", endpoint_id, "--at", "2026-03-02T12:00:05+00:00")
@@ -275,7 +275,7 @@ def test_retries_are_set_and_a_pending_one_is_explained_from_the_command_line(
         )
     code, out, _ = cli("endpoints", "explain", ep["id"], "-n", "2")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["AT", "SOURCE", "NOTE"]
+    assert code == 0 and lines[0].split() == ["AT", "SOURCE", "DETAIL", "NOTE"]
     assert "retry pending at 2026-03-02T12:00:02+00:00, attempt 2 of 4" in lines[1] and "HTTP 503" in lines[1]
     assert lines[2].split()[:3] == ["2026-03-02", "12:01:00", "baseline-interval"]  # the grid goes on from the slot
 
@@ -325,3 +325,91 @@ def test_malformed_flags_are_refused_by_the_parser_with_exit_2(cli: Main, argv: 
     with pytest.raises(SystemExit) as info:
         cli(*argv)
     assert info.value.code == 2
+
+
+# --- schedule options (issue 12) ----------------------------------------------------------------
+def test_schedule_options_are_flags_of_add_and_update(cli: Main, job_id: str) -> None:
+    ep = as_json(
+        cli,
+        *("endpoints", "add", job_id, "--name", "opts", "--url", "https://o.example/", "--interval", "10m"),
+        *("--catch-up", "all", "--catch-up-window", "2h", "--overlap", "buffer_one", "--jitter", "30s"),
+        *("--starts-at", "2026-03-03T09:00:00Z", "--ends-at", "2026-03-31T00:00:00", "--max-runs", "3"),
+    )
+    assert (ep["catch_up"], ep["catch_up_window_ms"], ep["overlap"], ep["jitter_ms"]) == (
+        "all",
+        7_200_000,
+        "buffer_one",
+        30_000,
+    )
+    assert (ep["starts_at"], ep["ends_at"]) == ("2026-03-03T09:00:00+00:00", "2026-03-31T00:00:00+00:00")
+    assert (ep["max_runs"], ep["runs_left"], ep["next_run_source"]) == (3, 3, "starts-at")
+    cleared = as_json(cli, "endpoints", "update", ep["id"], "--no-starts-at", "--no-ends-at", "--no-max-runs")
+    assert (cleared["starts_at"], cleared["ends_at"], cleared["max_runs"], cleared["catch_up"]) == (
+        None,
+        None,
+        None,
+        "all",
+    )
+    one_off = as_json(
+        cli,
+        "endpoints",
+        "add",
+        job_id,
+        "--name",
+        "once",
+        "--url",
+        "https://o.example/",
+        "--run-at",
+        "2026-03-02T13:00Z",
+    )
+    assert (one_off["run_at"], one_off["next_run_source"]) == ("2026-03-02T13:00:00+00:00", "one-off")
+
+
+def test_a_bad_schedule_option_on_the_command_line_exits_2_and_names_the_field(
+    cli: Main, job_id: str, client: Cronicorn
+) -> None:
+    for argv, field in (
+        (("--catch-up", "sometimes"), "catch_up"),
+        (("--overlap", "queue"), "overlap"),
+        (("--max-runs", "0"), "max_runs"),
+        (("--jitter", "2h"), "jitter_ms"),
+        (("--starts-at", "2026-03-04T00:00Z", "--ends-at", "2026-03-03T00:00Z"), "ends_at"),
+        (("--run-at", "2026-03-04T00:00Z"), "baseline"),
+    ):
+        code, out, err = cli(
+            "endpoints", "add", job_id, "--name", "x", "--url", "https://x.example/", "--interval", "10m", *argv
+        )
+        assert (code, out) == (2, "") and f"{field}: " in err, err
+    assert client.list_endpoints(job_id) == []
+
+
+def test_backfill_from_the_command_line(cli: Main, job_id: str, endpoint_id: str) -> None:
+    ep = as_json(cli, "endpoints", "backfill", endpoint_id, "--since", "2026-03-02T11:00:00Z")
+    assert (ep["backfill_next_at"], ep["backfill_until"]) == ("2026-03-02T11:00:00+00:00", "2026-03-02T12:00:00+00:00")
+    code, out, _ = cli("endpoints", "explain", endpoint_id, "-n", "2")
+    assert code == 0 and "backfill until 2026-03-02T12:00:00Z" in out
+    code, _, err = cli("endpoints", "backfill", endpoint_id, "--since", "2026-03-02T11:00:00Z")
+    assert code == 1 and "in progress" in err
+    code, _, err = cli(
+        "endpoints", "backfill", endpoint_id, "--since", "2026-03-02T11:00Z", "--until", "2026-03-03T00:00Z"
+    )
+    assert code == 2 and "until: must not be in the future" in err
+
+
+def test_explain_says_when_an_endpoint_has_ended(cli: Main, job_id: str) -> None:
+    ep = as_json(
+        cli,
+        "endpoints",
+        "add",
+        job_id,
+        "--name",
+        "old",
+        "--url",
+        "https://o.example/",
+        "--interval",
+        "10m",
+        "--ends-at",
+        "2026-03-01T00:00Z",
+    )
+    code, out, _ = cli("endpoints", "explain", ep["id"])
+    assert code == 0 and out.startswith("ended at 2026-03-02T12:00:00+00:00")

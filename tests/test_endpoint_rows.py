@@ -56,4 +56,4 @@ def test_reads_return_typed_rows_that_agree_with_the_record(client: Cronicorn, e
     assert isinstance(row, EndpointRow) and locked == {ep.id: row}
     assert (row.job_status, row.tenant_id, row.headers, row.claimed_slot) == ("active", "default", {"a": "b"}, None)
     assert Endpoint.from_row(row) == ep
-    assert state_from_row(row) == EndpointState(baseline_interval_ms=60_000)
+    assert state_from_row(row) == EndpointState(baseline_interval_ms=60_000, id=ep.id)

@@ -51,8 +51,22 @@ def test_an_interval_endpoint_keeps_its_fixed_rate_grid_whatever_the_calls_take(
         assert {p.source for p in planned} == {"baseline-interval"}
 
 
-def test_a_call_longer_than_its_interval_shows_one_catch_up_run_after_each(client: Cronicorn, now: datetime) -> None:
+def test_a_call_longer_than_its_interval_skips_the_slots_it_overran(client: Cronicorn, now: datetime) -> None:
     ep = add(client, baseline_interval_ms=15_000)
+    planned = explain(ep, now, 4, call_duration=20 * SEC)
+    # overlap=skip (the default): each run ends after the next slot, which is skipped for the one after it.
+    assert [(p.at, p.source) for p in planned] == [
+        (now + 15 * SEC, "baseline-interval"),
+        (now + 45 * SEC, "baseline-interval"),
+        (now + 75 * SEC, "baseline-interval"),
+        (now + 105 * SEC, "baseline-interval"),
+    ]
+
+
+def test_with_buffer_one_a_call_longer_than_its_interval_shows_one_buffered_run_after_each(
+    client: Cronicorn, now: datetime
+) -> None:
+    ep = add(client, baseline_interval_ms=15_000, overlap="buffer_one")
     planned = explain(ep, now, 4, call_duration=20 * SEC)
     # Each run ends after the next slot: that slot runs once, when the run ends, and the grid goes on from there.
     assert [(p.at, p.source) for p in planned] == [
@@ -258,3 +272,90 @@ def test_explain_is_a_pure_function_of_the_endpoint_record(client: Cronicorn, no
     ]
     assert explain(ep, now, 2, job_status="paused") == []
     assert explain(ep, now, 2) == explain(ep, now, 2)
+
+
+# --- schedule options (issue 12): explain shows each with its source and detail -------------------
+def test_jitter_is_shown_with_the_slot_it_moved_and_never_accumulates(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=600_000, jitter_ms=60_000)
+    assert ep.grid_slot_at == now + 10 * MIN and now + 10 * MIN < ep.next_run_at <= now + 11 * MIN
+    planned = client.explain(ep.id, n=6)
+    assert planned[0].at == ep.next_run_at
+    for k, p in enumerate(planned, start=1):
+        slot = now + k * 10 * MIN  # the grid itself never moves
+        assert slot <= p.at <= slot + MIN and p.source == "baseline-interval"
+        assert p.detail == f"jitter +{(p.at - slot).total_seconds():g} s from its slot {slot:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def test_max_runs_counts_down_and_the_last_run_says_the_schedule_ends(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=600_000, max_runs=3)
+    planned = client.explain(ep.id, n=5)
+    assert [(p.at, p.detail) for p in planned] == [
+        (now + 10 * MIN, "3 of max_runs left, this one included"),
+        (now + 20 * MIN, "2 of max_runs left, this one included"),
+        (now + 30 * MIN, "1 of max_runs left, this one included; then ended: max_runs reached"),
+    ]
+
+
+def test_ends_at_stops_the_plan_at_the_last_slot_before_it(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, ends_at=now + 150 * MIN)
+    planned = client.explain(ep.id, n=5)
+    assert [(p.at, p.detail) for p in planned] == [
+        (now + HOUR, None),
+        (now + 2 * HOUR, "then ended: ends_at 2026-03-02T14:30:00Z"),
+    ]
+
+
+def test_starts_at_holds_the_first_run_and_the_grid_starts_there(client: Cronicorn, now: datetime) -> None:
+    start = now + 24 * HOUR
+    planned = client.explain(add(client, baseline_interval_ms=600_000, starts_at=start).id, n=3)
+    assert [(p.at, p.source, p.detail) for p in planned] == [
+        (start, "starts-at", "starts_at 2026-03-03T12:00:00Z"),
+        (start + 10 * MIN, "baseline-interval", None),
+        (start + 20 * MIN, "baseline-interval", None),
+    ]
+    cron = add(client, baseline_interval_ms=None, baseline_cron="0 * * * *", starts_at=now + 90 * MIN)
+    assert [p.at for p in client.explain(cron.id, n=2)] == [now + 2 * HOUR, now + 3 * HOUR]
+
+
+def test_a_one_off_runs_once_and_then_ends(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=None, run_at=now + HOUR)
+    assert [(p.at, p.source, p.detail) for p in client.explain(ep.id, n=5)] == [
+        (now + HOUR, "one-off", "then ended: its one-off ran")
+    ]
+
+
+def test_a_backfill_runs_its_slots_first_then_the_schedule_resumes(client: Cronicorn, now: datetime) -> None:
+    ep = add(client, baseline_interval_ms=None, baseline_cron="0 * * * *")
+    ep = client.backfill(ep.id, now - 3 * HOUR, now)
+    until = "2026-03-02T12:00:00Z"
+    assert [(p.at, p.source, p.detail) for p in client.explain(ep.id, n=5)] == [
+        (now - 3 * HOUR, "backfill", f"backfill until {until}: its own slot and Idempotency-Key"),
+        (now - 2 * HOUR, "backfill", f"backfill until {until}: its own slot and Idempotency-Key"),
+        (now - HOUR, "backfill", f"backfill until {until}: its own slot and Idempotency-Key"),
+        (now + HOUR, "baseline-cron", None),
+        (now + 2 * HOUR, "baseline-cron", None),
+    ]
+
+
+def test_catch_up_all_shows_each_missed_slot_replayed_after_an_outage(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
+    ep = add(client, baseline_interval_ms=600_000, catch_up="all")
+    with engine.begin() as conn:  # it was due 35 minutes ago (an outage)
+        conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(next_run_at=now - 35 * MIN))
+    planned = client.explain(ep.id, n=5)
+    assert [(p.at, p.source) for p in planned] == [
+        (now - 35 * MIN, "baseline-interval"),  # the late run
+        (now - 25 * MIN, "catch-up"),  # then each slot it missed, oldest first, keeping its own slot
+        (now - 15 * MIN, "catch-up"),
+        (now - 5 * MIN, "catch-up"),
+        (now + 5 * MIN, "baseline-interval"),
+    ]
+
+
+def test_an_ended_endpoint_plans_nothing_and_says_when_it_ended(
+    client: Cronicorn, engine: Engine, now: datetime
+) -> None:
+    ep = add(client, ends_at=now + 30 * MIN)  # the first slot (+1 h) is already after the end
+    assert (ep.next_run_at, ep.next_run_source, ep.ended_at) == (None, None, now)
+    assert client.explain(ep.id) == []

@@ -93,6 +93,44 @@ def test_the_remote_client_has_the_direct_clients_behaviour(live: tuple[LiveApi,
     assert cron.archive_job(job.id).status == "archived"
 
 
+def test_the_remote_client_sets_schedule_options_and_backfills_like_the_direct_client(
+    live: tuple[LiveApi, str],
+) -> None:
+    server, key = live
+    cron = RemoteCronicorn(server.url, key)
+    now = datetime.now(UTC).replace(microsecond=0)
+    spec = {
+        "name": "nightly",
+        "url": "https://api.example.com/nightly",
+        "baseline_cron": "0 * * * *",
+        "catch_up": "all",
+        "overlap": "buffer_one",
+        "jitter_ms": 60_000,
+        "ends_at": now + timedelta(days=30),
+        "max_runs": 5,
+    }
+    job, [ep] = cron.register({"name": "options"}, [spec])
+    assert (ep.catch_up, ep.overlap, ep.jitter_ms, ep.ends_at, ep.runs_left) == (
+        "all",
+        "buffer_one",
+        60_000,
+        now + timedelta(days=30),
+        5,
+    )
+    assert isinstance(ep.grid_slot_at, datetime) and ep.grid_slot_at <= ep.next_run_at
+    _, [again] = cron.register({"name": "options"}, [spec])
+    assert again.updated_at == ep.updated_at  # the same declaration writes nothing
+    backfilling = cron.backfill(ep.id, now - timedelta(hours=3), now)
+    assert backfilling.next_run_source == "backfill" and backfilling.backfill_until == now
+    assert [p.source for p in cron.explain(ep.id, n=3)] == ["backfill"] * 3
+    with pytest.raises(Conflict, match="in progress"):
+        cron.backfill(ep.id, now - timedelta(hours=3), now)
+    with pytest.raises(InvalidInput) as refused:
+        cron.update_endpoint(ep.id, catch_up="sometimes")
+    assert refused.value.errors[0].field == "catch_up"
+    assert cron.archive_job(job.id).status == "archived"
+
+
 def test_the_seed_curl_examples_work_as_written_with_the_host_changed(live: tuple[LiveApi, str]) -> None:
     server, key = live
     seed = next(iter(SEEDS.glob("002_*.txt")), None)

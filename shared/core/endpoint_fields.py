@@ -57,3 +57,18 @@ class EndpointFields:
     not_before_at: datetime | None  # the earliest the target lets us call again (Retry-After, rate-limit reset)
     created_at: datetime
     updated_at: datetime
+    # --- schedule options (issue 12): declared ------------------------------------------------
+    run_at: datetime | None  # a one-off: run once at this time (instead of a cron or interval baseline)
+    catch_up: str  # coalesce | skip | all: slots missed while the scheduler could not run them
+    catch_up_window_ms: int  # how far back `all` replays missed slots
+    overlap: str  # skip | buffer_one: a slot falling due while the endpoint's own call is running
+    jitter_ms: int  # each grid slot moves by a fixed offset in [0, jitter_ms], derived from the slot
+    starts_at: datetime | None  # nothing runs before this
+    ends_at: datetime | None  # nothing runs after this: the endpoint is then ended
+    max_runs: int | None  # run at most this many times from when it was set
+    # --- schedule options (issue 12): state ---------------------------------------------------
+    runs_left: int | None  # of max_runs; each finished run (not a backfill run) takes one; 0 ends it
+    ended_at: datetime | None  # when its schedule ran out (ends_at, max_runs, one-off done): nothing more planned
+    backfill_next_at: datetime | None  # the next slot of a backfill in progress: it runs before anything else
+    backfill_until: datetime | None  # the backfill's end (exclusive)
+    grid_slot_at: datetime | None  # the slot of the schedule that jitter moved next_run_at from

@@ -33,6 +33,11 @@ class PlanSource(str, Enum):
     DEFERRED = "deferred"  # the tenant reached its monthly run limit
     RETRY = "retry"  # a failed attempt's slot is tried again (`cronicorn.core.retries`)
     RETRY_AFTER = "retry-after"  # held back to the time the target's Retry-After or rate-limit reset gave
+    # Schedule options (issue 12):
+    CATCH_UP = "catch-up"  # a slot missed while nothing could run it, replayed (catch_up=all)
+    BACKFILL = "backfill"  # a slot of a past range someone asked to run (`backfill`)
+    ONE_OFF = "one-off"  # the one run of an endpoint scheduled with run_at
+    STARTS_AT = "starts-at"  # the first run of an interval endpoint, held until its starts_at
 
 
 class CatchUp(str, Enum):
@@ -50,6 +55,13 @@ class RetryOn(str, Enum):
     CONNECTION = "connection"  # refused, reset or broken (not DNS, TLS or a blocked address: those persist)
     SERVER_ERROR = "5xx"
     RATE_LIMITED = "429"
+
+
+class Overlap(str, Enum):
+    """What a grid schedule does with a slot that falls due while its own call is still running."""
+
+    SKIP = "skip"  # drop it: the next slot still ahead once the call has ended (the default)
+    BUFFER_ONE = "buffer_one"  # run once, right after the call ends, however many fell due
 
 
 class PausedBy(str, Enum):
@@ -72,6 +84,7 @@ class ErrorKind(str, Enum):
     NOT_SENT = "not_sent"  # not called: the attempt's lease had ended before the request could leave
     UNSTORABLE = "unstorable"  # called, but the response could not be stored as it came
     DEFERRED = "deferred"  # not called: the tenant's monthly run limit was reached
+    MISSED = "missed"  # not called: the slot came due while the scheduler was down, and catch_up is skip
 
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -85,7 +98,16 @@ MAX_EXECUTION_TIME_MS = 1_800_000
 DEFAULT_MAX_RESPONSE_SIZE_KB = 100
 MAX_FAILURE_EXPONENT = 5  # backoff is interval x 2^min(failures, 5): at most 32x
 MIN_RUN_SPACING_MS = 1_000  # no run starts sooner than this after the previous run's start, whatever asked
+# --- schedule options (issue 12) ---------------------------------------------------------------
 DEFAULT_CATCH_UP_WINDOW_MS = 3_600_000  # `CatchUp.ALL` replays missed slots at most this far back
+MAX_CATCH_UP_WINDOW_MS = 24 * 3_600_000  # a day: older slots are history, for `backfill`
+MIN_CATCH_UP_WINDOW_MS = 1_000
+MAX_JITTER_MS = 3_600_000  # and never more than an interval baseline; the governor keeps it inside each gap
+MAX_RUNS = 1_000_000_000  # fits every integer column
+MAX_BACKFILL_SLOTS = 1_000  # slots one backfill may ask for: a larger range is backfilled in parts
+# A claimed slot more than this late, whose next slot is due too, was missed (the scheduler was down):
+# `CatchUp.SKIP` does not run it. Ordinary dispatch lag (a tick, a busy queue) stays well under it.
+MISSED_SLOT_GRACE_MS = 30_000
 
 # Retries within a slot (issue 12): off unless an endpoint asks (`retry_max_attempts`).
 MAX_RETRY_ATTEMPTS = 10  # retries of one slot at most, whatever the endpoint asks

@@ -9,7 +9,10 @@ max_interval ceiling). A retry keeps its slot, so it carries the same Idempotenc
 
 A paused endpoint is not retried: the pause ends the slot, and the governor plans the pause end.
 Only once the slot is decided (a success, or a failure with no retry left) does the failure count,
-and with it the interval's backoff, change: n retries of one slot count as one failure.
+and with it the interval's backoff, change: n retries of one slot count as one failure, and one
+of `max_runs`. A retry keeps to the schedule's dates (none after `ends_at`); a backfill slot's
+retry, like the backfill, does not (`backfill`). A retry is a time, never jittered: its slot is
+the slot it retries, jittered or not, so it carries that slot's Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -81,17 +84,21 @@ def plan_retry(
     retries_done: int,
     slot: datetime,
     started_at: datetime,
+    backfill: bool = False,
 ) -> Retry | None:
     """The retry of `slot` after its attempt (started at `started_at`) failed with `failure`, or
     None: the slot is finally failed.
 
     `state` is the endpoint as settled after that attempt (its start as `last_run_at`, its
     response's `not_before_at`); `retries_done` is how many retries of the slot came before.
+    `backfill`: the slot is a backfill's, which runs whatever the schedule's dates and count say.
     """
     if failure is None or failure not in policy.on or retries_done >= policy.max_attempts:
         return None
     if state.paused_until is not None and state.paused_until > now:
         return None
+    if not backfill and state.runs_left is not None and state.runs_left <= 0:
+        return None  # the count ran out meanwhile (an edit during the call): the slot ends here
     number = retries_done + 1
     b = bounds(state, now, slot=slot, started=started_at)
     at = max(now + backoff(policy, number), b.min_floor)
@@ -101,4 +108,16 @@ def plan_retry(
     if b.held is not None and at < b.held:
         plan = Plan(b.held, PlanSource.RETRY_AFTER)
     # The spacing keeps the source, as in the governor: the backoff or the target still chose the time.
-    return Retry(number, Plan(max(plan.at, b.spacing_floor), plan.source))
+    plan = Plan(max(plan.at, b.spacing_floor), plan.source)
+    if not backfill and not _within_dates(state, plan.at):
+        return None
+    return Retry(number, plan)
+
+
+def _within_dates(state: EndpointState, at: datetime) -> bool:
+    """Whether a retry at `at` keeps to the endpoint's dates (the governor's rule 8): none before
+    `starts_at` (moved later by an edit during the call), none after `ends_at`. A retry that would
+    fall outside them is not made: the slot is failed, and the schedule ends or waits as it says."""
+    if state.starts_at is not None and at < state.starts_at:
+        return False
+    return state.ends_at is None or at <= state.ends_at

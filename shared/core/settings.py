@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cronicorn.core.model import CatchUp
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
@@ -52,6 +54,13 @@ def _cidrs(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _str(name: str, raw: str) -> str:
+    return raw
+
+
+def _catch_up(name: str, raw: str) -> str:
+    allowed = [c.value for c in CatchUp]
+    if raw not in allowed:
+        raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(allowed)}")
     return raw
 
 
@@ -193,6 +202,15 @@ SETTINGS: tuple[Setting, ...] = (
         "3",
         lambda n, r: _int(n, r, minimum=1),
         "Attempts per slot after abandoned attempts (worker lost) before the slot is given up.",
+    ),
+    Setting(
+        "CRONICORN_CATCH_UP",
+        "catch_up",
+        "coalesce",
+        _catch_up,
+        "Catch-up policy of endpoints created without one, for slots missed while the scheduler was down: "
+        "coalesce (one run at once), skip (the next slot still ahead) or all (each, within the endpoint's "
+        "catch_up_window_ms). Stored on each endpoint, so changing it never changes existing endpoints.",
     ),
     Setting(
         "CRONICORN_VISIBILITY_TIMEOUT_S",
@@ -389,6 +407,7 @@ class Settings:
     attempt_lease_ms: int = 4000
     heartbeat_ms: int = 1000
     max_attempts: int = 3
+    catch_up: str = "coalesce"
     visibility_timeout_s: int = 7200
     execute_pool: str = "threads"
     execute_concurrency: int = 8

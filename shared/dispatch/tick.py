@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from cronicorn.store.claims import Claim, claim_due
+from cronicorn.store.missed import skip_missed
 from cronicorn.store.quota import RunQuota
 from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
 
@@ -34,9 +35,11 @@ def run_tick(
 ) -> TickResult:
     """Claim and publish while due work remains, within a batch and time budget.
 
-    Publishing happens after each batch's commit: a message is never sent for a claim that
-    could still roll back. If publishing fails (or this process dies first), the claims' short
-    claim leases end within seconds and a later tick claims them again, so nothing is lost.
+    Slots missed while the scheduler was down are released unrun first where the endpoint says
+    catch_up=skip (`skip_missed`). Publishing happens after each batch's commit: a message is
+    never sent for a claim that could still roll back. If publishing fails (or this process dies
+    first), the claims' short claim leases end within seconds and a later tick claims them again,
+    so nothing is lost.
     """
     started = time.monotonic()
     claimed = batches = 0
@@ -44,9 +47,9 @@ def run_tick(
         now = clock()
         claims = claim_due(engine, now, limit=batch_size, claim_lease=claim_lease_ms)
         batches += 1
-        runnable = claims
-        if quota is not None and claims:
-            runnable, deferred = quota.split(claims, now)
+        runnable = skip_missed(engine, claims, now)
+        if quota is not None and runnable:
+            runnable, deferred = quota.split(runnable, now)
             if deferred:
                 quota.defer(deferred, now)
         if runnable:

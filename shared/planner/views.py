@@ -44,15 +44,21 @@ def run_view(row: Row[Any], *, body_chars: int) -> dict[str, Any]:
     }
 
 
+def _schedule(row: EndpointRow | Row[Any]) -> dict[str, Any]:
+    if row.baseline_cron:
+        return {"cron": row.baseline_cron, "timezone": row.timezone}
+    if row.baseline_interval_ms is not None:
+        return {"interval_ms": row.baseline_interval_ms}
+    return {"run_at": _iso(row.run_at)}  # a one-off
+
+
 def endpoint_view(row: EndpointRow | Row[Any], now: datetime) -> dict[str, Any]:
     """An endpoint's schedule and state as the model sees it; a bare `endpoints` row (no job columns) will do."""
     fresh = row.ai_hint_expires_at is not None and row.ai_hint_expires_at > now
     return {
         "name": row.name,
         "description": row.description,
-        "schedule": {"cron": row.baseline_cron, "timezone": row.timezone}
-        if row.baseline_cron
-        else {"interval_ms": row.baseline_interval_ms},
+        "schedule": _schedule(row),
         "min_interval_ms": row.min_interval_ms,
         "max_interval_ms": row.max_interval_ms,
         "paused_until": _iso(row.paused_until) if row.paused_until and row.paused_until > now else None,

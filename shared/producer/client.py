@@ -31,6 +31,7 @@ from cronicorn.core.calls import HttpOutcome
 from cronicorn.core.clock import utcnow
 from cronicorn.core.tiers import Tier
 from cronicorn.http.call import HttpCaller
+from cronicorn.producer import backfill as backfills
 from cronicorn.producer import control, endpoints, jobs, register
 from cronicorn.producer import runs as runs_query
 from cronicorn.producer.endpoints import endpoint_row
@@ -182,6 +183,20 @@ class Cronicorn:
                 1000, >= 1000), at most retry_backoff_max_ms (default 60000, <= 1 day), and never less
                 than a 429's or 503's Retry-After (or a spent rate limit's reset) says.
             retry_on: the failures retried, any of "timeout", "connection", "5xx", "429" (default all).
+                A retry is its slot's: it counts once against max_runs, and none is made after ends_at.
+            run_at: instead of a cron or interval baseline, run once at this aware time (a one-off:
+                it ends after that run); no max_interval_ms or jitter_ms with it.
+            catch_up: slots missed while the scheduler was down: "coalesce" (one run at once), "skip"
+                (none: the next slot still ahead) or "all" (each, oldest first, within
+                catch_up_window_ms: default 1 h, 1 s-24 h). Default: CRONICORN_CATCH_UP.
+            overlap: a slot falling due while the endpoint's own call runs: "skip" (default) or
+                "buffer_one" (one run right after the call).
+            jitter_ms: move each slot later by a fixed offset in [0, jitter_ms] derived from the slot
+                (0-3600000, at most the interval): endpoints sharing a schedule spread out.
+            starts_at / ends_at: aware times: nothing runs before starts_at; after ends_at the
+                endpoint has ended (next_run_at None, ended_at set).
+            max_runs: run at most this many more times (1-1000000000); `runs_left` counts down and
+                the endpoint ends at 0. Declaring the same value again does not restart the count.
 
         Raises:
             InvalidInput (nothing written), NotFound (no such job), Conflict (job archived, tier full).
@@ -210,11 +225,13 @@ class Cronicorn:
     def update_endpoint(self, endpoint_id: str, **fields: Any) -> Endpoint:
         """Change any fields of `add_endpoint`; the next run is re-planned at once.
 
-        The merged result is validated as a whole. Setting `baseline_cron` on an interval endpoint
-        (or `baseline_interval_ms` on a cron one) replaces the baseline. Fields that can be
-        cleared (description, body, min/max_interval_ms) take None. Nothing changes, and nothing
-        is written, when the values equal the stored ones. `headers` replaces all headers; a secret
-        header sent as "***" (as reads show it) keeps its stored value.
+        The merged result is validated as a whole. Setting one kind of schedule (`baseline_cron`,
+        `baseline_interval_ms` or `run_at`) replaces the others. Fields that can be cleared
+        (description, body, min/max_interval_ms, starts_at, ends_at, max_runs) take None; a new
+        max_runs restarts the count, and a later ends_at or a new max_runs revives an ended
+        endpoint. Nothing changes, and nothing is written, when the values equal the stored ones.
+        `headers` replaces all headers; a secret header sent as "***" (as reads show it) keeps its
+        stored value.
 
         Raises:
             InvalidInput (nothing written), NotFound, Conflict (the endpoint is archived).
@@ -298,11 +315,29 @@ class Cronicorn:
         """Drop the interval and one-shot hints; the next run is re-planned from the baseline."""
         return control.clear_hints(self.engine, self.tenant_id, self._now(), endpoint_id)
 
+    def backfill(self, endpoint_id: str, since: datetime, until: datetime) -> Endpoint:
+        """Run the endpoint's slots in [since, until) now, oldest first, one at a time.
+
+        Each slot is its own run, with its own slot (so its own Idempotency-Key) and source
+        "backfill"; the live schedule waits meanwhile and resumes from the end. Backfill runs do not
+        count against max_runs and ignore starts_at/ends_at.
+
+        Args:
+            since, until: aware times; `until` not in the future, `since` before it; the range may
+                hold at most 1000 slots of the baseline schedule (cron slots, or since + k x interval).
+
+        Raises:
+            InvalidInput (nothing written), NotFound, Conflict (archived, a one-off, or a backfill
+            already in progress).
+        """
+        return backfills.backfill(self.engine, self.tenant_id, self._now(), endpoint_id, since, until)
+
     def explain(self, endpoint_id: str, n: int = 5) -> list[PlannedRun]:
         """The next `n` (1-100) run times with the governor rule behind each, assuming every run succeeds.
 
-        Starts with the stored next run; empty when the endpoint cannot run (archived, job paused).
-        Writes nothing.
+        Starts with the stored next run; each `PlannedRun.detail` says what else shaped it (jitter,
+        runs left, a backfill) and, on the last one before the schedule ends, why it ends. Empty
+        when the endpoint cannot run (archived, job paused) or has ended. Writes nothing.
         """
         with self.engine.connect() as conn:
             row = endpoint_row(conn, self.tenant_id, endpoint_id)

@@ -113,6 +113,14 @@ def run_now(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, 
             raise Conflict(f"the endpoint's job is {row.job_status}; resume the job first")
         if row.paused_until is not None and row.paused_until > now:
             raise Conflict(f"the endpoint is paused until {row.paused_until.isoformat()}; resume it first")
+        # Nothing runs outside the endpoint's dates or past its count: a run-now would be planned never.
+        if row.ended_at is not None:
+            raise Conflict(
+                f"the endpoint's schedule ended at {row.ended_at.isoformat()}; "
+                "change its ends_at, max_runs or run_at to run it again"
+            )
+        if row.starts_at is not None and row.starts_at > now:
+            raise Conflict(f"the endpoint starts at {row.starts_at.isoformat()}; nothing runs before that")
 
     return _write(engine, tenant_id, now, endpoint_id, {"run_requested_at": now}, "earlier", check)
 

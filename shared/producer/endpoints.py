@@ -76,6 +76,7 @@ def insert_endpoint(
     endpoint_id = str(uuid.uuid4())
     check_upstreams(conn, tenant_id, endpoint_id, spec.upstream_endpoint_ids)
     values = {**spec.model_dump(), "headers": keep_masked(spec.headers, None)}  # a mask with no secret is refused
+    values["runs_left"] = spec.max_runs
     if tier is not None:
         values = apply_tier(conn, tenant_id, tier, values, now, new=True)
     conn.execute(endpoints.insert().values(id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **values))
@@ -103,6 +104,8 @@ def apply_endpoint_spec(
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if not changed:
         return False
+    if "max_runs" in changed:  # a new count starts now; the same one declared again changes nothing
+        changed["runs_left"] = changed["max_runs"]
     conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))
     replan(conn, endpoint_id, now, mode="reset")
     return True

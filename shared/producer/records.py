@@ -104,8 +104,14 @@ class RunPage:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A future run time and the governor rule that chose it."""
+    """A future run time, the governor rule that chose it, and what else shaped it (jitter, runs
+    left, a backfill's end, the end of the schedule after it)."""
 
     at: datetime
     source: str
-    note: str | None = None  # what the source alone cannot say, e.g. "retry pending at T, attempt 2 of 4"
+    # What is pending on the endpoint, on the first planned run only: a retry of a failed slot
+    # ("retry pending at T, attempt 2 of 4 ..."), or the target's Retry-After holding it.
+    note: str | None = None
+    # What the schedule options made of this run: its jitter, the runs left of max_runs, a
+    # backfill's end, and on the last one why the schedule ends after it ("then ended: ...").
+    detail: str | None = None

@@ -190,6 +190,10 @@ class RemoteCronicorn:
     def clear_hints(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("DELETE", f"/endpoints/{endpoint_id}/hints"))
 
+    def backfill(self, endpoint_id: str, since: datetime, until: datetime) -> Endpoint:
+        body = _body({"since": since, "until": until})
+        return _record(Endpoint, self._call("POST", f"/endpoints/{endpoint_id}/backfill", body))
+
     def explain(self, endpoint_id: str, n: int = 5) -> list[PlannedRun]:
         return [_record(PlannedRun, p) for p in self._call("GET", f"/endpoints/{endpoint_id}/explain", n=n)["planned"]]
 

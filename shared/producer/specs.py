@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from cronicorn.core.errors import FieldError, InvalidInput
 from cronicorn.core.model import (
     BODY_METHODS,
+    DEFAULT_CATCH_UP_WINDOW_MS,
     DEFAULT_MAX_EXECUTION_TIME_MS,
     DEFAULT_MAX_RESPONSE_SIZE_KB,
     DEFAULT_RETRY_BACKOFF_MAX_MS,
@@ -16,10 +17,14 @@ from cronicorn.core.model import (
     DEFAULT_RETRY_ON,
     DEFAULT_TIMEOUT_MS,
     HTTP_METHODS,
+    MAX_CATCH_UP_WINDOW_MS,
     MAX_EXECUTION_TIME_MS,
+    MAX_JITTER_MS,
     MAX_RETRY_ATTEMPTS,
     MAX_RETRY_BACKOFF_MS,
+    MAX_RUNS,
     MIN_BASELINE_INTERVAL_MS,
+    MIN_CATCH_UP_WINDOW_MS,
     MIN_RUN_SPACING_MS,
     MIN_TIMEOUT_MS,
     RetryOn,
@@ -27,12 +32,16 @@ from cronicorn.core.model import (
 from cronicorn.core.schedule import validate_cron, validate_timezone
 from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
 from cronicorn.producer.request_parts import body_problem, headers_problem, url_problem
-from cronicorn.producer.storable import StorableModel
+from cronicorn.producer.storable import Instant, StorableModel
 
 M = TypeVar("M", bound=BaseModel)
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 MAX_INTERVAL_MS = 366 * 24 * 3_600_000  # a year: longer is a mistake, and must fit every integer column
 MAX_RESPONSE_SIZE_KB = 10_240
+# The values of `cronicorn.core.model.CatchUp` and `Overlap` (a test holds them equal), as the text stored.
+CatchUpName = Literal["coalesce", "skip", "all"]
+OverlapName = Literal["skip", "buffer_one"]
+SCHEDULE_KINDS = ("baseline_cron", "baseline_interval_ms", "run_at")
 
 
 def _caps(info: ValidationInfo) -> InputCaps:
@@ -86,6 +95,17 @@ class EndpointSpec(StorableModel):
         default=DEFAULT_RETRY_BACKOFF_MAX_MS, ge=MIN_RUN_SPACING_MS, le=MAX_RETRY_BACKOFF_MS
     )
     retry_on: list[str] = Field(default_factory=lambda: [k.value for k in DEFAULT_RETRY_ON], max_length=len(RetryOn))
+    # --- schedule options (issue 12) ---------------------------------------------------------
+    run_at: Instant | None = None
+    catch_up: CatchUpName | None = None  # None: the installation's default (CRONICORN_CATCH_UP)
+    catch_up_window_ms: int = Field(
+        default=DEFAULT_CATCH_UP_WINDOW_MS, ge=MIN_CATCH_UP_WINDOW_MS, le=MAX_CATCH_UP_WINDOW_MS
+    )
+    overlap: OverlapName = "skip"
+    jitter_ms: int = Field(default=0, ge=0, le=MAX_JITTER_MS)
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    max_runs: int | None = Field(default=None, ge=1, le=MAX_RUNS)
 
     @field_validator("retry_on")
     @classmethod
@@ -144,10 +164,10 @@ class EndpointSpec(StorableModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> EndpointSpec:
+    def _consistent(self, info: ValidationInfo) -> EndpointSpec:
         # Model-level messages start with "<field>: " so the error names the field.
-        if (self.baseline_cron is None) == (self.baseline_interval_ms is None):
-            raise ValueError("baseline: set exactly one of baseline_cron or baseline_interval_ms")
+        if sum(getattr(self, kind) is not None for kind in SCHEDULE_KINDS) != 1:
+            raise ValueError("baseline: set exactly one of baseline_cron, baseline_interval_ms or run_at")
         if (
             self.min_interval_ms is not None
             and self.max_interval_ms is not None
@@ -162,7 +182,28 @@ class EndpointSpec(StorableModel):
             raise ValueError(f"body: a {self.method} request carries no body; use POST, PUT or PATCH")
         if self.retry_backoff_max_ms < self.retry_backoff_ms:
             raise ValueError("retry_backoff_max_ms: must not be less than retry_backoff_ms")
+        _check_schedule_options(self)
+        if self.catch_up is None:
+            self.catch_up = cast(CatchUpName, _caps(info).catch_up)  # the setting checked it is one
         return self
+
+
+def _check_schedule_options(spec: EndpointSpec) -> None:
+    """The schedule options against each other and the schedule (model-level: "<field>: reason")."""
+    if spec.starts_at is not None and spec.ends_at is not None and spec.starts_at >= spec.ends_at:
+        raise ValueError("ends_at: must be after starts_at")
+    if spec.baseline_interval_ms is not None and spec.jitter_ms > spec.baseline_interval_ms:
+        raise ValueError("jitter_ms: must not exceed baseline_interval_ms (a slot may move at most one interval)")
+    if spec.run_at is None:
+        return
+    if spec.jitter_ms:
+        raise ValueError("jitter_ms: a one-off (run_at) runs at its time; jitter moves slots of a cron or interval")
+    if spec.max_interval_ms is not None:
+        raise ValueError("max_interval_ms: a one-off (run_at) has no interval to cap")
+    if spec.starts_at is not None and spec.run_at < spec.starts_at:
+        raise ValueError("run_at: must not be before starts_at")
+    if spec.ends_at is not None and spec.run_at > spec.ends_at:
+        raise ValueError("run_at: must not be after ends_at")
 
 
 class EndpointPatch(StorableModel):
@@ -188,6 +229,15 @@ class EndpointPatch(StorableModel):
     retry_backoff_ms: int | None = None
     retry_backoff_max_ms: int | None = None
     retry_on: list[str] | None = None
+    # --- schedule options (issue 12) ---------------------------------------------------------
+    run_at: Instant | None = None
+    catch_up: CatchUpName | None = None
+    catch_up_window_ms: int | None = None
+    overlap: OverlapName | None = None
+    jitter_ms: int | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    max_runs: int | None = None
 
 
 ENDPOINT_FIELDS = tuple(EndpointSpec.model_fields)
@@ -207,6 +257,10 @@ _REQUIRED = frozenset(
         "retry_backoff_ms",
         "retry_backoff_max_ms",
         "retry_on",
+        "catch_up",
+        "catch_up_window_ms",
+        "overlap",
+        "jitter_ms",
     }
 )
 
@@ -229,6 +283,7 @@ _REASONS = {
     "timezone_aware": "must be an aware datetime (with a time zone)",
     "dict_type": "must be a mapping",
     "list_type": "must be a list",
+    "literal_error": "must be one of {expected}",
 }
 
 
@@ -278,12 +333,12 @@ def parse(model: type[M], data: dict[str, Any] | BaseModel, caps: InputCaps | No
 def merge_endpoint(
     current: dict[str, Any], patch: dict[str, Any] | EndpointPatch, caps: InputCaps | None = None
 ) -> EndpointSpec:
-    """Apply a partial update and validate the result; setting one kind of baseline replaces the other."""
+    """Apply a partial update and validate the result; setting one kind of schedule (cron, interval,
+    one-off) replaces the others."""
     changes = parse(EndpointPatch, patch, caps).model_dump(exclude_unset=True)
     changes = {k: v for k, v in changes.items() if not (v is None and k in _REQUIRED)}
     merged = {**current, **changes}
-    if changes.get("baseline_cron") is not None and "baseline_interval_ms" not in changes:
-        merged["baseline_interval_ms"] = None
-    if changes.get("baseline_interval_ms") is not None and "baseline_cron" not in changes:
-        merged["baseline_cron"] = None
+    for kind in SCHEDULE_KINDS:
+        if changes.get(kind) is not None:
+            merged.update({other: None for other in SCHEDULE_KINDS if other != kind and other not in changes})
     return parse(EndpointSpec, merged, caps)

@@ -66,7 +66,18 @@ _ENDPOINT_FLAGS = (
     ("retry_backoff", "retry_backoff_ms"),
     ("retry_backoff_max", "retry_backoff_max_ms"),
     ("retry_on", "retry_on"),
+    # schedule options (issue 12)
+    ("run_at", "run_at"),
+    ("catch_up", "catch_up"),
+    ("catch_up_window", "catch_up_window_ms"),
+    ("overlap", "overlap"),
+    ("jitter", "jitter_ms"),
+    ("starts_at", "starts_at"),
+    ("ends_at", "ends_at"),
+    ("max_runs", "max_runs"),
 )
+# `update` flags that clear an optional schedule option: flag attribute -> field.
+_CLEARING_FLAGS = (("no_starts_at", "starts_at"), ("no_ends_at", "ends_at"), ("no_max_runs", "max_runs"))
 
 
 def _kinds(text: str) -> list[str]:
@@ -80,6 +91,7 @@ def _endpoint_fields(args: argparse.Namespace) -> dict[str, Any]:
     }
     if getattr(args, "no_body", False):
         found["body"] = None
+    found.update({key: None for attr, key in _CLEARING_FLAGS if getattr(args, attr, False)})
     if getattr(args, "header", None):
         found["headers"] = dict(args.header)
     if getattr(args, "upstream", None):
@@ -123,6 +135,23 @@ def _endpoint_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
         metavar="KINDS",
         help="failures to retry, comma-separated: timeout,connection,5xx,429 (default all four)",
     )
+    _schedule_options(p, adding=adding)
+
+
+def _schedule_options(p: argparse.ArgumentParser, *, adding: bool) -> None:
+    """Flags of the schedule options (issue 12)."""
+    p.add_argument("--run-at", type=_when, help="a one-off: run once at this ISO time, instead of --cron/--interval")
+    p.add_argument("--catch-up", help="slots missed while the scheduler was down: coalesce, skip or all")
+    p.add_argument("--catch-up-window", type=_ms, help="how far back --catch-up all replays (default 1h, at most 24h)")
+    p.add_argument("--overlap", help="a slot due while the endpoint's own call runs: skip (default) or buffer_one")
+    p.add_argument("--jitter", type=_ms, help="move each slot by a fixed offset up to this (e.g. 30s; at most 1h)")
+    p.add_argument("--starts-at", type=_when, help="nothing runs before this ISO time (UTC if no offset)")
+    p.add_argument("--ends-at", type=_when, help="the endpoint ends after this ISO time (UTC if no offset)")
+    p.add_argument("--max-runs", type=int, help="run at most this many times, then end")
+    if not adding:
+        p.add_argument("--no-starts-at", action="store_true", help="remove the start date")
+        p.add_argument("--no-ends-at", action="store_true", help="remove the end date")
+        p.add_argument("--no-max-runs", action="store_true", help="remove the run count")
 
 
 def _run(handler: Handler, get_client: GetClient) -> Callable[[argparse.Namespace], int]:
@@ -177,10 +206,19 @@ def _hint(client: Cronicorn, args: argparse.Namespace) -> None:
 def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
     planned = client.explain(args.endpoint_id, args.n)
     if not planned and not args.json:
-        print("not scheduled: the endpoint is archived or its job is paused or archived")
+        ended_at = client.get_endpoint(args.endpoint_id).ended_at
+        if ended_at is not None:
+            print(f"ended at {ended_at.isoformat()}: its schedule ran out (ends_at, max_runs or a one-off that ran)")
+        else:
+            print("not scheduled: the endpoint is archived or its job is paused or archived")
         return
     noted = any(p.note for p in planned)  # a pending retry, a target's hold: only then the column
-    show(args, planned, ("at", "source", "note") if noted else ("at", "source"))
+    show(args, planned, ("at", "source", "detail", "note") if noted else ("at", "source", "detail"))
+
+
+def _backfill(client: Cronicorn, args: argparse.Namespace) -> None:
+    until = args.until if args.until is not None else client.clock()
+    show(args, client.backfill(args.endpoint_id, args.since, until), EP_COLS)
 
 
 def _list_runs(client: Cronicorn, args: argparse.Namespace) -> None:
@@ -324,6 +362,10 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(eps, "explain", _explain, "the next run times and why")
     p.add_argument("endpoint_id")
     p.add_argument("-n", type=int, default=5, help="how many runs (1-100, default 5)")
+    p = cmd(eps, "backfill", _backfill, "run the slots of a past range now, oldest first, each as its own run")
+    p.add_argument("endpoint_id")
+    p.add_argument("--since", type=_when, required=True, help="the range's start, an ISO time (UTC if no offset)")
+    p.add_argument("--until", type=_when, help="the range's end, not in the future (default: now)")
     p = cmd(eps, "hint", _hint, "set an interval (--interval) or one-shot (--in / --at) hint")
     p.add_argument("endpoint_id")
     group = p.add_mutually_exclusive_group(required=True)

@@ -8,9 +8,11 @@ failure saying why. A database that cannot be reached is the caller's to retry (
 propagates): that is not a property of any one run.
 
 A failed call the endpoint retries (`cronicorn.core.retries`) keeps its slot pending: the write
-sets the retry's slot, attempt number and time instead of the next slot, and the failure counts
-only once the slot is decided. Whatever the response said of the next call (Retry-After, a spent
-rate limit's reset) is kept as the endpoint's `not_before_at`, which every plan obeys.
+sets the retry's slot, attempt number and time instead of the next slot, and the failure (like
+one of `runs_left`, or a backfill's move to its next slot) counts only once the slot is decided.
+Whatever the response said of the next call (Retry-After, a spent rate limit's reset) is kept as
+the endpoint's `not_before_at`, which every plan obeys but the ones that keep a past slot (a
+backfill's, a catch-up replay: see `cronicorn.core.governor`).
 """
 
 from __future__ import annotations
@@ -18,19 +20,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Text, and_, bindparam, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from cronicorn.core.governor import MAX_NOT_BEFORE, Plan, plan_next_run, settle_after_run
+from cronicorn.core.governor import MAX_NOT_BEFORE, plan_next_run
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.retries import Retry, failure_class, plan_retry
 from cronicorn.core.retry_after import response_not_before
+from cronicorn.core.settling import backfill_run, settle_after_run
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.endpoint_rows import EndpointRow
-from cronicorn.store.replanning import lock_endpoint_rows, retry_policy_from_row, schedulable, state_from_row
+from cronicorn.store.replanning import (
+    lock_endpoint_rows,
+    plan_values,
+    retry_policy_from_row,
+    schedulable,
+    state_from_row,
+)
 from cronicorn.store.run_results import RunResult, storable, unstorable, with_note
 from cronicorn.store.tables import endpoints, runs
 
@@ -61,11 +71,18 @@ _PLAN_COLUMNS = (
     "ai_hint_reason",
     "next_run_at",
     "next_run_source",
+    # retries within a slot: the retry pending, and the target's not-before
     "retry_slot_at",
     "retry_number",
     "retry_attempt",
     "retry_reason",
     "not_before_at",
+    # schedule options (issue 12): runs left, a backfill's cursor, jitter's grid slot, the end
+    "runs_left",
+    "backfill_next_at",
+    "backfill_until",
+    "grid_slot_at",
+    "ended_at",
 )
 
 _SETTLE = (
@@ -166,29 +183,49 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
     cap = MAX_NOT_BEFORE if row.max_interval_ms is None else timedelta(milliseconds=row.max_interval_ms)
     held = response_not_before(result.status_code, result.response_headers, now, max_delay=cap)
     before = state_from_row(row)
+    # A backfill slot's attempts (its retries too) are the backfill's: they ignore the dates and
+    # the count, and the schedule resumes from the finish, not from their past slot.
+    backfill = backfill_run(before, attempt.slot, attempt.source)
+    settle = partial(
+        settle_after_run,
+        before,
+        started_at=attempt.started_at,
+        now=now,
+        slot=attempt.slot,
+        source=attempt.source,
+        not_before=held,
+    )
     retry = None
     if not success and schedulable(row):
         # The state a retry is planned from: this attempt served what it served, and counts nothing yet.
-        tried = settle_after_run(
-            before, success=False, final=False, started_at=attempt.started_at, now=now, not_before=held
-        )
         retry = plan_retry(
-            tried,
+            settle(success=False, final=False),
             retry_policy_from_row(row),
             now,
             failure=failure_class(result.error_kind, result.status_code),
             retries_done=attempt.retry,
             slot=attempt.slot,
             started_at=attempt.started_at,
+            backfill=backfill,
         )
-    state = settle_after_run(
-        before, success=success, final=retry is None, started_at=attempt.started_at, now=now, not_before=held
-    )
-    plan: Plan | None = None
+    # The slot is decided unless its retry is pending: only then do the failure count, runs_left
+    # and a backfill's cursor move (a slot counts once, however many attempts it took).
+    state = settle(success=success, final=retry is None)
     if retry is not None:
-        plan = retry.plan
+        # The slot stays pending: the retry is a time, not a slot of the grid, so it is never
+        # jittered, and grid_slot_at keeps the grid slot the retried slot came from (the grid
+        # goes on from it once the slot is decided). The endpoint has not ended: its slot has not.
+        planned = {
+            "next_run_at": retry.plan.at,
+            "next_run_source": retry.plan.source.value,
+            "grid_slot_at": row.grid_slot_at,
+            "ended_at": None,
+        }
     elif schedulable(row):
-        plan = plan_next_run(state, now, after_slot=attempt.slot)
+        plan = plan_next_run(state, now, after_slot=None if backfill else attempt.slot)
+        planned = plan_values(plan, row, now)
+    else:  # parked (job paused or archived): nothing planned, and not ended either
+        planned = {"next_run_at": None, "next_run_source": None, "grid_slot_at": None, "ended_at": row.ended_at}
     values = {
         "b_id": attempt.endpoint_id,
         "b_fence": attempt.fence,
@@ -199,8 +236,10 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
         "b_ai_hint_next_run_at": state.ai_hint_next_run_at,
         "b_ai_hint_expires_at": state.ai_hint_expires_at,
         "b_ai_hint_reason": row.ai_hint_reason if state.ai_hint_expires_at is not None else None,
-        "b_next_run_at": plan.at if plan else None,
-        "b_next_run_source": plan.source.value if plan else None,
+        "b_runs_left": state.runs_left,
+        "b_backfill_next_at": state.backfill_next_at,
+        "b_backfill_until": state.backfill_until,
+        **{f"b_{name}": value for name, value in planned.items()},
         # The retry keeps the slot pending as its next attempt; anything else ends the slot.
         "b_retry_slot_at": attempt.slot if retry else None,
         "b_retry_number": retry.number if retry else 0,

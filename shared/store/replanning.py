@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
@@ -58,15 +58,30 @@ def schedulable(row: EndpointRow) -> bool:
     return row.archived_at is None and row.job_status == JobStatus.ACTIVE.value
 
 
+def plan_values(plan: Plan | None, row: EndpointRow, now: datetime) -> dict[str, Any]:
+    """The columns a plan writes: the next run, why, and the slot jitter moved it from. No plan
+    means the schedule ran out (ends_at, max_runs, a one-off that ran): the endpoint is ended."""
+    if plan is None:
+        return {"next_run_at": None, "next_run_source": None, "grid_slot_at": None, "ended_at": row.ended_at or now}
+    return {
+        "next_run_at": plan.at,
+        "next_run_source": plan.source.value,
+        "grid_slot_at": plan.grid_slot,
+        "ended_at": None,
+    }
+
+
 def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["reset", "earlier"]) -> Plan | None:
     """Re-plan an endpoint after a change, inside the caller's transaction.
 
-    `reset` (schedule edits, resume) writes the governor's plan; `earlier` (hints, run-now)
-    only ever moves the next run earlier. A pending retry of a failed slot survives `earlier`
-    (the tick claims it sooner, still as its slot's retry) and is dropped by `reset`: a change
-    to the endpoint, a pause or a resume starts afresh from the governor's plan, and the failure
-    count stays as it was (the change, not the slot, decided what runs next). The target's
-    not-before (`not_before_at`) holds either way. While a claim's lease runs the row is left alone: the
+    `reset` (schedule edits, resume) writes the governor's plan, or ends the endpoint when there is
+    none (and an edit that gives it one again revives it); `earlier` (hints, run-now) only ever
+    moves the next run earlier. A pending retry of a failed slot survives `earlier` (the tick
+    claims it sooner, still as its slot's retry, and the grid slot it came from is kept) and is
+    dropped by `reset`: a change to the endpoint, a pause or a resume starts afresh from the
+    governor's plan, and the failure count and runs_left stay as they were (the change, not the
+    slot, decided what runs next). The target's not-before (`not_before_at`) holds either way.
+    While a claim's lease runs the row is left alone: the
     attempt's finishing write re-reads the row and plans from the new state, so the change still
     takes effect the moment that attempt ends, and the claim is never disturbed. A claim whose
     lease has ended is cleared, and the change plans from a clean state.
@@ -93,11 +108,14 @@ def replan(conn: Connection, endpoint_id: str, now: datetime, *, mode: Literal["
         return None
     plan = plan_next_run(state_from_row(row), now)
     current = row.next_run_at
-    if mode == "earlier" and current is not None and current <= plan.at:
+    if mode == "earlier" and current is not None and (plan is None or current <= plan.at):
         return Plan(current, PlanSource(row.next_run_source or PlanSource.BASELINE_INTERVAL.value))
-    conn.execute(
-        endpoints.update()
-        .where(endpoints.c.id == endpoint_id)
-        .values(next_run_at=plan.at, next_run_source=plan.source.value, **({} if mode == "earlier" else NO_RETRY))
-    )
+    values = plan_values(plan, row, now)
+    if mode == "reset":
+        values.update(NO_RETRY)
+    elif row.retry_slot_at is not None:
+        # The retry runs sooner but still as its slot: the slot's grid slot (jitter) is kept, so
+        # the grid goes on from it once the slot is decided.
+        values["grid_slot_at"] = row.grid_slot_at
+    conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**values))
     return plan

@@ -156,6 +156,24 @@ endpoints = Table(
     Column("claim_publishes", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Schedule options (issue 12). Declared: a one-off time (the third kind of schedule, beside
+    # baseline_cron and baseline_interval_ms), what becomes of missed and overlapping slots, jitter,
+    # the dates it runs between and how many runs it may make.
+    Column("run_at", UTCDateTime, nullable=True),
+    Column("catch_up", String(16), nullable=False, server_default="coalesce"),
+    Column("catch_up_window_ms", BigInteger, nullable=False, server_default="3600000"),
+    Column("overlap", String(16), nullable=False, server_default="skip"),
+    Column("jitter_ms", BigInteger, nullable=False, server_default="0"),
+    Column("starts_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("max_runs", Integer, nullable=True),
+    # Their state: runs left of max_runs, when the schedule ran out, a backfill's cursor, and the
+    # slot of the schedule that jitter moved next_run_at from (the grid continues from it).
+    Column("runs_left", Integer, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("backfill_next_at", UTCDateTime, nullable=True),
+    Column("backfill_until", UTCDateTime, nullable=True),
+    Column("grid_slot_at", UTCDateTime, nullable=True),
     Index("ix_endpoints_job_id", "job_id"),
     # The tick's only scan: cost follows the number due, not the number registered.
     Index(

@@ -1,7 +1,7 @@
 """slot retries: an endpoint's retry settings, the retry pending for a slot, and the target's not-before
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-10
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import cronicorn.store.column_types
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
