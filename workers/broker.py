@@ -47,6 +47,7 @@ from typing import Any, cast
 from celery.worker import pidbox
 from celery.worker.consumer import Consumer as CeleryConsumer
 from celery.worker.consumer.control import Control as CeleryControl
+from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES, virtual
 from kombu.transport import redis as kombu_redis
 
@@ -107,6 +108,9 @@ def use_for_redis_urls() -> None:
     `sentinel://` keep kombu's own transports (their TLS and discovery defaults hang on the name).
     """
     TRANSPORT_ALIASES["redis"] = TRANSPORT
+    # kombu caches the class it resolved for each name: a `redis://` connection made in this
+    # process before the app was imported (a library, a test) must not keep kombu's own.
+    kombu_transport._transport_cache.pop("redis", None)  # type: ignore[attr-defined]  # private, untyped
 
 
 class ReconnectingPidbox(pidbox.gPidbox):
