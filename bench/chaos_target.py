@@ -10,12 +10,13 @@ scheduler believes it did. `GET /__records?from=N` returns the records from inde
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
+
+from bench.target import answer, serve
 
 RECORDS: list[tuple[str, str, float, float]] = []  # (key, path with query, arrived, ended)
 _BODY = json.dumps({"ok": True}).encode()
@@ -34,7 +35,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     query = parse_qs(scope["query_string"].decode())
     if scope["path"] == "/__records":
         start = int(query.get("from", ["0"])[0])
-        return await _answer(send, json.dumps(RECORDS[start:]).encode())
+        return await answer(send, json.dumps(RECORDS[start:]).encode())
     key = ""
     for name, value in scope["headers"]:
         if name == b"idempotency-key":
@@ -45,33 +46,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     try:
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
-        await _answer(send, _BODY)
+        await answer(send, _BODY)
     finally:  # a caller killed mid-call still counts: its request did arrive
         RECORDS.append((key, path, arrived, time.time()))
 
 
-async def _answer(send: Any, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 def main() -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8098)
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        backlog=4096,
-    )
+    serve(app, 8098)
 
 
 if __name__ == "__main__":
