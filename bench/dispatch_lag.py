@@ -1,13 +1,15 @@
 """Dispatch lag: request start minus scheduled slot, at 25%, 50% and 90% of maximum throughput.
 
-    python -m bench.dispatch_lag [--max-rate R] [--fractions 0.25,0.5,0.9] [--window 20]
+    python -m bench.dispatch_lag [--max-rate R] [--fractions 0.25,0.5,0.9] [--window 20] [--two-beats]
 
 The maximum is read from bench/results/throughput.json (fast target, threads, 1 execute process)
-unless given. For each fraction f, endpoints on a 4 s interval run through the whole pipeline
-with the default 1 s tick, as many as make f x max runs due per second: an interval counts from
-the end of a run (as in the original), and a run starts up to one tick after its slot, so each
-endpoint runs about every 5 s. `ran_per_s` is the rate that really ran. The lag is measured by
-the target: arrival time minus the slot carried in the Idempotency-Key.
+unless given. For each fraction f, endpoints on a 4 s fixed-rate interval run through the whole
+pipeline (beat, scheduler worker, one execute worker, PostgreSQL, Redis) with the default 1 s
+tick, as many as make f x max runs due per second; `ran_per_s` is the rate that really ran. The
+lag is measured by the target: arrival time minus the slot carried in the Idempotency-Key.
+`--two-beats` adds a row at 50% with two beats enqueueing ticks (the flight keeps them one at a
+time). The scheduler's cost is the SQL statements per second its worker sent
+(`cronicorn_db_statements_total`), under each load and idle (1,000 endpoints, none due).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import argparse
 import json
 from typing import Any
 
-from bench.harness import RESULTS, Table, own_redis, percentile, save, target
+from bench.harness import RESULTS, Table, free_port, own_redis, percentile, save, target
 from bench.throughput import run_pipeline
 
 INTERVAL_S = 4.0
+IDLE_ENDPOINTS = 1000
 
 
 def max_rate_from_results() -> float:
@@ -38,54 +41,45 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.25,0.5,0.9")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=8.0)
-    parser.add_argument(
-        "--fast-tick",
-        type=float,
-        default=0.25,
-        help="also measure 50%% load with this tick interval (0 to skip): the lag follows the tick",
-    )
+    parser.add_argument("--two-beats", action="store_true", help="also measure 50%% load with two beats")
     args = parser.parse_args()
     max_rate = args.max_rate or max_rate_from_results()
     rows: list[dict[str, Any]] = []
-    runs = [(float(f), 1.0) for f in args.fractions.split(",")] + ([(0.5, args.fast_tick)] if args.fast_tick else [])
+    runs = [(float(f), 1) for f in args.fractions.split(",")] + ([(0.5, 2)] if args.two_beats else [])
     with own_redis() as redis_url, target() as base:
-        for fraction, tick_s in runs:
+        idle = run_pipeline(
+            redis_url, f"{base}/ok", "threads", 1, IDLE_ENDPOINTS, args.warmup, args.window, base,
+            interval_s=86_400, scheduler_metrics_port=free_port(),
+        )  # fmt: skip
+        rows.append({"load": f"idle ({IDLE_ENDPOINTS:,} registered)", "beats": 1, "endpoints": IDLE_ENDPOINTS,
+                     "scheduler_sql_per_s": idle["scheduler_sql_per_s"]})  # fmt: skip
+        print(rows[-1], flush=True)
+        for fraction, beats in runs:
             offered = max(1, round(fraction * max_rate))
-            endpoints = round(offered * (INTERVAL_S + tick_s))
+            endpoints = round(offered * INTERVAL_S)
             result = run_pipeline(
-                redis_url,
-                f"{base}/ok",
-                "threads",
-                1,
-                endpoints,
-                args.warmup,
-                args.window,
-                base,
-                keep_lags=True,
-                tick_interval_s=tick_s,
-                interval_s=INTERVAL_S,
-            )
+                redis_url, f"{base}/ok", "threads", 1, endpoints, args.warmup, args.window, base,
+                keep_lags=True, interval_s=INTERVAL_S, beats=beats, scheduler_metrics_port=free_port(),
+            )  # fmt: skip
             lags = result["lags"]
             row = {
                 "load": f"{fraction:.0%} of {max_rate:,.0f}/s",
-                "tick_s": tick_s,
+                "beats": beats,
                 "endpoints": endpoints,
                 "ran_per_s": result["per_s"],
                 "ran_fraction": result["per_s"] / max_rate,
-                "p50_s": percentile(lags, 50),
-                "p95_s": percentile(lags, 95),
-                "p99_s": percentile(lags, 99),
-                "max_s": max(lags) if lags else float("nan"),
+                "p50_ms": percentile(lags, 50) * 1000,
+                "p95_ms": percentile(lags, 95) * 1000,
+                "p99_ms": percentile(lags, 99) * 1000,
+                "max_ms": max(lags) * 1000 if lags else float("nan"),
+                "scheduler_sql_per_s": result["scheduler_sql_per_s"],
             }
             rows.append(row)
             print(row, flush=True)
+    columns = ["load", "beats", "endpoints", "ran_per_s", "ran_fraction", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
     save(
-        Table(
-            "dispatch_lag",
-            ["load", "tick_s", "endpoints", "ran_per_s", "ran_fraction", "p50_s", "p95_s", "p99_s", "max_s"],
-            rows,
-        ),
-        {"max_rate_per_s": max_rate, "goal": "p99 <= tick interval + 0.5 s at 50% of the maximum"},
+        Table("dispatch_lag", [*columns, "scheduler_sql_per_s"], rows),
+        {"max_rate_per_s": max_rate, "goal": "p99 <= 100 ms at 50% of the maximum, <= 250 ms at 90%"},
     )
 
 

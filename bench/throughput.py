@@ -162,7 +162,11 @@ def run_pipeline(
     keep_lags: bool = False,
     tick_interval_s: float = 1.0,
     interval_s: float = 1.0,
+    beats: int = 1,
+    scheduler_metrics_port: int = 0,
 ) -> dict[str, Any]:
+    """The whole pipeline against the target; with `scheduler_metrics_port`, also the statements
+    per second the scheduler worker sent to the database during the window (`scheduler_sql_per_s`)."""
     engine = bench_engine()
     seed_endpoints(engine, endpoints, url, interval_ms=round(interval_s * 1000), first_at=soon(3), spread_s=interval_s)
     engine.dispose()
@@ -173,18 +177,33 @@ def run_pipeline(
         CRONICORN_EXECUTE_CONCURRENCY=str(CONCURRENCY[pool]),
         CRONICORN_TICK_INTERVAL_S=str(tick_interval_s),
     )
+    metrics = {"CRONICORN_METRICS_PORT": str(scheduler_metrics_port)} if scheduler_metrics_port else None
     try:
-        c.start_worker("scheduler")
+        c.start_worker("scheduler", env=metrics)
         for i in range(processes):
             c.start_worker("execute", name=f"execute{i}")
-        c.start_beat()
-        result = measure(base, warmup + 3, window)
+        for i in range(beats):
+            c.start_beat(f"beat{i}")
+        time.sleep(warmup + 3)
+        statements = scheduler_statements(scheduler_metrics_port)
+        result = measure(base, 0, window)
+        if scheduler_metrics_port:
+            result["scheduler_sql_per_s"] = (scheduler_statements(scheduler_metrics_port) - statements) / window
         if not keep_lags:
             result.pop("lags")
         return result
     finally:
         c.stop()
         redis.Redis.from_url(redis_url).flushdb()
+
+
+def scheduler_statements(port: int) -> float:
+    """`cronicorn_db_statements_total` of the worker serving metrics on `port` (0: not measured)."""
+    if not port:
+        return 0.0
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    line = next(ln for ln in text.splitlines() if ln.startswith("cronicorn_db_statements_total "))
+    return float(line.split()[1])
 
 
 def main() -> None:

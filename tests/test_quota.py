@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from cronicorn.core.tiers import Tier
-from cronicorn.dispatch.tick import run_tick
+from cronicorn.dispatch.tick import Pace, run_tick
 from cronicorn.store.claims import Claim
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.tables import runs
@@ -17,6 +17,7 @@ from tests.factories import endpoint_row, make_endpoint, make_job, run_rows
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 TIERS = {"tiny": Tier(endpoints=10, min_interval_ms=1000, runs_per_month=2, ai_tokens_per_month=0)}
+ONE_ROUND = Pace(interval_s=0, batch_size=10, max_claims=10)  # claims what is due now, once
 
 
 def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_recorded(engine: Engine) -> None:
@@ -43,9 +44,7 @@ def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_reco
     def publish(claims: Sequence[Claim]) -> None:
         published.extend(claims)
 
-    run_tick(
-        engine, lambda: NOW, publish, batch_size=10, max_batches=1, claim_lease_ms=4000, quota=RunQuota(engine, TIERS)
-    )
+    run_tick(engine, lambda: NOW, publish, pace=ONE_ROUND, claim_lease_ms=4000, quota=RunQuota(engine, TIERS))
     assert [c.endpoint_id for c in published] == [unlimited]
     row = endpoint_row(engine, over)
     assert row.next_run_at == datetime(2026, 4, 1, tzinfo=UTC) and row.next_run_source == "deferred"
@@ -63,8 +62,7 @@ def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
         engine,
         lambda: NOW,
         published.extend,
-        batch_size=10,
-        max_batches=1,
+        pace=ONE_ROUND,
         claim_lease_ms=4000,
         quota=RunQuota(engine, TIERS),
     )

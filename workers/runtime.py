@@ -29,6 +29,7 @@ from cronicorn.store.engine import make_engine
 from cronicorn.store.installation import signing_key
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.signing_keys import KeyRing
+from cronicorn.telemetry.metrics import count_statements
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url)
+        count_statements(engine)
+        return engine
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -155,7 +155,23 @@ SETTINGS: tuple[Setting, ...] = (
         "tick_max_batches",
         "25",
         lambda n, r: _int(n, r, minimum=1),
-        "Batches one tick claims at most before leaving the rest to the next tick.",
+        "One tick claims at most this many batches' worth of endpoints before leaving the rest to the next tick.",
+    ),
+    Setting(
+        "CRONICORN_TICK_GATHER_MS",
+        "tick_gather_ms",
+        "50",
+        lambda n, r: _int(n, r, minimum=1, maximum=1000),
+        "A tick claims for its whole interval, in rounds at least this far apart: endpoints falling due "
+        "within it share messages (the floor of the dispatch lag).",
+    ),
+    Setting(
+        "CRONICORN_TICK_POLL_MS",
+        "tick_poll_ms",
+        "250",
+        lambda n, r: _int(n, r, minimum=10, maximum=5000),
+        "How often a waiting tick reads when the next endpoint falls due: a run-now, a new endpoint or an "
+        "edit made elsewhere is claimed within this (one index read each; an idle scheduler's whole cost).",
     ),
     Setting(
         "CRONICORN_SWEEP_INTERVAL_S",
@@ -401,6 +417,8 @@ class Settings:
     tick_interval_s: float = 1.0
     tick_batch_size: int = 200
     tick_max_batches: int = 25
+    tick_gather_ms: int = 50
+    tick_poll_ms: int = 250
     sweep_interval_s: float = 60.0
     lease_grace_ms: int = 30_000
     claim_lease_ms: int = 4000

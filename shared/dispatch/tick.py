@@ -1,25 +1,61 @@
-"""One tick: claim due endpoints in bounded batches and hand each claim to `publish`."""
+"""One tick: for its whole interval, claim endpoints as they fall due and hand each claim to `publish`.
+
+Beat enqueues a tick every interval; a tick that only claimed what was due when it started would
+leave each run up to a whole interval late. So a tick stays for its interval: it claims what is
+due, reads when the next endpoint falls due (one index-only `min(next_run_at)`), sleeps until then
+and claims again. Rounds are at least `gather_s` apart, so endpoints falling due together share
+messages; the earliest due time is read again at least every `poll_s`, so a run-now, a new
+endpoint or an edit made elsewhere is seen within that. Nothing waits in the broker: a claim is
+made and published only when its slot has come (no Celery ETA), and the future stays in the
+database. The next tick takes over as this one ends (one at a time: see `cronicorn.redis.flight`).
+
+Cost follows due work (promise 4): an idle tick reads one index entry every `poll_s`; a busy one
+claims in rounds whose size is the work that fell due.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from cronicorn.store.claims import Claim, claim_due
 from cronicorn.store.missed import skip_missed
 from cronicorn.store.quota import RunQuota
+from cronicorn.store.tables import endpoints
 from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How one tick spends its interval."""
+
+    interval_s: float  # how long the tick keeps claiming: beat's interval, so ticks follow each other
+    batch_size: int  # endpoints claimed per transaction
+    max_claims: int  # claims one tick makes at most; the next tick goes on from there
+    gather_s: float = 0.05  # rounds at least this far apart: work due together shares messages
+    poll_s: float = 0.25  # the earliest due time is read again at least this often
+    backlog_s: float = 0.25  # rounds this far apart while execute messages wait unstarted
 
 
 @dataclass(frozen=True)
 class TickResult:
     claimed: int
-    batches: int
+    rounds: int
     duration_s: float
+
+
+@dataclass(frozen=True)
+class _Clocks:
+    """The clocks a tick reads: wall time for slots, a monotonic one (and its sleep) for waiting."""
+
+    wall: Callable[[], datetime]
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], None]
 
 
 def run_tick(
@@ -27,26 +63,82 @@ def run_tick(
     clock: Callable[[], datetime],
     publish: Callable[[Sequence[Claim]], None],
     *,
-    batch_size: int,
-    max_batches: int,
+    pace: Pace,
     claim_lease_ms: int,
-    max_duration_s: float = 0.9,
     quota: RunQuota | None = None,
+    backlog: Callable[[], bool] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> TickResult:
-    """Claim and publish while due work remains, within a batch and time budget.
+    """Claim and publish due work as it falls due, until the interval ends or the budget is spent.
+
+    `backlog` says whether execute messages are still waiting to be started: while they are, an
+    earlier round would only queue behind them, so rounds are spaced by `pace.backlog_s` and the
+    claims that fall due meanwhile go out together in fuller messages.
+    """
+    clocks = _Clocks(clock, monotonic, sleep)
+    started = monotonic()
+    deadline = started + pace.interval_s
+    claimed = rounds = 0
+    not_before = started
+    while claimed < pace.max_claims and _wait_until_due(engine, clocks, not_before, deadline, pace.poll_s):
+        round_at = monotonic()
+        claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
+        rounds += 1
+        waiting = backlog is not None and backlog()
+        not_before = round_at + (pace.backlog_s if waiting else pace.gather_s)
+    duration = monotonic() - started
+    CLAIMS_PER_TICK.observe(claimed)
+    TICK_DURATION.observe(duration)
+    return TickResult(claimed=claimed, rounds=rounds, duration_s=duration)
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the earliest endpoint falls due (a claim's lease end and a pending retry included)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(endpoints.c.next_run_at))).scalar()
+
+
+def _wait_until_due(engine: Engine, clocks: _Clocks, not_before: float, deadline: float, poll_s: float) -> bool:
+    """Sleep until something is due (and not before `not_before`): True, or False at the deadline."""
+    while True:
+        now = clocks.monotonic()
+        due = next_due(engine)
+        due_in = math.inf if due is None else (due - clocks.wall()).total_seconds()
+        wake = max(not_before, now + due_in)
+        if wake <= now:
+            return True  # even at the deadline: a tick always claims what is due when it starts
+        if now >= deadline:
+            return False
+        until = min(wake, now + poll_s, deadline)
+        if until > now:
+            clocks.sleep(until - now)
+        if until == wake:
+            return True
+
+
+def _claim_round(
+    engine: Engine,
+    clock: Callable[[], datetime],
+    publish: Callable[[Sequence[Claim]], None],
+    pace: Pace,
+    budget: int,
+    claim_lease_ms: int,
+    quota: RunQuota | None,
+) -> int:
+    """Claim everything due now (up to `budget`), batch by batch; returns how many were claimed.
 
     Slots missed while the scheduler was down are released unrun first where the endpoint says
     catch_up=skip (`skip_missed`). Publishing happens after each batch's commit: a message is
     never sent for a claim that could still roll back. If publishing fails (or this process dies
-    first), the claims' short claim leases end within seconds and a later tick claims them again,
-    so nothing is lost.
+    first), the claims' short claim leases end within seconds and a later round claims them
+    again, so nothing is lost.
     """
-    started = time.monotonic()
-    claimed = batches = 0
-    while batches < max_batches:
+    claimed = 0
+    while claimed < budget:
         now = clock()
-        claims = claim_due(engine, now, limit=batch_size, claim_lease=claim_lease_ms)
-        batches += 1
+        limit = min(pace.batch_size, budget - claimed)
+        claims = claim_due(engine, now, limit=limit, claim_lease=claim_lease_ms)
         runnable = skip_missed(engine, claims, now)
         if quota is not None and runnable:
             runnable, deferred = quota.split(runnable, now)
@@ -55,9 +147,6 @@ def run_tick(
         if runnable:
             publish(runnable)
         claimed += len(claims)
-        if len(claims) < batch_size or time.monotonic() - started > max_duration_s:
+        if len(claims) < limit:
             break
-    duration = time.monotonic() - started
-    CLAIMS_PER_TICK.observe(claimed)
-    TICK_DURATION.observe(duration)
-    return TickResult(claimed=claimed, batches=batches, duration_s=duration)
+    return claimed

@@ -19,3 +19,7 @@ def analysis_lock(endpoint_id: str) -> str:
 
 def rate_window(key_id: str, kind: str, window: int) -> str:
     return f"{PREFIX}rate:{key_id}:{kind}:{window}"
+
+
+def tick_flight() -> str:
+    return f"{PREFIX}tick:flight"

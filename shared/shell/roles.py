@@ -19,7 +19,8 @@ def worker_command(
     if role == "execute":
         pool, default_concurrency = settings.execute_pool, settings.execute_concurrency
     elif role == "scheduler":
-        # Ticks overlap safely (SKIP LOCKED), a few threads keep a slow tick from delaying the next.
+        # A tick claims for its whole interval; with a few threads the next one is already waiting
+        # for its turn (the tick flight) as it ends, and sweeps and analysis planning still run.
         pool, default_concurrency = "threads", 4
     else:
         pool, default_concurrency = "threads", 4

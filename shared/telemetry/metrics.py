@@ -10,6 +10,7 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine, event
 
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -27,10 +28,19 @@ TICK_DURATION = Histogram(
     "Duration of one tick",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
 )
+DB_STATEMENTS = Counter(
+    "cronicorn_db_statements_total",
+    "SQL statements this process sent to the database (an executemany counts once)",
+)
 LOCK_CONTENTION = Counter("cronicorn_lock_contention_total", "Executions that found their endpoint locked by another")
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])
 AI_TOKENS = Counter("cronicorn_ai_tokens_total", "Planner tokens", ["kind"])
+
+
+def count_statements(engine: Engine) -> None:
+    """Count every statement `engine` sends: what each role costs the database, idle and busy."""
+    event.listen(engine, "before_cursor_execute", lambda *_: DB_STATEMENTS.inc())
 
 
 def registry() -> CollectorRegistry | None:
