@@ -74,12 +74,12 @@ def is_thrash(ai_decisions: Sequence[Decision], now: datetime, *, window: timede
     """The AI's decisions on one endpoint within `window` before `now` (any order) flip `limit` times or more."""
     recent = sorted((d for d in ai_decisions if now - window <= d.at <= now), key=lambda d: d.at)
     # A session's decisions count as one, its last: a model that corrects itself is not thrashing.
-    last_of_session = [d for d, after in zip(recent, [*recent[1:], None], strict=True) if not _same_session(d, after)]
+    last_of_session = [d for i, d in enumerate(recent) if not _same_session(d, recent[i + 1 : i + 2])]
     return reversals([d.direction for d in last_of_session]) >= limit
 
 
-def _same_session(d: Decision, after: Decision | None) -> bool:
-    return after is not None and d.session is not None and d.session == after.session
+def _same_session(d: Decision, after: Sequence[Decision]) -> bool:
+    return bool(after) and d.session is not None and d.session == after[0].session
 
 
 @dataclass(frozen=True)

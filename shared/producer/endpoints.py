@@ -69,7 +69,10 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
     cycle = find_cycle(conn, tenant_id, endpoint_id, upstream_ids)
     if cycle is not None:
         first = upstream_ids.index(cycle[1])
-        raise InvalidInput.one(f"upstream_endpoint_ids[{first}]", f"would make a cycle: {_named(conn, cycle)}")
+        raise InvalidInput.one(
+            f"upstream_endpoint_ids[{first}]",
+            f"would make a cycle: {_named(conn, cycle)} (each declares the next as its upstream)",
+        )
 
 
 def _named(conn: Connection, path: list[str]) -> str:
