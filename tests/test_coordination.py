@@ -286,3 +286,13 @@ def test_conflicts_are_listed_per_tenant_and_close_after_the_window(engine: Engi
     assert len(list_conflicts(engine, "default", NOW + timedelta(hours=2), include_closed=True)) == 1
     with pytest.raises(InvalidInput, match="limit"):
         list_conflicts(engine, "default", NOW, limit=0)
+
+
+def test_beat_asks_for_reactive_analyses_every_few_seconds_and_scheduled_ones_as_before() -> None:
+    from cronicorn.beat.schedule import beat_schedule
+    from cronicorn.core.settings import Settings
+
+    schedule = beat_schedule(Settings.from_env({}))
+    assert schedule["plan_reactive_analyses"]["schedule"] == timedelta(seconds=2)
+    assert schedule["plan_reactive_analyses"]["task"] == "cronicorn.plan_reactive_analyses"
+    assert schedule["plan_analyses"]["schedule"] == timedelta(seconds=30)
