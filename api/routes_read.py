@@ -110,6 +110,24 @@ def get_session(session_id: str, request: Request, t: str = Depends(tenant)) -> 
     return to_api(client_for(request, t).get_session(session_id))
 
 
+@router.get("/conflicts", tags=["coordination"])
+def list_conflicts(
+    request: Request,
+    t: str = Depends(tenant),
+    endpoint_id: str | None = Query(default=None, alias="endpointId", max_length=36),
+    job_id: str | None = Query(default=None, alias="jobId", max_length=36),
+    include_closed: bool = Query(default=False, alias="includeClosed"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> Any:
+    """Conflicts between steering decisions (thrash, graph contradictions, opposed siblings, trigger
+    loops), open ones unless includeClosed, newest first."""
+    found = client_for(request, t).list_conflicts(
+        endpoint_id, job_id=job_id, include_closed=include_closed, limit=limit, offset=offset
+    )
+    return {"conflicts": to_api(found)}
+
+
 @router.get("/dashboard/stats")
 def dashboard_stats(request: Request, t: str = Depends(tenant)) -> Any:
     return to_api(client_for(request, t).dashboard_stats())

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cronicorn.core.constants import PLAN_ANALYSES_TASK, SCHEDULER_QUEUE, SWEEP_TASK, TICK_TASK
+from cronicorn.core.constants import (
+    PLAN_ANALYSES_TASK,
+    PLAN_REACTIVE_ANALYSES_TASK,
+    SCHEDULER_QUEUE,
+    SWEEP_TASK,
+    TICK_TASK,
+)
 from cronicorn.core.settings import Settings
 
 
@@ -22,6 +28,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": PLAN_ANALYSES_TASK,
             "schedule": timedelta(seconds=settings.analysis_interval_s),
             "options": {"queue": SCHEDULER_QUEUE, "expires": settings.analysis_interval_s},
+        },
+        # Reads only the requests upstream results left, so it can run every few seconds.
+        "plan_reactive_analyses": {
+            "task": PLAN_REACTIVE_ANALYSES_TASK,
+            "schedule": timedelta(seconds=settings.ai_react_interval_s),
+            "options": {"queue": SCHEDULER_QUEUE, "expires": max(2.0, settings.ai_react_interval_s * 3)},
         },
         "sweep": {
             "task": SWEEP_TASK,

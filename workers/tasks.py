@@ -12,11 +12,12 @@ from cronicorn.core.constants import (
     EXECUTE_QUEUE,
     EXECUTE_TASK,
     PLAN_ANALYSES_TASK,
+    PLAN_REACTIVE_ANALYSES_TASK,
     SWEEP_TASK,
     TICK_TASK,
 )
 from cronicorn.dispatch.tick import Pace, run_tick
-from cronicorn.planner.selection import select_for_analysis
+from cronicorn.planner.selection import select_for_analysis, select_wanted
 from cronicorn.redis.flight import tick_flight_held
 from cronicorn.redis.keys import last_tick
 from cronicorn.store.attempts import Order
@@ -115,6 +116,19 @@ def plan_analyses() -> int:
     if not rt.settings.planner_enabled:
         return 0
     ids = select_for_analysis(rt.engine, utcnow(), min_spacing_s=rt.settings.ai_min_spacing_s)
+    with app.producer_or_acquire() as producer:
+        for endpoint_id in ids:
+            analyze.apply_async(kwargs={"endpoint_id": endpoint_id}, producer=producer)
+    return len(ids)
+
+
+@app.task(name=PLAN_REACTIVE_ANALYSES_TASK, acks_late=False)
+def plan_reactive_analyses() -> int:
+    """Enqueue one analysis per endpoint an upstream's new result asked to analyse."""
+    rt = runtime()
+    if not rt.settings.planner_enabled:
+        return 0
+    ids = select_wanted(rt.engine, utcnow(), min_spacing_s=rt.settings.ai_min_spacing_s)
     with app.producer_or_acquire() as producer:
         for endpoint_id in ids:
             analyze.apply_async(kwargs={"endpoint_id": endpoint_id}, producer=producer)

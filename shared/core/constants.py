@@ -23,6 +23,8 @@ SWEEP_TASK = "cronicorn.sweep"
 """Finish attempts whose worker was lost."""
 PLAN_ANALYSES_TASK = "cronicorn.plan_analyses"
 """Enqueue one analysis per endpoint that needs one."""
+PLAN_REACTIVE_ANALYSES_TASK = "cronicorn.plan_reactive_analyses"
+"""Enqueue one analysis per endpoint an upstream's new result asked to analyse."""
 ANALYZE_TASK = "cronicorn.analyze"
 """One AI planner session for one endpoint."""
 
@@ -57,3 +59,15 @@ MAX_NEXT_ANALYSIS_MS = 24 * 3_600_000
 """The latest the planner looks at an endpoint again (the original's bound)."""
 DEFAULT_NEXT_ANALYSIS_MS = 5 * 60_000
 """When the model does not say and the endpoint has no baseline interval (cron): as the original."""
+
+# --- coordination: conflicts between the AI's decisions, and how they are damped ------------------
+CONFLICT_WINDOW_MS = 60 * 60_000
+"""Decisions this close together count as contradicting each other (thrash, siblings), and a
+conflict stays open (shown to callers and the planner) this long after it was detected."""
+THRASH_REVERSALS = 3
+"""Direction changes of the AI's hints on one endpoint within the window that make thrash."""
+THRASH_DAMPING_MS = 4 * 60 * 60_000
+"""How long a thrashing endpoint is damped: no analysis, and its current hint is held (the AI's
+hints the other way are refused) until then."""
+MAX_TRIGGER_CHAIN = 8
+"""AI-driven runs one upstream result may cascade through before the cascade counts as a loop."""

@@ -399,7 +399,15 @@ SETTINGS: tuple[Setting, ...] = (
         "analysis_interval_s",
         "30",
         lambda n, r: _float(n, r, minimum=0.5),
-        "Seconds between beat's selections of endpoints to analyse.",
+        "Seconds between beat's selections of endpoints whose scheduled analysis is due.",
+    ),
+    Setting(
+        "CRONICORN_AI_REACT_INTERVAL_S",
+        "ai_react_interval_s",
+        "2",
+        lambda n, r: _float(n, r, minimum=0.5),
+        "Seconds between beat's selections of endpoints an upstream's new result asked to analyse "
+        "(reads only those requests; the minimum spacing still holds).",
     ),
 )
 
@@ -443,6 +451,7 @@ class Settings:
     ai_timeout_s: float = 60.0
     ai_retries: int = 2
     analysis_interval_s: float = 30.0
+    ai_react_interval_s: float = 2.0
     tiers_json: str = ""
     metrics_port: int = 0
     api_reads_per_min: int = 120

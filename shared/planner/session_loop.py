@@ -23,6 +23,7 @@ from cronicorn.planner.context import build_context
 from cronicorn.planner.prompt import SYSTEM_PROMPT
 from cronicorn.planner.tools import TOOLS, ToolBox, ToolError, truncate
 from cronicorn.store.analysis_sessions import SessionRecord, monthly_tokens, save_session
+from cronicorn.store.analysis_wanted import wanted_for
 from cronicorn.store.tenants import tenant_tier
 from cronicorn.telemetry.metrics import AI_SESSIONS, AI_TOKENS
 
@@ -109,7 +110,9 @@ def run_session(
     """Analyse one endpoint and store the session; never raises for model problems."""
     started = time.monotonic()
     now = clock()
-    context, row = build_context(engine, endpoint_id, now)
+    with engine.connect() as conn:
+        wanted = wanted_for(conn, endpoint_id)  # an upstream's result asked for this session
+    context, row = build_context(engine, endpoint_id, now, wanted=wanted)
     record = SessionRecord(
         endpoint_id=endpoint_id,
         analyzed_at=now,
@@ -137,6 +140,8 @@ def run_session(
         clock=clock,
         shadow=cfg.shadow,
         baseline_interval_ms=row.baseline_interval_ms,
+        chain=list(wanted["chain"]) if wanted is not None else [],
+        session_id=record.id,
     )
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": SYSTEM_PROMPT},

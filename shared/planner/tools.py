@@ -10,6 +10,7 @@ and recorded, not applied.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from cronicorn.coordination.arbiter import after_ai_decision, before_ai_decision
 from cronicorn.core.constants import DEFAULT_NEXT_ANALYSIS_MS, MAX_NEXT_ANALYSIS_MS, MIN_NEXT_ANALYSIS_MS
+from cronicorn.core.coordination import Direction, interval_direction
 from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.planner.arguments import ToolError, parse_arguments
 from cronicorn.planner.tool_table import (
@@ -79,6 +82,9 @@ class ToolBox:
     baseline_interval_ms: int | None = None  # sets the default of next_analysis_in_ms
     submission: Submission | None = None
     shadow_actions: list[dict[str, Any]] = field(default_factory=list)
+    # The cascade that started this session (an upstream's result), passed on with its decisions.
+    chain: list[str] = field(default_factory=list)
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # its decisions count once (thrash)
 
     def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         tool = TOOLS_BY_NAME.get(name)
@@ -191,7 +197,7 @@ class ToolBox:
             )
         return {"upstreams": self._views(rows, values["includeResponses"], now)}
 
-    # --- writes (through the same validated path as people) --------------------------------
+    # --- writes (through the same validated path as people, and past the arbiter) ------------
     def _applied(self, ep: Endpoint, notes: list[str]) -> dict[str, Any]:
         return {
             "applied": True,
@@ -200,42 +206,87 @@ class ToolBox:
             "notes": notes,
         }
 
+    def _arbitrated(self, direction: Direction, now: datetime, write: Callable[[], Endpoint]) -> dict[str, Any]:
+        """Judge the decision against the graph, write it if it stands, then check for thrash."""
+        cause = self.chain[-1] if self.chain else None
+        verdict = before_ai_decision(self.engine, self.tenant_id, self.endpoint_id, direction, now, cause=cause)
+        if not verdict.allowed:
+            raise ToolError(f"refused, a conflict: {verdict.refusal}")
+        ep = write()
+        notes = list(ep.notes)
+        notes += [f"conflict ({f.kind.value}) on {f.endpoint_id}: {f.detail}; {f.resolution}" for f in verdict.findings]
+        thrash = after_ai_decision(self.engine, self.tenant_id, self.endpoint_id, now)
+        if thrash is not None:
+            notes.append(f"conflict ({thrash.kind.value}): {thrash.detail}; {thrash.resolution}")
+        return self._applied(ep, notes)
+
     def _propose_interval(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
         interval_ms = values["intervalMs"]
-        ep = control.set_interval_hint(
-            self.engine,
-            self.tenant_id,
-            now,
-            self.endpoint_id,
+        ep = get_endpoint(self.engine, self.tenant_id, self.endpoint_id)
+        planned = ep.next_run_at
+        direction = interval_direction(
             interval_ms,
-            values["ttlMinutes"],
-            values["reason"],
-            actor="ai",
+            baseline_interval_ms=ep.baseline_interval_ms,
+            planned_in_ms=int((planned - now).total_seconds() * 1000) if planned is not None else None,
         )
-        return self._applied(ep, list(ep.notes))
+        return self._arbitrated(
+            direction,
+            now,
+            lambda: control.set_interval_hint(
+                self.engine,
+                self.tenant_id,
+                now,
+                self.endpoint_id,
+                interval_ms,
+                values["ttlMinutes"],
+                values["reason"],
+                actor="ai",
+                chain=self.chain,
+                session_id=self.session_id,
+            ),
+        )
 
     def _propose_next_time(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
-        ep = control.set_oneshot_hint(
-            self.engine,
-            self.tenant_id,
+        return self._arbitrated(
+            Direction.FASTER,
             now,
-            self.endpoint_id,
-            next_run_at=values["nextRunAtIso"],
-            ttl_minutes=values["ttlMinutes"],
-            reason=values["reason"],
-            actor="ai",
+            lambda: control.set_oneshot_hint(
+                self.engine,
+                self.tenant_id,
+                now,
+                self.endpoint_id,
+                next_run_at=values["nextRunAtIso"],
+                ttl_minutes=values["ttlMinutes"],
+                reason=values["reason"],
+                actor="ai",
+                chain=self.chain,
+                session_id=self.session_id,
+            ),
         )
-        return self._applied(ep, list(ep.notes))
 
     def _pause_until(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
         until = values["untilIso"]
         if until is None:
-            ep = control.resume_endpoint(self.engine, self.tenant_id, now, self.endpoint_id, actor="ai")
-        else:
-            ep = control.pause_endpoint(
-                self.engine, self.tenant_id, now, self.endpoint_id, until, values["reason"], actor="ai"
+            return self._arbitrated(
+                Direction.NEUTRAL,
+                now,
+                lambda: control.resume_endpoint(self.engine, self.tenant_id, now, self.endpoint_id, actor="ai"),
             )
-        return self._applied(ep, [])
+        return self._arbitrated(
+            Direction.SLOWER,
+            now,
+            lambda: control.pause_endpoint(
+                self.engine,
+                self.tenant_id,
+                now,
+                self.endpoint_id,
+                until,
+                values["reason"],
+                actor="ai",
+                chain=self.chain,
+                session_id=self.session_id,
+            ),
+        )
 
     def _clear_hints(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
         return self._applied(control.clear_hints(self.engine, self.tenant_id, now, self.endpoint_id, actor="ai"), [])

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from cronicorn.core.calls import HttpOutcome
 from cronicorn.core.clock import utcnow
+from cronicorn.core.errors import InvalidInput
 from cronicorn.core.tiers import Tier
 from cronicorn.http.call import HttpCaller
 from cronicorn.producer import backfill as backfills
@@ -42,7 +43,7 @@ from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 from cronicorn.producer.specs import EndpointSpec, JobSpec
 from cronicorn.producer.storable import check_ids
 from cronicorn.store import analysis_sessions as sessions
-from cronicorn.store import run_stats
+from cronicorn.store import conflicts, run_stats
 from cronicorn.store.engine import make_engine
 from cronicorn.store.signing_keys import KeyRing
 
@@ -408,6 +409,41 @@ class Cronicorn:
         """One planner session with its tool calls. NotFound otherwise."""
         check_ids(session_id=session_id)
         return sessions.get_session(self.engine, self.tenant_id, session_id)
+
+    # --- coordination -------------------------------------------------------------------
+    def list_conflicts(
+        self,
+        endpoint_id: str | None = None,
+        *,
+        job_id: str | None = None,
+        include_closed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Conflicts between steering decisions, newest first (see the README's "Coordination").
+
+        Args:
+            endpoint_id: only conflicts recorded on, or naming, this endpoint.
+            job_id: only conflicts recorded on this job's endpoints.
+            include_closed: also those whose window has passed (default: open ones only).
+            limit: 1-1000. offset: at least 0.
+
+        Each has `kind` (thrash, graph-contradiction, siblings-opposed, trigger-loop), `endpoint_id`,
+        `other_endpoint_id`, `detected_at`, `open_until`, `damp_until`, `resolution` and `detail`.
+        """
+        check_ids(endpoint_id=endpoint_id, job_id=job_id)
+        if not isinstance(include_closed, bool):
+            raise InvalidInput.one("include_closed", "must be true or false")
+        return conflicts.list_conflicts(
+            self.engine,
+            self.tenant_id,
+            self._now(),
+            endpoint_id=endpoint_id,
+            job_id=job_id,
+            include_closed=include_closed,
+            limit=limit,
+            offset=offset,
+        )
 
     # --- deploy-time registration -------------------------------------------------------
     def register(

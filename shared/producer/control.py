@@ -7,8 +7,8 @@ change a pause a person set while it lasts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from cronicorn.core.constants import (
     DEFAULT_ONESHOT_HINT_TTL_MINUTES,
     MAX_AI_PAUSE_MINUTES,
 )
+from cronicorn.core.coordination import Direction, interval_direction
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.model import JobStatus, PausedBy
 from cronicorn.producer.endpoints import endpoint_row
@@ -27,10 +28,25 @@ from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
 from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import parse
 from cronicorn.store.endpoint_rows import EndpointRow
+from cronicorn.store.hint_events import record_decision
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints
 
 Actor = Literal["user", "ai"]
+
+
+@dataclass(frozen=True)
+class Steer:
+    """The decision a write records (`hint_events`): thrash and contradictions are read from these."""
+
+    actor: str
+    action: str
+    direction: Callable[[EndpointRow], Direction]
+    interval_ms: int | None = None
+    expires_at: datetime | None = None
+    reason: str | None = None
+    chain: Sequence[str] | None = None  # the cascade behind an AI decision (`cronicorn.store.analysis_wanted`)
+    session_id: str | None = None
 
 
 def _actor(actor: str) -> PausedBy:
@@ -51,6 +67,7 @@ def _write(
     values: dict[str, Any],
     mode: Literal["reset", "earlier"],
     check: Callable[[EndpointRow], None] | None = None,
+    steer: Steer | None = None,
 ) -> Endpoint:
     with engine.begin() as conn:
         row = endpoint_row(conn, tenant_id, endpoint_id, lock=True)
@@ -58,6 +75,20 @@ def _write(
             raise Conflict(f"endpoint {endpoint_id!r} is archived")
         if check is not None:
             check(row)
+        if steer is not None:
+            record_decision(
+                conn,
+                endpoint_id,
+                now,
+                actor=steer.actor,
+                action=steer.action,
+                direction=steer.direction(row),
+                interval_ms=steer.interval_ms,
+                expires_at=steer.expires_at,
+                reason=steer.reason,
+                chain=steer.chain,
+                session_id=steer.session_id,
+            )
         conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **values))
         replan(conn, endpoint_id, now, mode=mode)
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))
@@ -72,6 +103,8 @@ def pause_endpoint(
     reason: str | None = None,
     *,
     actor: Actor = "user",
+    chain: Sequence[str] | None = None,
+    session_id: str | None = None,
 ) -> Endpoint:
     """Pause until `until` (future); next_run_at moves to it. The AI cannot override a person's pause."""
     who = _actor(actor)
@@ -87,7 +120,10 @@ def pause_endpoint(
         if who is PausedBy.AI and _paused_by_person(row, now):
             raise Conflict("the endpoint was paused by a person; the AI cannot change that pause")
 
-    return _write(engine, tenant_id, now, endpoint_id, values, "reset", check)
+    steer = Steer(
+        who.value, "pause", lambda _: Direction.SLOWER, None, pause.until(now), pause.reason, chain, session_id
+    )
+    return _write(engine, tenant_id, now, endpoint_id, values, "reset", check, steer)
 
 
 def resume_endpoint(
@@ -101,7 +137,8 @@ def resume_endpoint(
             raise Conflict("the endpoint was paused by a person; the AI cannot resume it")
 
     values = {"paused_until": None, "paused_by": None, "pause_reason": None}
-    return _write(engine, tenant_id, now, endpoint_id, values, "reset", check)
+    steer = Steer(who.value, "resume", lambda _: Direction.NEUTRAL)
+    return _write(engine, tenant_id, now, endpoint_id, values, "reset", check, steer)
 
 
 def run_now(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user") -> Endpoint:
@@ -135,16 +172,32 @@ def set_interval_hint(
     reason: str | None = None,
     *,
     actor: Actor = "user",
+    chain: Sequence[str] | None = None,
+    session_id: str | None = None,
 ) -> Endpoint:
     """Run every `interval_ms` (clamped into min/max) until now + ttl; moves the next run earlier only."""
-    _actor(actor)
+    who = _actor(actor)
     hint = parse(IntervalHint, {"interval_ms": interval_ms, "ttl_minutes": ttl_minutes, "reason": reason})
     values = {
         "ai_hint_interval_ms": hint.interval_ms,
         "ai_hint_expires_at": now + timedelta(minutes=hint.ttl_minutes),
         "ai_hint_reason": hint.reason,
     }
-    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    steer = Steer(
+        who.value,
+        "interval",
+        lambda row: interval_direction(
+            hint.interval_ms,
+            baseline_interval_ms=row.baseline_interval_ms,
+            planned_in_ms=int((row.next_run_at - now).total_seconds() * 1000) if row.next_run_at else None,
+        ),
+        hint.interval_ms,
+        now + timedelta(minutes=hint.ttl_minutes),
+        hint.reason,
+        chain,
+        session_id,
+    )
+    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier", steer=steer)
     return replace(ep, notes=tuple(interval_notes(hint.interval_ms, ep, now)))
 
 
@@ -159,9 +212,11 @@ def set_oneshot_hint(
     ttl_minutes: float = DEFAULT_ONESHOT_HINT_TTL_MINUTES,
     reason: str | None = None,
     actor: Actor = "user",
+    chain: Sequence[str] | None = None,
+    session_id: str | None = None,
 ) -> Endpoint:
     """Run once at `next_run_at` (or now + `next_run_in_ms`) if that is earlier than planned."""
-    _actor(actor)
+    who = _actor(actor)
     hint = parse(
         OneShotHint,
         {"next_run_at": next_run_at, "next_run_in_ms": next_run_in_ms, "ttl_minutes": ttl_minutes, "reason": reason},
@@ -171,17 +226,24 @@ def set_oneshot_hint(
         "ai_hint_expires_at": hint.expires(now),
         "ai_hint_reason": hint.reason,
     }
-    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier")
+    steer = Steer(
+        who.value, "oneshot", lambda _: Direction.FASTER, None, hint.expires(now), hint.reason, chain, session_id
+    )
+    ep = _write(engine, tenant_id, now, endpoint_id, values, "earlier", steer=steer)
     return replace(ep, notes=tuple(oneshot_notes(hint.at(now), ep, now)))
 
 
 def clear_hints(engine: Engine, tenant_id: str, now: datetime, endpoint_id: str, *, actor: Actor = "user") -> Endpoint:
     """Drop every hint and re-plan from the baseline."""
-    _actor(actor)
+    who = _actor(actor)
     values = {
         "ai_hint_interval_ms": None,
         "ai_hint_next_run_at": None,
         "ai_hint_expires_at": None,
         "ai_hint_reason": None,
     }
-    return _write(engine, tenant_id, now, endpoint_id, values, "reset")
+    return _write(engine, tenant_id, now, endpoint_id, values, "reset", steer=Steer(who.value, "clear", _neutral))
+
+
+def _neutral(_: EndpointRow) -> Direction:
+    return Direction.NEUTRAL

@@ -26,6 +26,7 @@ from cronicorn.store.claims import NO_RETRY
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
+from cronicorn.store.watches import find_cycle, replace_watches
 
 
 def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> EndpointRow:
@@ -46,7 +47,8 @@ def spec_of(row: EndpointRow) -> dict[str, Any]:
 
 
 def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream_ids: list[str]) -> None:
-    """Declared upstreams must be live endpoints of the same tenant, and not the endpoint itself."""
+    """Declared upstreams must be live endpoints of the same tenant, not the endpoint itself, and
+    must not lead back to it (a cycle would have the endpoints' analyses trigger each other)."""
     if not upstream_ids:
         return
     found = set(
@@ -64,6 +66,19 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
             errors.append(FieldError(f"upstream_endpoint_ids[{i}]", f"endpoint {upstream!r} not found"))
     if errors:
         raise InvalidInput(errors)
+    cycle = find_cycle(conn, tenant_id, endpoint_id, upstream_ids)
+    if cycle is not None:
+        first = upstream_ids.index(cycle[1])
+        raise InvalidInput.one(
+            f"upstream_endpoint_ids[{first}]",
+            f"would make a cycle: {_named(conn, cycle)} (each declares the next as its upstream)",
+        )
+
+
+def _named(conn: Connection, path: list[str]) -> str:
+    """A cycle as "a (id) → b (id) → a (id)"; the endpoint being created has no name stored yet."""
+    names = dict(conn.execute(select(endpoints.c.id, endpoints.c.name).where(endpoints.c.id.in_(path))).all())
+    return " → ".join(f"{names[e]} ({e})" if e in names else f"this endpoint ({e})" for e in path)
 
 
 def insert_endpoint(
@@ -80,6 +95,7 @@ def insert_endpoint(
     if tier is not None:
         values = apply_tier(conn, tenant_id, tier, values, now, new=True)
     conn.execute(endpoints.insert().values(id=endpoint_id, job_id=job_id, created_at=now, updated_at=now, **values))
+    replace_watches(conn, endpoint_id, spec.upstream_endpoint_ids)
     replan(conn, endpoint_id, now, mode="reset")
     return endpoint_id
 
@@ -107,6 +123,8 @@ def apply_endpoint_spec(
     if "max_runs" in changed:  # a new count starts now; the same one declared again changes nothing
         changed["runs_left"] = changed["max_runs"]
     conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **changed))
+    if "upstream_endpoint_ids" in changed:
+        replace_watches(conn, endpoint_id, spec.upstream_endpoint_ids)
     replan(conn, endpoint_id, now, mode="reset")
     return True
 

@@ -231,6 +231,26 @@ class RemoteCronicorn:
     def get_session(self, session_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/sessions/{session_id}"))
 
+    def list_conflicts(
+        self,
+        endpoint_id: str | None = None,
+        *,
+        job_id: str | None = None,
+        include_closed: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        found = self._call(
+            "GET",
+            "/conflicts",
+            endpoint_id=endpoint_id,
+            job_id=job_id,
+            include_closed=str(include_closed).lower(),
+            limit=limit,
+            offset=offset,
+        )
+        return list(found["conflicts"])
+
     # --- deploy-time registration --------------------------------------------------------
     def register(
         self, job: dict[str, Any], endpoint_specs: list[dict[str, Any]], on_conflict: str = "update"

@@ -1,4 +1,4 @@
-"""CLI commands over the producer client: jobs, endpoints, runs (and planner sessions)."""
+"""CLI commands over the producer client: jobs, endpoints, runs (and planner sessions and conflicts)."""
 
 from __future__ import annotations
 
@@ -250,13 +250,27 @@ def _list_sessions(client: Cronicorn, args: argparse.Namespace) -> None:
     print(table(rows, SESSION_COLS))
 
 
+CONFLICT_COLS = ("detected_at", "kind", "endpoint_name", "other_endpoint_id", "damp_until", "resolution")
+
+
+def _list_conflicts(client: Cronicorn, args: argparse.Namespace) -> None:
+    found = client.list_conflicts(
+        args.endpoint, job_id=args.job, include_closed=args.all, limit=args.limit, offset=args.offset
+    )
+    if args.json:
+        print(json.dumps(plain(found), indent=2, default=str))
+        return
+    print(table([argparse.Namespace(**{c: f[c] for c in CONFLICT_COLS}) for f in found], CONFLICT_COLS))
+    print(f"{len(found)} {'conflicts' if args.all else 'open conflicts'}")
+
+
 def _page(p: argparse.ArgumentParser, default: int) -> None:
     p.add_argument("--limit", type=int, default=default, help=f"page size, 1-1000 (default {default})")
     p.add_argument("--offset", type=int, default=0)
 
 
 def add_object_commands(sub: Any, get_client: GetClient) -> None:
-    """Register `jobs`, `endpoints`, `runs` and `sessions` subcommands on the CLI's subparsers.
+    """Register `jobs`, `endpoints`, `runs`, `sessions` and `conflicts` subcommands on the CLI's subparsers.
 
     Each sets `func(args) -> exit code`: 0 on success, 2 for invalid input, 1 for not found or
     conflict; errors print "error: <message>" to stderr.
@@ -400,3 +414,12 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p.add_argument("--limit", type=int, default=20)
     p = cmd(sessions, "show", lambda c, a: show(a, c.get_session(a.session_id)), "show one session with its tool calls")
     p.add_argument("session_id")
+
+    conflicts = sub.add_parser("conflicts", help="read conflicts between steering decisions").add_subparsers(
+        dest="conflicts_command", required=True
+    )
+    p = cmd(conflicts, "list", _list_conflicts, "list conflicts, newest first (open ones unless --all)")
+    p.add_argument("--endpoint")
+    p.add_argument("--job")
+    p.add_argument("--all", action="store_true", help="also conflicts whose window has passed")
+    _page(p, 100)

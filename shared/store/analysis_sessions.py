@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from cronicorn.core.errors import InvalidInput, NotFound
 from cronicorn.core.tiers import month_start
+from cronicorn.store.analysis_wanted import served
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs
 
 
@@ -47,6 +48,7 @@ def save_session(engine: Engine, record: SessionRecord) -> None:
                 ai_analyzed_failure_count=record.endpoint_failure_count,
             )
         )
+        served(conn, record.endpoint_id, record.analyzed_at)
 
 
 def monthly_tokens(engine: Engine, tenant_id: str, now: datetime) -> int:

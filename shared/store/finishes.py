@@ -31,6 +31,7 @@ from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.retries import Retry, failure_class, plan_retry
 from cronicorn.core.retry_after import response_not_before
 from cronicorn.core.settling import backfill_run, settle_after_run
+from cronicorn.store.analysis_wanted import Finished, want_analyses
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.endpoint_rows import EndpointRow
@@ -149,6 +150,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     current: list[bool] = []
     run_updates: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
+    results: list[Finished] = []
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _, _ in entries])
         for attempt, stored, original in entries:
@@ -160,6 +162,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
             if ours and row is not None and original.error_kind != ErrorKind.NOT_SENT.value:
                 plan, retry = _settled(row, attempt, original)
                 plans.append(plan)
+                results.append(Finished(attempt.endpoint_id, attempt.run_id, attempt.source, row.tenant_id))
                 if retry is not None:
                     stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
             run_updates.append(
@@ -173,6 +176,9 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
             conn.execute(_SETTLE, plans)
+        # A new result asks for an analysis of its watchers in this same transaction: never lost.
+        if results:
+            want_analyses(conn, results, max(original.finished_at for _, _, original in entries))
     return current
 
 

@@ -254,3 +254,68 @@ ai_analysis_sessions = Table(
     Column("error_message", Text, nullable=True),
     Index("ix_ai_sessions_endpoint_analyzed", "endpoint_id", "analyzed_at"),
 )
+
+# --- coordination (issue 16): the watch graph, reactive analyses, the AI's decisions, conflicts ---
+
+endpoint_watches = Table(
+    "endpoint_watches",
+    metadata,
+    # One row per declared upstream (`endpoints.upstream_endpoint_ids`, the source of truth), kept
+    # beside it so "who watches this endpoint" is an index lookup in a finish transaction, not a scan.
+    Column("upstream_endpoint_id", String(36), primary_key=True),
+    Column("downstream_endpoint_id", String(36), primary_key=True),
+    Index("ix_endpoint_watches_downstream", "downstream_endpoint_id"),
+)
+
+analysis_wanted = Table(
+    "analysis_wanted",
+    metadata,
+    # At most one pending request per endpoint: written in an upstream's finish transaction (so a
+    # worker dying after it loses nothing), picked by the reactive selection, deleted by the session.
+    # No foreign key: the finish transaction must not take key locks on other endpoints' rows.
+    Column("endpoint_id", String(36), primary_key=True),
+    Column("wanted_at", UTCDateTime, nullable=False),
+    Column("upstream_endpoint_id", String(36), nullable=False),
+    Column("upstream_run_id", String(36), nullable=True),
+    # The endpoints whose AI-driven runs led here, oldest first: a trigger loop shows up as a repeat.
+    Column("chain", JSONType, nullable=False),
+    # Set when a selection enqueued it; picked again only after a while (a lost task is not lost).
+    Column("picked_at", UTCDateTime, nullable=True),
+    Index("ix_analysis_wanted_wanted_at", "wanted_at"),
+)
+
+hint_events = Table(
+    "hint_events",
+    metadata,
+    # Every hint, pause, resume and clear, by whom and in which direction: thrash is read from here.
+    Column("id", String(36), primary_key=True),
+    Column("endpoint_id", String(36), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(8), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("interval_ms", BigInteger, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("chain", JSONType, nullable=True),
+    Column("session_id", String(36), nullable=True),  # an AI decision's session: it counts once
+    Index("ix_hint_events_endpoint_at", "endpoint_id", "at"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("endpoint_id", String(36), nullable=False),
+    Column("other_endpoint_id", String(36), nullable=True),
+    Column("detected_at", UTCDateTime, nullable=False),
+    # Open until then: shown to the planner and callers, and (thrash) analyses spaced out until damp_until.
+    Column("open_until", UTCDateTime, nullable=False),
+    Column("damp_until", UTCDateTime, nullable=True),
+    Column("resolution", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_conflicts_endpoint_open", "endpoint_id", "open_until"),
+    Index("ix_conflicts_tenant_detected", "tenant_id", "detected_at"),
+)

@@ -36,6 +36,9 @@ LOCK_CONTENTION = Counter("cronicorn_lock_contention_total", "Executions that fo
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])
 AI_TOKENS = Counter("cronicorn_ai_tokens_total", "Planner tokens", ["kind"])
+CONFLICTS = Counter(
+    "cronicorn_conflicts_total", "Conflicts between steering decisions detected, by kind (see README)", ["kind"]
+)
 
 
 def count_statements(engine: Engine) -> None:
