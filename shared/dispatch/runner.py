@@ -53,6 +53,7 @@ class Outcome(str, Enum):
     STALE = "stale"  # the message's fencing token is no longer current: nothing to do
     LOCKED = "locked"  # another execution of this endpoint holds the lock
     SUPERSEDED = "superseded"  # ran, but a newer claim owns the schedule now
+    SKIPPED = "skipped"  # its dependency's gate was closed: recorded, nothing sent
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class Runner:
                 outcomes[attempt.endpoint_id] = Outcome.NOT_SENT
             elif not current:
                 outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
+            elif result.status is RunStatus.SKIPPED:
+                outcomes[attempt.endpoint_id] = Outcome.SKIPPED
             else:
                 outcomes[attempt.endpoint_id] = (
                     Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
@@ -212,6 +215,15 @@ class _Flight:
 
     def call(self, attempt: Attempt) -> RunResult:
         runner = self.runner
+        if attempt.skip_reason is not None:  # its dependency's gate is closed: nothing is sent
+            RUNS.labels(RunStatus.SKIPPED.value, attempt.source or "unknown").inc()
+            return RunResult(
+                status=RunStatus.SKIPPED,
+                finished_at=runner.clock(),
+                duration_ms=0,
+                error_kind=ErrorKind.GATED.value,
+                error_message=f"skipped: {attempt.skip_reason}",
+            )
         try:
             request = runner.request(attempt)
         except Exception as exc:  # the signing keys could not be read (database unreachable)

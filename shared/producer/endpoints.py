@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select
 
+from cronicorn.coordination.graph import find_cycle, name_path
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
 from cronicorn.core.tiers import Tier
@@ -64,6 +65,9 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
             errors.append(FieldError(f"upstream_endpoint_ids[{i}]", f"endpoint {upstream!r} not found"))
     if errors:
         raise InvalidInput(errors)
+    cycle = find_cycle(conn, endpoint_id, upstream_ids)
+    if cycle is not None:
+        raise InvalidInput.one("upstream_endpoint_ids", f"would make a cycle: {name_path(conn, cycle)}")
 
 
 def insert_endpoint(

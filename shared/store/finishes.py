@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, Text, and_, bindparam, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from cronicorn.core.expressions import Response
 from cronicorn.core.governor import MAX_NOT_BEFORE, plan_next_run
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.retries import Retry, failure_class, plan_retry
@@ -33,6 +35,7 @@ from cronicorn.core.retry_after import response_not_before
 from cronicorn.core.settling import backfill_run, settle_after_run
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
+from cronicorn.store.dependency_edges import Finished, record_upstream_results
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import (
     lock_endpoint_rows,
@@ -149,6 +152,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     current: list[bool] = []
     run_updates: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
+    decided: list[Finished] = []
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _, _ in entries])
         for attempt, stored, original in entries:
@@ -162,6 +166,8 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
                 plans.append(plan)
                 if retry is not None:
                     stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
+                else:  # the slot is decided: its downstreams read it (in this transaction)
+                    decided.append(_finished(attempt, original))
             run_updates.append(
                 {
                     "b_run": attempt.run_id,
@@ -173,13 +179,21 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
             conn.execute(_SETTLE, plans)
+        record_upstream_results(conn, decided, max(original.finished_at for _, _, original in entries))
     return current
+
+
+def _finished(attempt: Attempt, result: RunResult) -> Finished:
+    body = result.response_body
+    response = Response(status=result.status_code, headers=dict(result.response_headers or {}), body=body)
+    return Finished(attempt.endpoint_id, attempt.run_id, result.status.value, response)
 
 
 def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dict[str, Any], Retry | None]:
     """The endpoint's columns after `attempt` ended with `result`, and the retry planned, if any."""
     now = result.finished_at
     success = result.status is RunStatus.SUCCESS
+    skipped = result.status is RunStatus.SKIPPED  # gated: no outcome of the target's, nothing to count or retry
     cap = MAX_NOT_BEFORE if row.max_interval_ms is None else timedelta(milliseconds=row.max_interval_ms)
     held = response_not_before(result.status_code, result.response_headers, now, max_delay=cap)
     before = state_from_row(row)
@@ -196,7 +210,7 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
         not_before=held,
     )
     retry = None
-    if not success and schedulable(row):
+    if not success and not skipped and schedulable(row):
         # The state a retry is planned from: this attempt served what it served, and counts nothing yet.
         retry = plan_retry(
             settle(success=False, final=False),
@@ -211,6 +225,8 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
     # The slot is decided unless its retry is pending: only then do the failure count, runs_left
     # and a backfill's cursor move (a slot counts once, however many attempts it took).
     state = settle(success=success, final=retry is None)
+    if skipped:
+        state = replace(state, failure_count=before.failure_count)
     if retry is not None:
         # The slot stays pending: the retry is a time, not a slot of the grid, so it is never
         # jittered, and grid_slot_at keeps the grid slot the retried slot came from (the grid

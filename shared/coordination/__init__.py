@@ -1,0 +1,1 @@
+"""Coordination across endpoints and jobs: the dependency graph, its declarations and its decisions."""
