@@ -195,3 +195,96 @@ def test_register_declares_dependencies_by_name(cron: Cronicorn, target: TargetS
             dependencies={"ingest": {"upstream_endpoint_ids": ["ingest"], "condition": "$.a =="}},
         )
     assert err.value.errors[0].field == "dependencies.ingest.condition"
+
+
+def fan_in(cron: Cronicorn, target: TargetServer, mode: str) -> tuple[str, str, str]:
+    """Two upstreams in two jobs, each answering with the batch its body names; one downstream."""
+    ups = []
+    for name in ("orders", "customers"):
+        job = cron.create_job(name=f"extract-{name}")
+        ups.append(
+            cron.add_endpoint(
+                job.id,
+                name=name,
+                url=target.url("/echo"),
+                method="POST",
+                body={"batch_id": "b1"},
+                baseline_interval_ms=3_600_000,
+            ).id
+        )
+    load = cron.add_endpoint(
+        cron.create_job(name="load").id,
+        name="load",
+        url=target.url("/echo"),
+        method="POST",
+        baseline_interval_ms=3_600_000,
+    )
+    cron.set_dependency(
+        load.id,
+        upstream_endpoint_ids=ups,
+        fan_in=mode,
+        batch_key="$.body.batch_id",
+        template={"body": {"batch": "key", "from": "endpoint_id"}},
+    )
+    return ups[0], ups[1], load.id
+
+
+def report(cron: Cronicorn, engine: Engine, runner: Runner, upstream: str, batch: str) -> None:
+    """The upstream runs now and reports `batch`."""
+    cron.update_endpoint(upstream, body={"batch_id": batch})
+    cron.run_now(upstream)
+    assert run_due(engine, runner) == {upstream: Outcome.SUCCESS}
+
+
+def test_fan_in_any_runs_on_the_first_upstream_that_reports_a_new_batch(
+    engine: Engine, cron: Cronicorn, runner: Runner, target: TargetServer
+) -> None:
+    orders, customers, load = fan_in(cron, target, "any")
+    # When one upstream reports b1, the downstream runs for b1, handed that upstream
+    report(cron, engine, runner, orders, "b1")
+    assert endpoint_row(engine, load).next_run_source == "dependency"
+    assert run_due(engine, runner) == {load: Outcome.SUCCESS}
+    # When the other reports the same batch, it does not run again
+    report(cron, engine, runner, customers, "b1")
+    assert endpoint_row(engine, load).next_run_source != "dependency"
+    assert run_due(engine, runner) == {}
+    assert "batch key 'b1' already ran" in cron.decisions(load)[-1]["reason"]
+    # When the other reports a new batch, it runs for that one, handed the other upstream
+    report(cron, engine, runner, customers, "b2")
+    assert run_due(engine, runner) == {load: Outcome.SUCCESS}
+    first, second = run_rows(engine, load)
+    assert (first.dependency["key"], first.dependency["upstream_endpoint_id"]) == ("b1", orders)
+    assert (second.dependency["key"], second.dependency["upstream_endpoint_id"]) == ("b2", customers)
+    assert [r.response_body["body"] for r in (first, second)] == [
+        {"batch": "b1", "from": orders},
+        {"batch": "b2", "from": customers},
+    ]
+
+
+def test_fan_in_all_with_a_batch_key_waits_until_every_upstream_reports_the_same_key(
+    engine: Engine, cron: Cronicorn, runner: Runner, target: TargetServer
+) -> None:
+    orders, customers, load = fan_in(cron, target, "all")
+    # One upstream alone does not meet it
+    report(cron, engine, runner, orders, "b2")
+    assert run_due(engine, runner) == {}
+    assert cron.decisions(load)[-1]["reason"] == f"waiting for upstream {customers}"
+    # Both reported, but different batches: still no run, and the verdict names both keys
+    report(cron, engine, runner, customers, "b1")
+    assert endpoint_row(engine, load).next_run_source != "dependency"
+    assert run_due(engine, runner) == {}
+    reason = cron.decisions(load)[-1]["reason"]
+    assert "upstreams reported different batch keys" in reason
+    assert f"{orders}='b2'" in reason and f"{customers}='b1'" in reason
+    # Once they agree, it runs once, for that batch
+    report(cron, engine, runner, customers, "b2")
+    assert run_due(engine, runner) == {load: Outcome.SUCCESS}
+    [run] = run_rows(engine, load)
+    assert run.source == "dependency" and run.dependency["key"] == "b2"
+    assert run.dependency["upstream_endpoint_id"] == customers  # the run that completed it
+    # Both reporting b2 again does not run it twice
+    report(cron, engine, runner, orders, "b2")
+    report(cron, engine, runner, customers, "b2")
+    assert run_due(engine, runner) == {}
+    assert len(run_rows(engine, load)) == 1
+    assert len(target.requests_to("/echo")) == 6  # the five upstream runs and the one load

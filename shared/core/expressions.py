@@ -194,7 +194,12 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ExpressionError(f"cannot read {text[pos:].strip()[:20]!r} (at character {pos + 1})")
+            start = len(text) - len(text[pos:].lstrip())
+            if text[start] in "\"'":
+                raise ExpressionError(f"a text literal opened at character {start + 1} is not closed")
+            if text[start] == "=":
+                raise ExpressionError(f"'=' at character {start + 1} is not an operator: compare with '=='")
+            raise ExpressionError(f"cannot read {text[start:][:20]!r} (at character {start + 1})")
         kind = match.lastgroup or ""
         tokens.append((kind, match.group(kind)))
         pos = match.end()
@@ -265,8 +270,9 @@ class _Parser:
             return Header(text.split(".", 1)[1].lower())
         if kind == "op" and text == "(":
             inner = self.expression()
-            if self.take() != ("op", ")"):
+            if self.peek() != ("op", ")"):
                 raise ExpressionError("a '(' is not closed")
+            self.pos += 1
             return inner
         if kind == "word":
             constants = {"true": True, "false": False, "null": None}
