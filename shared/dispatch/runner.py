@@ -14,6 +14,7 @@ Called by the execute tasks. The order of things is what keeps promises 1-3:
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -30,10 +31,10 @@ from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.http.call import HttpCaller
 from cronicorn.redis.locks import EndpointLocks
 from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, renew_leases
-from cronicorn.store.finishes import finish_attempts, unreachable
+from cronicorn.store.finishes import finish_attempts, transient, unreachable
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.signing_keys import KeyRing
-from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
+from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS, STORE_CONFLICTS
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,12 @@ class Runner:
                 flags = finish_attempts(self.engine, done)
                 break
             except Exception as exc:
+                if transient(exc) and time.monotonic() <= deadline:
+                    # Lost a race (deadlock, serialization failure): the database is fine, write again.
+                    log.info("storing %d results conflicted with another transaction (%s); retrying", len(done), exc)
+                    STORE_CONFLICTS.inc()
+                    time.sleep(random.uniform(0.01, 0.1))
+                    continue
                 if not unreachable(exc) or time.monotonic() > deadline:
                     for attempt, result in done:
                         log.error(

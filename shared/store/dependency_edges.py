@@ -73,8 +73,24 @@ def _edges_of(conn: Connection, downstream_ids: Sequence[str]) -> dict[str, list
     return edges
 
 
+def downstream_ids(conn: Connection, upstream_ids: Sequence[str]) -> list[str]:
+    """The endpoints that depend on any of `upstream_ids` (through the upstream index), sorted."""
+    rows = conn.execute(
+        select(dependency_edges.c.endpoint_id)
+        .where(dependency_edges.c.upstream_endpoint_id.in_(sorted(set(upstream_ids))))
+        .distinct()
+    ).scalars()
+    return sorted(set(rows))
+
+
 def record_upstream_results(conn: Connection, finished: Sequence[Finished], now: datetime) -> None:
-    """Remember the runs that count on their edges; trigger the downstreams they complete."""
+    """Remember the runs that count on their edges; trigger the downstreams they complete.
+
+    The caller holds the locks of the downstream endpoints' rows (`downstream_ids`, locked in id
+    order with the finishing rows): their edges and dependency rows are written only under them.
+    A dependency declared between that read and this one may take its row lock out of order; a
+    deadlock that makes is a transient error the runner retries (`finishes.transient`).
+    """
     if not finished:
         return
     by_upstream = {f.endpoint_id: f for f in finished}

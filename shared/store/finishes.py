@@ -18,6 +18,7 @@ backfill's, a catch-up replay: see `cronicorn.core.governor`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -35,7 +36,7 @@ from cronicorn.core.retry_after import response_not_before
 from cronicorn.core.settling import backfill_run, settle_after_run
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
-from cronicorn.store.dependency_edges import Finished, record_upstream_results
+from cronicorn.store.dependency_edges import Finished, downstream_ids, record_upstream_results
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import (
     lock_endpoint_rows,
@@ -100,12 +101,38 @@ LATE_NOTE = (
 )
 
 
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction lost a race and was
+# rolled back; the same write succeeds when made again.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether the write lost a race with another transaction (a deadlock, a serialization
+    failure, SQLite's busy database): nothing is wrong with the database or the values, so the
+    whole write is made again at once."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if code in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether a database error means the database could not be reached (retry the whole write)
-    rather than that it refused these values (store each run on its own)."""
+    rather than that it refused these values (store each run on its own). A transient conflict
+    (`transient`) is neither: it is retried at once, and never reported as an unreachable database."""
+    if transient(exc):
+        return False
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def retry_whole(exc: BaseException) -> bool:
+    """Whether the whole write is to be made again (by the caller) rather than run by run."""
+    return transient(exc) or unreachable(exc)
 
 
 def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -> list[bool]:
@@ -124,7 +151,7 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
         try:
             return _write(engine, prepared)
         except Exception as exc:
-            if unreachable(exc):
+            if retry_whole(exc):
                 raise
             log.warning("a group of %d results was refused (%s); storing each on its own", len(prepared), exc)
     return [flag for entry in prepared for flag in _write_alone(engine, entry)]
@@ -139,7 +166,7 @@ def _write_alone(engine: Engine, entry: Entry) -> list[bool]:
     try:
         return _write(engine, [entry])
     except Exception as exc:
-        if unreachable(exc):
+        if retry_whole(exc):
             raise
         log.error(
             "result of run %s (endpoint %s) refused by the database: %s", attempt.run_id, attempt.endpoint_id, exc
@@ -154,7 +181,12 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     plans: list[dict[str, Any]] = []
     decided: list[Finished] = []
     with engine.begin() as conn:
-        rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _, _ in entries])
+        finishing = [a.endpoint_id for a, _, _ in entries]
+        # The downstreams this finish may trigger are locked with the finishing rows, all in one
+        # global order (by id): the start of a downstream locks its row before its dependency's
+        # rows, and so does this, so two finishes (or a finish and a start) cannot deadlock.
+        downstream = downstream_ids(conn, finishing)
+        rows = lock_endpoint_rows(conn, [*finishing, *downstream])
         for attempt, stored, original in entries:
             row = rows.get(attempt.endpoint_id)
             ours = is_current(row, attempt.fence)
@@ -179,7 +211,8 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
             conn.execute(_SETTLE, plans)
-        record_upstream_results(conn, decided, max(original.finished_at for _, _, original in entries))
+        if downstream:
+            record_upstream_results(conn, decided, max(original.finished_at for _, _, original in entries))
     return current
 
 

@@ -3,8 +3,9 @@
 The original's deferral did nothing; here the endpoint's next run moves to the first instant of
 next month (UTC) and a `canceled` run with `error_kind = "deferred"` says why, so nothing is
 silently dropped. Runs that sent nothing do not count: deferred ones, and the `skipped` runs a
-closed dependency gate records (a gate must not use up a tenant's month). Counts are cached per scheduler process for a few seconds: a tenant may run a
-handful past its limit at the turn, never a month's worth.
+closed dependency gate records (a gate must not use up a tenant's month). Counts are cached per
+scheduler process for a few seconds: a tenant may run a handful past its limit at the turn, never a
+month's worth.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.tiers import Tier, month_after, month_start
 from cronicorn.store.claims import NO_CLAIM, NO_RETRY, Claim
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
-
 
 UNCOUNTED = (RunStatus.CANCELED.value, RunStatus.SKIPPED.value)
 

@@ -28,6 +28,9 @@ TICK_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
 )
 LOCK_CONTENTION = Counter("cronicorn_lock_contention_total", "Executions that found their endpoint locked by another")
+STORE_CONFLICTS = Counter(
+    "cronicorn_store_conflicts_total", "Finishing writes retried after losing a race (deadlock, serialization)"
+)
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])
 AI_TOKENS = Counter("cronicorn_ai_tokens_total", "Planner tokens", ["kind"])
