@@ -27,7 +27,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from cronicorn.coordination.declarations import read_decisions
 from cronicorn.core.calls import HttpOutcome
 from cronicorn.core.clock import utcnow
 from cronicorn.core.errors import InvalidInput
@@ -46,6 +45,7 @@ from cronicorn.producer.specs import EndpointSpec, JobSpec
 from cronicorn.producer.storable import check_ids
 from cronicorn.store import analysis_sessions as sessions
 from cronicorn.store import conflicts, run_stats
+from cronicorn.store.declarations import read_decisions
 from cronicorn.store.engine import make_engine
 from cronicorn.store.signing_keys import KeyRing
 

@@ -14,13 +14,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select
 
-from cronicorn.coordination.declarations import read_declaration, remove_declaration, write_declaration
-from cronicorn.coordination.graph import refuse_cycle
 from cronicorn.core.errors import FieldError, InvalidInput
 from cronicorn.core.model import BODY_METHODS
 from cronicorn.producer.dependency_specs import DependencySpec
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.specs import parse
+from cronicorn.store.declarations import read_declaration, remove_declaration, write_declaration
+from cronicorn.store.graph import refuse_cycle
 from cronicorn.store.tables import endpoints, jobs
 
 

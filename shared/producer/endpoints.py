@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select
 
-from cronicorn.coordination.graph import refuse_cycle
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from cronicorn.core.model import JobStatus
 from cronicorn.core.tiers import Tier
@@ -25,6 +24,7 @@ from cronicorn.producer.storable import check_ids
 from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.store.claims import NO_RETRY
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
+from cronicorn.store.graph import refuse_cycle
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
 from cronicorn.store.watches import replace_watches
