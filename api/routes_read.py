@@ -120,8 +120,8 @@ def list_conflicts(
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> Any:
-    """Conflicts between steering decisions (thrash, graph contradictions, opposed siblings, trigger
-    loops), open ones unless includeClosed, newest first."""
+    """Conflicts between steering decisions (thrash, graph contradictions, opposed siblings, closed
+    gates, trigger loops), open ones unless includeClosed, newest first."""
     found = client_for(request, t).list_conflicts(
         endpoint_id, job_id=job_id, include_closed=include_closed, limit=limit, offset=offset
     )

@@ -222,6 +222,33 @@ def test_an_upstream_slowed_after_its_downstream_was_sped_up_clears_the_downstre
     assert kinds(engine) == [("graph-contradiction", down.id, up.id)]
 
 
+def test_a_downstream_sped_up_while_its_gate_is_closed_is_refused_until_the_gate_opens(
+    engine: Engine, client: Cronicorn, clock: Clock
+) -> None:
+    up = add(client, client.create_job(name="traffic").id, "monitor")
+    down = add(client, client.create_job(name="analytics").id, "rollup")
+    client.set_dependency(down.id, upstream_endpoint_ids=[up.id], trigger=False, gate=True)
+    # Given the gate is closed (no run of the monitor counts yet)
+    # When the AI speeds the gated endpoint up, or asks for a run now
+    with pytest.raises(ToolError, match=r"gate is closed \(waiting for upstream .*\); the gate wins"):
+        box(engine, down, clock).call("propose_interval", {"intervalMs": 10_000, "reason": "catch up"})
+    with pytest.raises(ToolError, match="the gate wins over the AI"):
+        box(engine, down, clock).call("propose_next_time", {"nextRunAtIso": NOW.isoformat(), "reason": "now"})
+    # Then both are refused, recorded, and nothing was written
+    assert client.get_endpoint(down.id).ai_hint_interval_ms is None
+    assert client.get_endpoint(down.id).ai_hint_next_run_at is None
+    assert kinds(engine) == [("gate-closed", down.id, None), ("gate-closed", down.id, None)]
+    [conflict, _] = client.list_conflicts(endpoint_id=down.id)
+    assert "gate wins" in conflict["resolution"] and "gate is closed" in conflict["detail"]
+    # Slowing it down contradicts nothing
+    box(engine, down, clock).call("propose_interval", {"intervalMs": 600_000, "reason": "quiet"})
+    # And once the monitor's run opens the gate, the AI may speed it up again
+    run_once(engine, up.id, NOW)
+    result = box(engine, down, clock).call("propose_next_time", {"nextRunAtIso": NOW.isoformat(), "reason": "go"})
+    assert result["applied"] is True
+    assert len(kinds(engine)) == 2
+
+
 def test_siblings_hinted_opposite_ways_for_the_same_cause_the_slower_wins(
     engine: Engine, client: Cronicorn, clock: Clock
 ) -> None:

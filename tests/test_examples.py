@@ -4,14 +4,17 @@ PostgreSQL and Redis, the example's own registration code, and its stand-in serv
 The pipeline (ingestion → processing → reporting, three jobs, no shared status API) must run each
 stage exactly once per batch id, in order, each within one dispatch of its upstream's result; a
 failed processing stage leaves the report gated, recorded as a skipped run with the reason; a cycle
-is refused, named. Skipped locally without PostgreSQL or Redis, failed on CI.
+is refused, named. The recovery restarts once per incident, after its cooldown, and verifies only a
+restart that succeeded; the flash sale runs tier 1 on high readings, holds tier 3 while traffic is
+high (and refuses the AI's attempt to speed it up), and leaves tier 2 alone. Skipped locally without
+PostgreSQL or Redis, failed on CI.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,13 @@ import redis
 from sqlalchemy import Engine, select
 
 from cronicorn import Cronicorn, InvalidInput
+from cronicorn.planner.tools import ToolBox, ToolError
 from cronicorn.store.tables import runs
 from examples.demo_services import PipelineServices
 from examples.etl_cascade import register_cascade
+from examples.flash_sale import register_flash_sale
 from examples.pipeline import register_pipeline
+from examples.recovery import register_recovery
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 
@@ -185,3 +191,153 @@ def test_the_etl_cascade_loads_a_batch_once_and_only_when_both_extracts_report_i
     assert [r.body for r in services.requests("/load")] == [{"batch_id": "b-2"}]
     assert loaded.source == "dependency" and loaded.dependency["key"] == "b-2"
     assert len(finished_runs(engine, c.load)) == 1
+
+
+def test_recovery_restarts_once_per_incident_after_its_cooldown_and_verifies_only_a_restart_that_worked(
+    cluster: Cluster, pg_engine: Engine, services: PipelineServices
+) -> None:
+    engine = pg_engine
+    cron = Cronicorn(engine)
+    cooldown = timedelta(seconds=8)
+    r = register_recovery(
+        cron,
+        services.base_url,
+        health_schedule={"baseline_interval_ms": 1000, "max_interval_ms": 1000},
+        cooldown={"min_interval_ms": int(cooldown.total_seconds() * 1000)},
+        verify_schedule={"baseline_interval_ms": 2000},
+    )
+    cluster.start_all()
+    try:
+        # Given a healthy service: nothing restarts, and the verification's own runs are gated
+        wait_for(lambda: len(finished_runs(engine, r.health)) >= 2, 30, "two healthy checks")
+        wait_for(lambda: any(x.status == "skipped" for x in finished_runs(engine, r.verify)), 30, "a gated verify")
+        assert finished_runs(engine, r.recover) == []
+        # When an incident starts, the restart runs once, although the check keeps failing
+        services.degraded_since = "2025-11-02T14:03:00Z"
+        [first] = wait_for(lambda: runs_for(engine, r.recover, "2025-11-02T14:03:00Z"), 30, "the first restart")
+        wait_for(
+            lambda: len([x for x in finished_runs(engine, r.health) if x.started_at > first.finished_at]) >= 3,
+            30,
+            "three more failing checks in the same incident",
+        )
+        # And the verification runs on the successful restart, once
+        [verified] = wait_for(lambda: runs_for(engine, r.verify, "2025-11-02T14:03:00Z"), 30, "the verification")
+        # When a second incident starts within the cooldown, and its restart fails
+        services.recovery_fails = True
+        services.degraded_since = "2025-11-02T14:05:00Z"
+        [second] = wait_for(
+            lambda: runs_for(engine, r.recover, "2025-11-02T14:05:00Z", "failed"), 60, "the second restart"
+        )
+        # Then the verification stays gated: its next runs are skipped, and nothing is verified
+        gated = wait_for(
+            lambda: [
+                x
+                for x in finished_runs(engine, r.verify)
+                if x.status == "skipped" and x.started_at > second.finished_at
+            ],
+            30,
+            "a gated verification after the failed restart",
+        )
+    except AssertionError:
+        print(cluster.logs())
+        raise
+
+    # One restart per incident, each handed its incident; the first triggered by the first failed check
+    assert [x.body["incident"] for x in services.requests("/recover")] == [
+        "2025-11-02T14:03:00Z",
+        "2025-11-02T14:05:00Z",
+    ]
+    checks = {x.id: x for x in finished_runs(engine, r.health)}
+    assert first.source == "dependency" and checks[first.dependency["upstream_run_id"]].status == "failed"
+    # The cooldown held: the second incident was seen at once, but its restart waited for the cooldown
+    seen = min(
+        (x for x in checks.values() if (x.response_body or {}).get("degraded_since") == "2025-11-02T14:05:00Z"),
+        key=lambda x: x.finished_at,
+    )
+    assert second.started_at - first.started_at >= cooldown - timedelta(milliseconds=500)
+    assert second.started_at - seen.finished_at >= timedelta(seconds=2), (seen.finished_at, second.started_at)
+    # (every failed check of the incident until then counted; the restart names the latest of them)
+    assert checks[second.dependency["upstream_run_id"]].finished_at >= seen.finished_at
+    # Verified once, for the restart that worked; the gated runs say why and sent nothing
+    assert [x.body["incident"] for x in services.requests("/verify")] == ["2025-11-02T14:03:00Z"]
+    assert verified.dependency["upstream_run_id"] == first.id
+    assert all(x.error_kind == "gated" and "gate closed" in x.error_message for x in gated)
+    reasons = [d["reason"] for d in cron.decisions(r.recover)]
+    assert any("already ran" in reason for reason in reasons), reasons
+
+
+def test_the_flash_sale_speeds_tier_one_holds_tier_three_and_leaves_tier_two_alone(
+    cluster: Cluster, pg_engine: Engine, services: PipelineServices
+) -> None:
+    engine = pg_engine
+    cron = Cronicorn(engine)
+    spacing = timedelta(seconds=2)
+    sale = register_flash_sale(
+        cron,
+        services.base_url,
+        monitor_schedule={"baseline_interval_ms": 1000},
+        orders_schedule={"baseline_cron": "0 0 1 1 *"},  # only the triggers, to see them
+        orders_spacing_ms=int(spacing.total_seconds() * 1000),
+        inventory_schedule={"baseline_interval_ms": 2000},
+    )
+    monitor_runs = lambda: finished_runs(engine, sale.monitor)  # noqa: E731
+    windows = lambda: [x.body["window"] for x in services.requests("/analytics/update")]  # noqa: E731
+    services.window = "w1"
+    cluster.start_all()
+    try:
+        # Given normal traffic: tier 3 runs once for the window, tier 1 is not triggered
+        wait_for(lambda: windows() == ["w1"], 30, "analytics for w1")
+        n = len(monitor_runs())
+        wait_for(lambda: len(monitor_runs()) >= n + 3, 30, "three more normal readings of w1")
+        assert services.requests("/orders/process") == []
+        # When traffic spikes over two windows
+        services.visitors_per_min, services.window = 5000, "w2"
+        wait_for(lambda: len(services.requests("/orders/process")) >= 3, 30, "tier 1 at the monitor's pace")
+        # Then a planner that tries to run tier 3 now is refused: the gate wins over the AI
+        analytics = cron.get_endpoint(sale.analytics)
+        box = ToolBox(
+            engine=engine,
+            tenant_id="default",
+            endpoint_id=analytics.id,
+            job_id=analytics.job_id,
+            clock=lambda: datetime.now(UTC),
+            baseline_interval_ms=None,
+            chain=[],
+        )
+        with pytest.raises(ToolError, match="gate is closed"):
+            box.call("propose_next_time", {"nextRunAtIso": datetime.now(UTC).isoformat(), "reason": "catch up"})
+        services.window = "w3"
+        n = len(monitor_runs())
+        wait_for(lambda: len(monitor_runs()) >= n + 3, 30, "three high readings of w3")
+        # When traffic is normal again, tier 3 runs for the new window
+        services.visitors_per_min, services.window = 200, "w4"
+        wait_for(lambda: windows() == ["w1", "w4"], 30, "analytics for w4")
+    except AssertionError:
+        print(cluster.logs())
+        raise
+
+    readings = {x.id: x.response_body for x in monitor_runs()}
+    # Tier 3: once per normal window, never during the spike (w2, w3 were high throughout)
+    assert windows() == ["w1", "w4"]
+    assert all(
+        readings[x.dependency["upstream_run_id"]]["visitors_per_min"] <= 1000
+        for x in runs_for(engine, sale.analytics, "w4")
+    )
+    reasons = [d["reason"] for d in cron.decisions(sale.analytics)]
+    assert any("condition $.visitors_per_min <= 1000 not met" in reason for reason in reasons), reasons
+    [refused] = [c for c in cron.list_conflicts(endpoint_id=sale.analytics) if c["kind"] == "gate-closed"]
+    assert "gate wins" in refused["resolution"]
+    # Tier 1: triggered by high readings only, handed the reading, at most every `spacing`
+    orders = [x for x in finished_runs(engine, sale.orders) if x.status == "success"]
+    # (a trigger that came within the spacing runs when it ends: the plan says `clamped-min`)
+    assert len(orders) >= 3 and all(x.source in ("dependency", "clamped-min") for x in orders), [
+        x.source for x in orders
+    ]
+    assert any(x.source == "dependency" for x in orders)
+    assert all(readings[x.dependency["upstream_run_id"]]["visitors_per_min"] > 1000 for x in orders)
+    assert all(x.body["visitors_per_min"] == 5000 for x in services.requests("/orders/process"))
+    starts = [x.started_at for x in orders]
+    assert all(b - a >= spacing - timedelta(milliseconds=500) for a, b in zip(starts, starts[1:], strict=False))
+    # Tier 2: its own schedule throughout, spike or not
+    inventory = finished_runs(engine, sale.inventory)
+    assert inventory and all(x.source == "baseline-interval" for x in inventory)

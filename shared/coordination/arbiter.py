@@ -1,7 +1,7 @@
 """The arbiter: every AI steering decision passes it before and after it is written.
 
 Before: the precedence (`cronicorn.core.coordination.judge`) over the endpoint's neighbourhood
-(its declared upstreams, the endpoints that watch it, its siblings): the decision is applied or
+(its declared upstreams, the endpoints that watch it, its siblings, its own gate): the decision is applied or
 refused, what it conflicts with is recorded, and AI hints it beats are cleared. After: the
 endpoint's recent AI decisions are checked for thrash, which damps it.
 """
@@ -16,6 +16,7 @@ from cronicorn.core.constants import CONFLICT_WINDOW_MS, THRASH_DAMPING_MS, THRA
 from cronicorn.core.coordination import ConflictKind, Direction, Finding, Neighbourhood, Verdict, is_thrash, judge
 from cronicorn.producer import control
 from cronicorn.store.conflicts import damped_until, record_conflicts
+from cronicorn.store.dependency_edges import gate_closed
 from cronicorn.store.hint_events import ai_decisions_since, latest_decisions
 from cronicorn.store.tables import endpoints, jobs
 from cronicorn.store.watches import downstream_ids
@@ -66,6 +67,7 @@ def neighbourhood(conn: Connection, tenant_id: str, endpoint_id: str, now: datet
         downstreams={d: latest.get(d) for d in downs},
         siblings={s: latest.get(s) for s in sibs},
         damped_until=damped_until(conn, endpoint_id, now),
+        gate_closed=gate_closed(conn, endpoint_id),
     )
 
 

@@ -2,7 +2,8 @@
 
 Precedence, highest first (the README's "Coordination: the planner and conflicts"):
 1. a person: the AI never contradicts a person's fresh hint or pause on the same endpoint;
-2. dependencies and gates (declared, deterministic): the AI's hints never open a gate;
+2. dependencies and gates (declared, deterministic): the AI never speeds up an endpoint whose
+   gate is closed (its runs would be skipped anyway: the gate wins, the hint is refused);
 3. the AI, by a deterministic rule: along the graph the upstream wins; between siblings steered
    by the same cause the more conservative (slower) decision wins; an endpoint that thrashes is
    damped. Losing AI decisions are refused (the new one) or cleared (an older one).
@@ -32,6 +33,8 @@ class ConflictKind(str, Enum):
     """Two endpoints of one job hinted in opposite directions within the window."""
     TRIGGER_LOOP = "trigger-loop"
     """An endpoint's AI-driven runs lead, through the watch graph, back to an analysis of itself."""
+    GATE_CLOSED = "gate-closed"
+    """An endpoint sped up (or run now) by the AI while its dependency's gate is closed."""
 
 
 def interval_direction(interval_ms: int, *, baseline_interval_ms: int | None, planned_in_ms: int | None) -> Direction:
@@ -111,6 +114,7 @@ class Neighbourhood:
     downstreams: dict[str, Decision | None]
     siblings: dict[str, Decision | None]
     damped_until: datetime | None  # an open thrash conflict damps the endpoint until then
+    gate_closed: str | None = None  # why the endpoint's gate is closed now (None: no gate, or it is open)
 
 
 def judge(
@@ -127,6 +131,8 @@ def judge(
     own = n.own if n.own is not None and n.own.live(now) else None
     if own is not None and own.actor == "user" and opposed(own.direction, direction):
         return Verdict(False, f"a person's {own.direction.value} decision on this endpoint stands (precedence 1)")
+    if direction is Direction.FASTER and n.gate_closed is not None:
+        return _gate_refusal(endpoint_id, n.gate_closed)
     if n.damped_until is not None and n.damped_until > now and own is not None and opposed(own.direction, direction):
         return Verdict(
             False,
@@ -150,6 +156,18 @@ def judge(
     findings = (*graph, *siblings)
     beaten = [f.endpoint_id for f in findings if f.endpoint_id != endpoint_id and "cleared" in f.resolution]
     return Verdict(True, None, findings, tuple(dict.fromkeys(beaten)))
+
+
+def _gate_refusal(endpoint_id: str, why: str) -> Verdict:
+    """Dependencies and gates come before the AI: a faster hint would only make runs the gate skips."""
+    finding = Finding(
+        ConflictKind.GATE_CLOSED,
+        endpoint_id,
+        None,
+        "the gate wins: the faster hint was refused (precedence 2)",
+        f"hinted faster while its gate is closed ({why})",
+    )
+    return Verdict(False, f"its gate is closed ({why}); the gate wins over the AI (precedence 2)", (finding,))
 
 
 def _upstream_refusal(endpoint_id: str, n: Neighbourhood, now: datetime) -> Verdict | None:

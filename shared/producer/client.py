@@ -464,7 +464,7 @@ class Cronicorn:
             include_closed: also those whose window has passed (default: open ones only).
             limit: 1-1000. offset: at least 0.
 
-        Each has `kind` (thrash, graph-contradiction, siblings-opposed, trigger-loop), `endpoint_id`,
+        Each has `kind` (thrash, graph-contradiction, siblings-opposed, gate-closed, trigger-loop), `endpoint_id`,
         `other_endpoint_id`, `detected_at`, `open_until`, `damp_until`, `resolution` and `detail`.
         """
         check_ids(endpoint_id=endpoint_id, job_id=job_id)

@@ -257,3 +257,15 @@ def _note(conn: Connection, row: Any, entry: dict[str, Any]) -> None:
         .where(dependencies.c.endpoint_id == row.endpoint_id)
         .values(decisions=_append(row.decisions, entry))
     )
+
+
+def gate_closed(conn: Connection, endpoint_id: str) -> str | None:
+    """Why the endpoint's gate is closed now, or None (no gate, or its dependency is met)."""
+    row = conn.execute(select(dependencies.c.spec).where(dependencies.c.endpoint_id == endpoint_id)).first()
+    if row is None:
+        return None
+    dep = Dependency.of(row.spec)
+    if not dep.gate:
+        return None
+    ready = readiness(dep, _edges_of(conn, [endpoint_id]).get(endpoint_id, []))
+    return None if ready.met else ready.reason

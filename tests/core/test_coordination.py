@@ -42,8 +42,9 @@ def around(
     downs: dict[str, Decision | None] | None = None,
     sibs: dict[str, Decision | None] | None = None,
     damped_until: datetime | None = None,
+    gate: str | None = None,
 ) -> Neighbourhood:
-    return Neighbourhood(own, ups or {}, paused, downs or {}, sibs or {}, damped_until)
+    return Neighbourhood(own, ups or {}, paused, downs or {}, sibs or {}, damped_until, gate)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,44 @@ def test_a_damped_endpoint_holds_its_hint_against_the_other_direction_only() -> 
     n = around(own=decided(S), damped_until=NOW + HOUR)
     assert not judge("x", F, n, NOW, cause=None, window=HOUR).allowed
     assert judge("x", S, n, NOW, cause=None, window=HOUR).allowed
+
+
+CLOSED = "waiting for upstream traffic"
+
+
+@pytest.mark.parametrize(
+    ("direction", "gate", "own", "allowed", "kind"),
+    [
+        (F, CLOSED, None, False, ConflictKind.GATE_CLOSED),  # sped up (or run now) behind a closed gate
+        (F, None, None, True, None),  # no gate, or it is open
+        (S, CLOSED, None, True, None),  # slowing a gated endpoint contradicts nothing
+        (N, CLOSED, None, True, None),
+        (
+            F,
+            CLOSED,
+            decided(F, actor="user"),
+            False,
+            ConflictKind.GATE_CLOSED,
+        ),  # a person's faster hint lends the AI no way past the gate
+        (S, CLOSED, decided(F, actor="user"), False, None),  # a person first: refused before the gate is read
+    ],
+)
+def test_the_gate_wins_over_the_ai_and_a_person_over_both(
+    direction: Direction, gate: str | None, own: Decision | None, allowed: bool, kind: ConflictKind | None
+) -> None:
+    verdict = judge("x", direction, around(own=own, gate=gate), NOW, cause=None, window=HOUR)
+    assert verdict.allowed is allowed
+    assert [f.kind for f in verdict.findings] == ([kind] if kind else [])
+    if kind is ConflictKind.GATE_CLOSED:
+        [finding] = verdict.findings
+        assert finding.endpoint_id == "x" and CLOSED in finding.detail and "gate wins" in finding.resolution
+        assert verdict.refusal is not None and CLOSED in verdict.refusal and "precedence 2" in verdict.refusal
+
+
+def test_a_closed_gate_is_judged_before_a_closed_upstream_or_damping() -> None:
+    n = around(ups={"up": None}, paused=frozenset({"up"}), own=decided(S), damped_until=NOW + HOUR, gate=CLOSED)
+    [finding] = judge("x", F, n, NOW, cause=None, window=HOUR).findings
+    assert finding.kind is ConflictKind.GATE_CLOSED
 
 
 @pytest.mark.parametrize("how", ["paused", "slowed"])
