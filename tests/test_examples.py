@@ -155,7 +155,7 @@ def test_the_pipeline_runs_each_stage_once_per_batch_in_order_and_never_reports_
     with pytest.raises(InvalidInput) as err:
         cron.set_dependency(p.ingest, upstream_endpoint_ids=[p.report])
     [error] = err.value.errors
-    assert error.field == "upstream_endpoint_ids"
+    assert error.field == "upstream_endpoint_ids[0]"
     assert all(name in error.reason for name in ("cycle", "ingest", "process", "report")), error.reason
 
 

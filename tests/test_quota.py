@@ -94,8 +94,7 @@ def test_runs_a_closed_gate_skipped_do_not_count_against_the_month(engine: Engin
         engine,
         lambda: NOW,
         published.extend,
-        batch_size=10,
-        max_batches=1,
+        pace=ONE_ROUND,
         claim_lease_ms=4000,
         quota=RunQuota(engine, TIERS),
     )
