@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from cronicorn.core.errors import InvalidInput
+from cronicorn.planner.context import build_context
 from cronicorn.planner.selection import select_for_analysis, select_wanted
 from cronicorn.planner.session_loop import PlannerConfig, run_session
 from cronicorn.planner.tools import ToolBox, ToolError
@@ -240,6 +241,9 @@ def test_a_downstream_sped_up_while_its_gate_is_closed_is_refused_until_the_gate
     assert kinds(engine) == [("gate-closed", down.id, None), ("gate-closed", down.id, None)]
     [conflict, _] = client.list_conflicts(endpoint_id=down.id)
     assert "gate wins" in conflict["resolution"] and "gate is closed" in conflict["detail"]
+    # The planner's context says so, before it tries
+    text, _ = build_context(engine, down.id, NOW)
+    assert f'"gate_closed": "waiting for upstream {up.id}"' in text
     # Slowing it down contradicts nothing
     box(engine, down, clock).call("propose_interval", {"intervalMs": 600_000, "reason": "quiet"})
     # And once the monitor's run opens the gate, the AI may speed it up again
@@ -247,6 +251,7 @@ def test_a_downstream_sped_up_while_its_gate_is_closed_is_refused_until_the_gate
     result = box(engine, down, clock).call("propose_next_time", {"nextRunAtIso": NOW.isoformat(), "reason": "go"})
     assert result["applied"] is True
     assert len(kinds(engine)) == 2
+    assert '"gate_closed": null' in build_context(engine, down.id, NOW)[0]
 
 
 def test_siblings_hinted_opposite_ways_for_the_same_cause_the_slower_wins(

@@ -13,6 +13,7 @@ from cronicorn.core.governor import backoff_factor
 from cronicorn.planner.views import endpoint_view
 from cronicorn.producer.redaction import redact_text
 from cronicorn.store.conflicts import open_conflicts
+from cronicorn.store.dependency_edges import gate_closed
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.run_stats import endpoint_health
 from cronicorn.store.tables import ai_analysis_sessions, endpoints, jobs, runs
@@ -103,6 +104,7 @@ def build_context(
         upstreams = _neighbours(conn, row.tenant_id, list(row.upstream_endpoint_ids or []), now)
         downstreams = _neighbours(conn, row.tenant_id, downstream_ids(conn, endpoint_id), now)
         conflicts = open_conflicts(conn, row.tenant_id, [endpoint_id], now)
+        gate = gate_closed(conn, endpoint_id)
         last = conn.execute(
             select(ai_analysis_sessions)
             .where(ai_analysis_sessions.c.endpoint_id == endpoint_id)
@@ -127,6 +129,8 @@ def build_context(
         "declared_upstreams": upstreams,
         "downstreams": downstreams,
         "open_conflicts": [_conflict_view(c) for c in conflicts],
+        # Why its dependency's gate is closed now (null: no gate, or open): faster hints are refused.
+        "gate_closed": gate,
         "triggered_by": {
             "upstream_endpoint_id": wanted["upstream_endpoint_id"],
             "upstream_run_id": wanted["upstream_run_id"],
