@@ -25,6 +25,7 @@ from cronicorn.api.mcp.args import (
 from cronicorn.api.mcp.scope import Scope, record, to_json
 from cronicorn.core.errors import FieldError, InvalidInput
 
+
 @contextmanager
 def fields_of(argument: str) -> Iterator[None]:
     """Name a bad field by its path in the arguments: `endpoint.url`, not `url`."""
