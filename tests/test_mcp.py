@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def http_server(pg_engine: Engine) -> Iterator[str]:
+@contextmanager
+def _serve(engine: Engine, **env: str) -> Iterator[str]:
     """`cronicorn mcp --transport http`'s app, served by uvicorn in a thread; yields the /mcp URL."""
-    settings = Settings.from_env({"CRONICORN_DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL})
-    deps = Deps(engine=pg_engine, redis=redis.Redis.from_url(REDIS_URL), settings=settings, clock=utcnow)
+    settings = Settings.from_env({"CRONICORN_DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL, **env})
+    deps = Deps(engine=engine, redis=redis.Redis.from_url(REDIS_URL), settings=settings, clock=utcnow)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(http_app(deps), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -103,6 +103,12 @@ def http_server(pg_engine: Engine) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/mcp"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def http_server(pg_engine: Engine, redis_conn: redis.Redis) -> Iterator[str]:
+    with _serve(pg_engine) as url:
+        yield url
 
 
 def _stdio(env: dict[str, str]) -> StdioServerParameters:
@@ -310,6 +316,31 @@ def test_over_http_each_key_sees_only_its_tenant(pg_engine: Engine, http_server:
             assert (await _call(other, "list_runs"))["total"] == 0
             text = await _error(other, "set_interval_hint", endpoint_id=health["id"], interval_ms=0)
             assert "interval_ms: must be >= 1" in text
+
+    asyncio.run(scenario())
+
+
+def test_over_http_a_key_is_held_to_the_rest_rate_limits(
+    pg_engine: Engine, redis_conn: redis.Redis, tenants: dict[str, str]
+) -> None:
+    async def scenario(url: str) -> None:
+        async with _http(url, tenants["acme"]) as acme, _http(url, tenants["other"]) as other:
+            await _call(acme, "list_jobs")
+            await _call(acme, "list_jobs")
+            text = await _error(acme, "list_jobs")
+            assert text.startswith("rate limit of 2 reads per minute reached for this key; retry in")
+            await _call(acme, "create_job", name="writes are counted apart")
+            await _call(other, "list_jobs")  # per key
+
+    with _serve(pg_engine, CRONICORN_API_READS_PER_MIN="2") as url:
+        asyncio.run(scenario(url))
+
+
+def test_an_unknown_argument_is_refused_by_name(pg_engine: Engine, tenants: dict[str, str]) -> None:
+    async def scenario() -> None:
+        async with Client(_stdio({})) as client:
+            assert "colour: unknown argument" in await _error(client, "create_job", name="j", colour="red")
+            assert (await _call(client, "list_jobs"))["jobs"] == []
 
     asyncio.run(scenario())
 

@@ -38,8 +38,8 @@ class ApiKeyAuth:
             reason = "invalid or revoked API key" if key else "missing API key: send Authorization: Bearer <key>"
             await _unauthorized(send, reason)
             return
-        tenant_id, _key_id, tier = found
-        scope[CALLER_KEY] = Caller(tenant_id, tier)
+        tenant_id, key_id, tier = found
+        scope[CALLER_KEY] = Caller(tenant_id, tier, key_id)
         await self.app(scope, receive, send)
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime
 from typing import Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 
 from cronicorn.api.deps import Deps
 from cronicorn.producer.client import Cronicorn
+from cronicorn.redis.rate_limits import hit
 
 # Where the HTTP authentication (`cronicorn.api.mcp.auth`) leaves the caller in the request's ASGI scope.
 CALLER_KEY = "cronicorn.mcp.caller"
@@ -19,6 +22,7 @@ CALLER_KEY = "cronicorn.mcp.caller"
 class Caller:
     tenant_id: str
     tier_name: str | None  # None: a trusted local producer, unlimited (as the Python client)
+    key_id: str | None = None  # the API key presented over HTTP: its rate limits apply, as on REST
 
 
 class Scope:
@@ -36,6 +40,20 @@ class Scope:
         if not isinstance(caller, Caller):  # the HTTP app is always wrapped in the key check; never serve unscoped
             raise PermissionError("no authenticated caller on this request")
         return caller
+
+    def check_rate(self, ctx: Context, *, write: bool) -> None:
+        """REST's per-key limits (reads and writes per minute, shared through Redis) for a key's calls."""
+        caller = self.caller(ctx)
+        if caller.key_id is None:
+            return
+        settings = self.deps.settings
+        limit = settings.api_writes_per_min if write else settings.api_reads_per_min
+        kind = "write" if write else "read"
+        decision = hit(self.deps.redis, caller.key_id, kind, limit, now_s=time.time())
+        if not decision.allowed:
+            raise ToolError(
+                f"rate limit of {limit} {kind}s per minute reached for this key; retry in {decision.reset_s} s"
+            )
 
     def client(self, ctx: Context) -> Cronicorn:
         caller = self.caller(ctx)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from importlib import resources as package_files
 from typing import Any
 
+import anyio.to_thread
+import redis
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from cronicorn.api.deps import Deps
 from cronicorn.api.mcp import prompts, tools_control, tools_jobs, tools_read
-from cronicorn.api.mcp.errors import tool_error
+from cronicorn.api.mcp.errors import invalid, tool_error
 from cronicorn.api.mcp.scope import Caller, Scope
+from cronicorn.core.errors import FieldError
 
 INSTRUCTIONS = """Cronicorn schedules HTTP calls. A job groups endpoints; an endpoint is an HTTP call with a \
 schedule (an interval, a cron or one time) and guardrails (min/max interval) that every plan is clamped into. \
@@ -32,9 +35,23 @@ def doc_text(file: str) -> str:
 
 
 class CronicornServer(MCPServer[Any]):
-    """MCPServer whose tool failures are the caller's words: the field and why, or the object."""
+    """MCPServer whose tool failures are the caller's words (the field and why, or the object), which
+    refuses unknown arguments as REST refuses unknown fields, and holds HTTP keys to REST's rate limits."""
+
+    scope: Scope
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            unknown = sorted(set(arguments) - set(tool.parameters.get("properties", {})))
+            if unknown:
+                raise invalid([FieldError(field, "unknown argument") for field in unknown])
+            if context is not None and self.scope.local is None:  # a key over HTTP
+                write = not (tool.annotations and tool.annotations.read_only_hint)
+                try:
+                    await anyio.to_thread.run_sync(lambda: self.scope.check_rate(context, write=write))
+                except redis.RedisError as exc:
+                    raise ToolError(f"redis unavailable ({exc.__class__.__name__}); try again later") from None
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -47,7 +64,7 @@ class CronicornServer(MCPServer[Any]):
 def build_server(deps: Deps, local: Caller | None) -> CronicornServer:
     """The server for one tenant (`local`, on stdio) or for the tenant of each HTTP request's key (None)."""
     server = CronicornServer("cronicorn", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
-    scope = Scope(deps, local)
+    scope = server.scope = Scope(deps, local)
     for module in (tools_jobs, tools_control, tools_read):
         module.register(server, scope)
     for file, name, title, description in DOCS:
