@@ -27,15 +27,16 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import Engine
 
 from cronicorn.api.deps import Deps
+from cronicorn.api.mcp.scope import Caller
 from cronicorn.api.mcp.serve import http_app
-from cronicorn.api.mcp.server import DOCS, doc_text
+from cronicorn.api.mcp.server import DOCS, build_server, doc_text
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
 from cronicorn.producer.client import Cronicorn
+from cronicorn.store.engine import make_engine
 from cronicorn.store.tenants import create_key, create_tenant
 from tests.services import POSTGRES_URL, REDIS_URL
 
-pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[1]
 CRONICORN = str(Path(sys.executable).parent / "cronicorn")
 
@@ -343,6 +344,68 @@ def test_an_unknown_argument_is_refused_by_name(pg_engine: Engine, tenants: dict
             assert (await _call(client, "list_jobs"))["jobs"] == []
 
     asyncio.run(scenario())
+
+
+# --- in process (the SDK's client on the server object), on SQLite -------------------------------------------
+def _local(engine: Engine, **env: str) -> Client:
+    settings = Settings.from_env({"REDIS_URL": REDIS_URL, **env})
+    deps = Deps(engine=engine, redis=redis.Redis.from_url(REDIS_URL), settings=settings, clock=utcnow)
+    return Client(build_server(deps, Caller("default", None)))
+
+
+def test_explain_says_why_an_endpoint_does_not_run(sqlite_engine: Engine) -> None:
+    async def scenario() -> None:
+        async with _local(sqlite_engine) as client:
+            job = await _call(client, "create_job", name="nightly")
+            ep = await _call(client, "add_endpoint", job_id=job["id"], endpoint=HEALTH_CHECK)
+            await _call(client, "set_interval_hint", endpoint_id=ep["id"], interval_ms=20000, reason="incident")
+            why = (await _call(client, "explain_endpoint", endpoint_id=ep["id"], n=3))["why"]
+            assert any(line.startswith("hint: every 20000 ms") and "incident" in line for line in why)
+            assert why[-1] == "it has not run yet"
+
+            await _call(client, "pause_job", job_id=job["id"])
+            explained = await _call(client, "explain_endpoint", endpoint_id=ep["id"])
+            assert explained["why"][0] == "its job 'nightly' is paused: no endpoint of it runs until resume_job"
+            assert explained["planned"] == []
+            assert "conflict" in await _error(client, "run_now", endpoint_id=ep["id"])
+
+            await _call(client, "resume_job", job_id=job["id"])
+            await _call(client, "archive_endpoint", endpoint_id=ep["id"])
+            why = (await _call(client, "explain_endpoint", endpoint_id=ep["id"]))["why"]
+            assert why[0].startswith("archived at") and why[0].endswith("it never runs again")
+
+    asyncio.run(scenario())
+
+
+def test_a_test_call_answers_what_the_target_said_and_stores_nothing(sqlite_engine: Engine, target: Any) -> None:
+    async def scenario() -> None:
+        async with _local(sqlite_engine, CRONICORN_SSRF_ALLOW="127.0.0.0/8") as client:
+            job = await _call(client, "create_job", name="j")
+            ep = await _call(
+                client,
+                "add_endpoint",
+                job_id=job["id"],
+                endpoint={"name": "echo", "url": target.url("/echo"), "method": "POST", "body": {"x": 1}, **_EVERY_MIN},
+            )
+            outcome = await _call(client, "test_call", endpoint_id=ep["id"])
+            assert outcome["ok"] and outcome["status_code"] == 200 and outcome["body_json"]["body"] == {"x": 1}
+            assert (await _call(client, "list_runs", endpoint_id=ep["id"]))["total"] == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_database_that_cannot_be_reached_is_a_tool_error_saying_so() -> None:
+    down = make_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{_free_port()}/nothing")
+
+    async def scenario() -> None:
+        async with _local(down) as client:
+            text = await _error(client, "list_jobs")
+            assert text.startswith("database unavailable (OperationalError)")
+
+    asyncio.run(scenario())
+
+
+_EVERY_MIN = {"baseline_interval_ms": 60_000}
 
 
 # --- docs -------------------------------------------------------------------------------------------------
