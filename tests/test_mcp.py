@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -291,11 +292,36 @@ def test_over_stdio_the_docs_are_resources_and_the_prompts_are_listed(pg_engine:
 
 
 # --- streamable HTTP -------------------------------------------------------------------------------------
-def test_over_http_a_request_without_a_valid_key_is_refused(http_server: str, tenants: dict[str, str]) -> None:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    assert httpx.post(http_server, json=body).status_code == 401
-    refused = httpx.post(http_server, json=body, headers={"Authorization": "Bearer ck_nope"})
-    assert refused.status_code == 401 and "invalid" in refused.json()["error"]
+def test_cronicorn_mcp_over_http_refuses_a_request_without_a_valid_key_and_serves_one_with(
+    tenants: dict[str, str],
+) -> None:
+    port = _free_port()
+    env = {"CRONICORN_DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([CRONICORN, "mcp", "--transport", "http", "--port", str(port)], env=env)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "cronicorn mcp did not serve"
+                time.sleep(0.1)
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        assert httpx.post(url, json=body).status_code == 401
+        refused = httpx.post(url, json=body, headers={"Authorization": "Bearer ck_nope"})
+        assert refused.status_code == 401 and "invalid" in refused.json()["error"]
+
+        async def scenario() -> None:
+            async with _http(url, tenants["acme"]) as acme:
+                assert {t.name for t in (await acme.list_tools()).tools} == EVERY_TOOL
+                assert (await _call(acme, "create_job", name="over http"))["tenant_id"] == "acme"
+
+        asyncio.run(scenario())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_over_http_each_key_sees_only_its_tenant(pg_engine: Engine, http_server: str, tenants: dict[str, str]) -> None:

@@ -47,9 +47,12 @@ def run_stdio(settings: Settings, *, api_key: str | None, tenant_id: str) -> Non
 def http_app(deps: Deps, host: str = "127.0.0.1") -> ASGIApp:
     """Streamable HTTP at /mcp, every request authenticated by its API key and scoped to its tenant.
 
-    Bound to a loopback `host`, the SDK also refuses other Host and Origin headers (DNS rebinding).
+    Stateless: no session lives in one process, so replicas behind a load balancer serve any request
+    (the tools need no server-to-client stream). Bound to a loopback `host`, the SDK also refuses other
+    Host and Origin headers (DNS rebinding).
     """
-    return ApiKeyAuth(build_server(deps, None).streamable_http_app(host=host), deps.engine)
+    app = build_server(deps, None).streamable_http_app(host=host, stateless_http=True)
+    return ApiKeyAuth(app, deps.engine)
 
 
 def run_http(settings: Settings, *, host: str, port: int) -> None:
