@@ -396,6 +396,11 @@ def test_explain_says_why_an_endpoint_does_not_run(sqlite_engine: Engine) -> Non
             assert "conflict" in await _error(client, "run_now", endpoint_id=ep["id"])
 
             await _call(client, "resume_job", job_id=job["id"])
+            renamed = await _call(client, "update_job", job_id=job["id"], name="nightly 2", description="d")
+            assert (renamed["name"], renamed["description"]) == ("nightly 2", "d")
+            cleared = await _call(client, "update_job", job_id=job["id"], clear_description=True)
+            assert (cleared["name"], cleared["description"]) == ("nightly 2", None)
+            assert "name: give name" in await _error(client, "update_job", job_id=job["id"])
             await _call(client, "archive_endpoint", endpoint_id=ep["id"])
             why = (await _call(client, "explain_endpoint", endpoint_id=ep["id"]))["why"]
             assert why[0].startswith("archived at") and why[0].endswith("it never runs again")

@@ -66,12 +66,20 @@ def register(server: MCPServer, scope: Scope) -> None:  # noqa: C901 - one short
 
     @server.tool(annotations=WRITE)
     def update_job(
-        job_id: JobId, ctx: Context, name: JobName | None = None, description: JobDescription = None
+        job_id: JobId,
+        ctx: Context,
+        name: JobName | None = None,
+        description: JobDescription = None,
+        clear_description: Annotated[bool, Field(description="remove the description")] = False,
     ) -> dict[str, Any]:
-        """Rename a job and/or change its description (only the arguments given change). Refused if archived."""
-        fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        """Rename a job and/or change or clear its description (only what is given changes). Refused if archived."""
+        fields: dict[str, Any] = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        if clear_description:
+            if description is not None:
+                raise InvalidInput.one("clear_description", "give a description or clear it, not both")
+            fields["description"] = None
         if not fields:
-            raise InvalidInput.one("name", "give name and/or description to change")
+            raise InvalidInput.one("name", "give name, description or clear_description")
         return record(scope.client(ctx).update_job(job_id, **fields))
 
     @server.tool(
