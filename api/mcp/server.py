@@ -25,7 +25,7 @@ Ask the user before pause_job, archive_job and archive_endpoint. The docs are re
 # (file, uri name, title, description) of every doc served as a resource.
 DOCS = (
     ("concepts.md", "concepts", "Concepts", "Jobs, endpoints, runs, the governor's rules and the AI planner."),
-    ("coordination.md", "coordination", "Coordination guide", "Dependencies between endpoints and conflicts."),
+    ("coordination.md", "coordination", "Coordination guide", "How endpoints coordinate, and conflicts."),
     ("configuration.md", "configuration", "Configuration", "Every setting (environment variable) and its default."),
 )
 
