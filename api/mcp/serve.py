@@ -51,7 +51,9 @@ def http_app(deps: Deps, host: str = "127.0.0.1") -> ASGIApp:
     (the tools need no server-to-client stream). Bound to a loopback `host`, the SDK also refuses other
     Host and Origin headers (DNS rebinding).
     """
-    app = build_server(deps, None).streamable_http_app(host=host, stateless_http=True)
+    app = build_server(deps, None).streamable_http_app(
+        host=host, stateless_http=True, max_request_body_size=deps.settings.api_max_request_bytes
+    )
     return ApiKeyAuth(app, deps.engine)
 
 
