@@ -34,7 +34,9 @@ from cronicorn.api.mcp.server import DOCS, build_server, doc_text
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
 from cronicorn.producer.client import Cronicorn
+from cronicorn.store.dependency_edges import decision
 from cronicorn.store.engine import make_engine
+from cronicorn.store.tables import dependencies
 from cronicorn.store.tenants import create_key, create_tenant
 from tests.services import POSTGRES_URL, REDIS_URL
 
@@ -46,7 +48,7 @@ EVERY_TOOL = {
     "add_endpoint", "get_endpoint", "list_endpoints", "update_endpoint", "pause_endpoint", "resume_endpoint",
     "archive_endpoint", "set_interval_hint", "set_oneshot_hint", "clear_hints", "run_now", "reset_failures",
     "test_call", "backfill", "list_runs", "get_run", "list_sessions", "get_session", "explain_endpoint",
-    "list_conflicts", "get_health",
+    "list_conflicts", "get_health", "set_dependency", "get_dependency", "clear_dependency",
 }  # fmt: skip
 
 # The seed document's "Setup via MCP Server" walkthrough, as the tool calls an assistant makes for it.
@@ -373,10 +375,10 @@ def test_an_unknown_argument_is_refused_by_name(pg_engine: Engine, tenants: dict
 
 
 # --- in process (the SDK's client on the server object), on SQLite -------------------------------------------
-def _local(engine: Engine, **env: str) -> Client:
+def _local(engine: Engine, tenant_id: str = "default", **env: str) -> Client:
     settings = Settings.from_env({"REDIS_URL": REDIS_URL, **env})
     deps = Deps(engine=engine, redis=redis.Redis.from_url(REDIS_URL), settings=settings, clock=utcnow)
-    return Client(build_server(deps, Caller("default", None)))
+    return Client(build_server(deps, Caller(tenant_id, None)))
 
 
 def test_explain_says_why_an_endpoint_does_not_run(sqlite_engine: Engine) -> None:
@@ -437,6 +439,84 @@ def test_a_database_that_cannot_be_reached_is_a_tool_error_saying_so() -> None:
 
 
 _EVERY_MIN = {"baseline_interval_ms": 60_000}
+
+
+def test_a_dependency_is_set_read_back_explained_and_cleared_over_the_validated_client_path(
+    pg_engine: Engine, tenants: dict[str, str]
+) -> None:
+    theirs = Cronicorn(pg_engine, tenant_id="other")
+    their_job = theirs.create_job(name="theirs")
+    their_ep = theirs.add_endpoint(their_job.id, name="e", url="https://x.example/", baseline_interval_ms=60_000)
+
+    async def scenario() -> None:
+        async with _local(pg_engine, "acme") as client:
+            job = await _call(client, "create_job", name="pipeline")
+            ingest = await _call(client, "add_endpoint", job_id=job["id"], endpoint={**HEALTH_CHECK, "name": "ingest"})
+            report = await _call(client, "add_endpoint", job_id=job["id"], endpoint={**HEALTH_CHECK, "name": "report"})
+            none = await _call(client, "get_dependency", endpoint_id=report["id"])
+            assert none["spec"] is None and none["upstreams"] == []
+
+            spec = {
+                "upstream_endpoint_ids": [ingest["id"]],
+                "condition": '$.status == "done"',
+                "batch_key": "$.batch_id",
+                "gate": True,
+                "template": {"query": {"batch_id": "key"}},
+            }
+            declared = await _call(client, "set_dependency", endpoint_id=report["id"], dependency=spec)
+            assert declared["spec"]["gate"] is True and declared["spec"]["fan_in"] == "all"
+            read = await _call(client, "get_dependency", endpoint_id=report["id"])
+            assert read["spec"] == declared["spec"] and read["spec"]["condition"] == '$.status == "done"'
+            assert [u["upstream_endpoint_id"] for u in read["upstreams"]] == [ingest["id"]]
+
+            # A bad expression is refused naming the field, and nothing changes
+            bad = {**spec, "condition": "$.status = 'done'"}
+            text = await _error(client, "set_dependency", endpoint_id=report["id"], dependency=bad)
+            assert "dependency.condition: not a condition" in text and "Error executing tool" not in text
+            text = await _error(client, "set_dependency", endpoint_id=report["id"], dependency={**spec, "when": 1})
+            assert "dependency.when: unknown field" in text
+            text = await _error(
+                client, "set_dependency", endpoint_id=ingest["id"], dependency={"upstream_endpoint_ids": [report["id"]]}
+            )
+            assert "dependency.upstream_endpoint_ids[0]: would make a cycle: ingest" in text
+            assert (await _call(client, "get_dependency", endpoint_id=report["id"]))["spec"] == declared["spec"]
+
+            # Another tenant's endpoint is not found, as the downstream or as an upstream
+            assert "not found" in await _error(client, "get_dependency", endpoint_id=their_ep.id)
+            assert "not found" in await _error(client, "clear_dependency", endpoint_id=their_ep.id)
+            assert "not found" in await _error(client, "set_dependency", endpoint_id=their_ep.id, dependency=spec)
+            foreign = {"upstream_endpoint_ids": [their_ep.id]}
+            text = await _error(client, "set_dependency", endpoint_id=ingest["id"], dependency=foreign)
+            assert "dependency.upstream_endpoint_ids[0]" in text
+            assert "not found" in await _error(client, "explain_endpoint", endpoint_id=their_ep.id)
+
+            # "Why did or didn't it run" carries the dependency and the scheduler's decisions about it
+            _decide(pg_engine, report["id"], "skipped", "gate closed: waiting for ingest")
+            explained = await _call(client, "explain_endpoint", endpoint_id=report["id"])
+            assert explained["dependency"]["gate"] is True
+            assert [d["kind"] for d in explained["decisions"]] == ["skipped"]
+            assert any(line.startswith("dependency (trigger and gate) on 1 upstream(s)") for line in explained["why"])
+            assert any(line.endswith("skipped: gate closed: waiting for ingest") for line in explained["why"])
+            plain = await _call(client, "explain_endpoint", endpoint_id=ingest["id"])
+            assert plain["dependency"] is None and plain["decisions"] == []
+
+            cleared = await _call(client, "clear_dependency", endpoint_id=report["id"])
+            assert cleared == {"endpoint_id": report["id"], "cleared": True}
+            assert (await _call(client, "clear_dependency", endpoint_id=report["id"]))["cleared"] is False
+            assert (await _call(client, "get_dependency", endpoint_id=report["id"]))["spec"] is None
+
+    asyncio.run(scenario())
+    assert theirs.get_dependency(their_ep.id) is None
+
+
+def _decide(engine: Engine, endpoint_id: str, kind: str, reason: str) -> None:
+    """A decision as the scheduler records it (the runs that make one are tests/test_dependencies.py's)."""
+    with engine.begin() as conn:
+        conn.execute(
+            dependencies.update()
+            .where(dependencies.c.endpoint_id == endpoint_id)
+            .values(decisions=[decision(utcnow(), kind, reason)])
+        )
 
 
 # --- docs -------------------------------------------------------------------------------------------------

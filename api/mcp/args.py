@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field, WithJsonSchema
 
 from cronicorn.api.schemas import EndpointIn
 from cronicorn.core.constants import MAX_REASON_CHARS
+from cronicorn.producer.dependency_specs import DependencySpec
 from cronicorn.producer.specs import EndpointSpec
 
 _ID = "the id (a UUID) as returned by the tool that created or listed it"
@@ -55,3 +56,37 @@ def endpoint_schema(*, partial: bool) -> dict[str, Any]:
 
 EndpointFields = Annotated[dict[str, Any], WithJsonSchema(endpoint_schema(partial=False))]
 EndpointChanges = Annotated[dict[str, Any], WithJsonSchema(endpoint_schema(partial=True))]
+
+
+# What each field of a dependency means, for the assistant (the spec's docstring, field by field).
+_DEPENDENCY_FIELDS = {
+    "upstream_endpoint_ids": "the endpoints it waits for: ids of this tenant's endpoints, in any job",
+    "on": "the upstream outcome that counts: success (default), failure or any",
+    "condition": "an expression over the upstream's response, e.g. '$.status == \"done\" and status < 300'",
+    "fan_in": "all (default: every upstream has a run that counts) or any (one has)",
+    "batch_key": "where the batch id is in the upstream's response, e.g. '$.batch_id': one run per new key",
+    "trigger": "run as soon as the dependency is met (default true)",
+    "gate": "skip the endpoint's other (scheduled) runs while the dependency is not met (default false)",
+    "template": (
+        'hands the upstream\'s data to the run: {"headers"|"query"|"body": {name: source}}, a source being '
+        "run_id, endpoint_id, key, status, headers.<name> or a JSONPath into the upstream's response"
+    ),
+}
+
+
+def dependency_schema() -> dict[str, Any]:
+    """DependencySpec's JSON schema (its caps), each field described."""
+    schema = DependencySpec.model_json_schema()
+    for name, prop in schema["properties"].items():
+        prop.pop("title", None)
+        if name in _DEPENDENCY_FIELDS:
+            prop["description"] = _DEPENDENCY_FIELDS[name]
+    schema.pop("title", None)
+    schema["description"] = (
+        "What the endpoint waits for. It keeps its own schedule: `trigger` adds runs when the dependency is "
+        "met, `gate` holds the scheduled ones until it is. Expressions are checked now; a cycle is refused."
+    )
+    return schema
+
+
+DependencyFields = Annotated[dict[str, Any], WithJsonSchema(dependency_schema())]

@@ -26,7 +26,8 @@ Ask before anything that pauses or archives a whole job."""
 WHY = """The endpoint {endpoint_id} did not run when I expected. Call explain_endpoint for it, then
 list_runs (limit 5) and, if the AI planner set hints, list_sessions (limit 3). Tell me in plain words
 what stopped or moved it (a pause and who set it, the job's state, failures and backoff, a hint, the
-guardrails, an ended schedule) and what I can do about it."""
+guardrails, an ended schedule, its dependency and the decisions about it: an upstream run ignored and
+why, a closed gate) and what I can do about it."""
 
 
 def register(server: MCPServer) -> None:

@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from cronicorn.api.deps import Deps
-from cronicorn.api.mcp import prompts, tools_control, tools_jobs, tools_read
+from cronicorn.api.mcp import prompts, tools_control, tools_dependencies, tools_jobs, tools_read
 from cronicorn.api.mcp.errors import invalid, tool_error
 from cronicorn.api.mcp.scope import Caller, Scope
 from cronicorn.core.errors import FieldError
@@ -20,7 +20,8 @@ INSTRUCTIONS = """Cronicorn schedules HTTP calls. A job groups endpoints; an end
 schedule (an interval, a cron or one time) and guardrails (min/max interval) that every plan is clamped into. \
 Every call is stored as a run. An AI planner reads each endpoint's description and recent responses and sets \
 time-bounded hints (run faster, run once, pause). Write endpoint descriptions as instructions to that planner. \
-Ask the user before pause_job, archive_job and archive_endpoint. The docs are resources (cronicorn://docs/...)."""
+An endpoint can also run on (or only after) runs of other endpoints: set_dependency. \
+Ask the user before pause_job, archive_job, archive_endpoint and clear_dependency. The docs are resources (cronicorn://docs/...)."""
 
 # (file, uri name, title, description) of every doc served as a resource.
 DOCS = (
@@ -65,7 +66,7 @@ def build_server(deps: Deps, local: Caller | None) -> CronicornServer:
     """The server for one tenant (`local`, on stdio) or for the tenant of each HTTP request's key (None)."""
     server = CronicornServer("cronicorn", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
     scope = server.scope = Scope(deps, local)
-    for module in (tools_jobs, tools_control, tools_read):
+    for module in (tools_jobs, tools_control, tools_dependencies, tools_read):
         module.register(server, scope)
     for file, name, title, description in DOCS:
         server.resource(

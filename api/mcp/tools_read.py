@@ -1,4 +1,5 @@
-"""Tools that read: runs, AI planner sessions, explain ("why did or didn't it run"), conflicts, health."""
+"""Tools that read: runs, AI planner sessions, explain ("why did or didn't it run", dependency decisions
+included), conflicts, health."""
 
 from __future__ import annotations
 
@@ -69,20 +70,26 @@ def register(server: MCPServer, scope: Scope) -> None:
         n: Annotated[int, Field(ge=1, le=100, description="how many future runs to plan, 1-100")] = 5,
     ) -> dict[str, Any]:
         """Why did or didn't it run? The endpoint's state in words (paused and by whom, job paused, archived,
-        ended, failing and backing off, hints, a run in flight, a pending retry), its last run, and the next
-        `n` run times with the governor rule behind each (assuming every run succeeds)."""
+        ended, failing and backing off, hints, a run in flight, a pending retry, what its dependency waits for),
+        its last run, the next `n` run times with the governor rule behind each (assuming every run succeeds),
+        and the last dependency `decisions` (upstream runs counted or ignored and why, dependency met or
+        waiting, runs triggered, gated runs skipped; newest last, empty without a dependency)."""
         client = scope.client(ctx)
         endpoint = client.get_endpoint(endpoint_id)
         job = client.get_job(endpoint.job_id)
         last = client.list_runs(endpoint_id=endpoint_id, limit=1).runs
         planned = client.explain(endpoint_id, n)
+        declared = client.get_dependency(endpoint_id)
+        decisions = client.decisions(endpoint_id)
         return record(
             {
-                "why": why_not(endpoint, job, last[0] if last else None, client.clock()),
+                "why": why_not(endpoint, job, last[0] if last else None, client.clock(), declared, decisions),
                 "next_run_at": endpoint.next_run_at,
                 "next_run_source": endpoint.next_run_source,
                 "last_run": {k: v for k, v in asdict(last[0]).items() if k in _RUN_SUMMARY} if last else None,
                 "planned": planned,
+                "dependency": declared["spec"] if declared is not None else None,
+                "decisions": decisions,
             }
         )
 

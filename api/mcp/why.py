@@ -1,8 +1,10 @@
-"""Why an endpoint did or didn't run, in words: a pure reading of its state, its job and its last run."""
+"""Why an endpoint did or didn't run, in words: a pure reading of its state, its job, its dependency and
+its decisions, and its last run."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from cronicorn.producer.records import Endpoint, Job, Run
 
@@ -56,9 +58,34 @@ def _shaping(endpoint: Endpoint, now: datetime) -> list[str]:
     return why
 
 
-def why_not(endpoint: Endpoint, job: Job, last: Run | None, now: datetime) -> list[str]:
-    """Sentences, most important first: what stops it, what shapes its next run, and how its last run went."""
-    why = _stopped(endpoint, job, now) + _shaping(endpoint, now)
+def _dependency(declared: dict[str, Any] | None, decisions: list[dict[str, Any]]) -> list[str]:
+    """What it waits for (its dependency) and the scheduler's last decision about it."""
+    if declared is None:
+        return []
+    spec, upstreams = declared["spec"], declared["upstreams"]
+    modes = " and ".join(m for m in ("trigger", "gate") if spec.get(m))
+    counted = sum(1 for u in upstreams if u.get("run_id"))
+    why = [
+        f"dependency ({modes}) on {len(upstreams)} upstream(s), fan-in {spec.get('fan_in', 'all')}, "
+        f"on {spec.get('on', 'success')}: {counted} with a run that counts now"
+    ]
+    if decisions:
+        last = decisions[-1]
+        why.append(f"last dependency decision at {last.get('at')}: {last.get('kind')}: {last.get('reason')}")
+    return why
+
+
+def why_not(
+    endpoint: Endpoint,
+    job: Job,
+    last: Run | None,
+    now: datetime,
+    declared: dict[str, Any] | None = None,
+    decisions: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """Sentences, most important first: what stops it, what shapes its next run (its dependency too), and
+    how its last run went."""
+    why = _stopped(endpoint, job, now) + _shaping(endpoint, now) + _dependency(declared, decisions or [])
     if endpoint.next_run_at is not None:
         due = "due now" if endpoint.next_run_at <= now else f"next run at {_at(endpoint.next_run_at)}"
         why.append(f"{due} (rule: {endpoint.next_run_source or 'baseline'})")
