@@ -12,7 +12,7 @@ from cronicorn.core.settings import SETTINGS
 from cronicorn.shell.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "flower"}
+ROLES = {"migrate", "beat", "scheduler", "execute", "analysis", "api", "mcp", "flower"}
 
 
 def known_env_vars() -> frozenset[str]:

@@ -92,6 +92,18 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from cronicorn.api.mcp.serve import run_http, run_stdio
+
+    settings = _settings()
+    if args.transport == "stdio":
+        # stdout is the protocol: logs go to stderr (logging's default), never print() here.
+        run_stdio(settings, api_key=os.environ.get("CRONICORN_API_KEY") or None, tenant_id=args.tenant)
+    else:
+        run_http(settings, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_tenants(args: argparse.Namespace) -> int:
     from cronicorn.core.errors import CronicornError
     from cronicorn.store.engine import make_engine
@@ -198,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.set_defaults(func=cmd_api)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the MCP server for AI assistants: stdio (one tenant: CRONICORN_API_KEY's, else --tenant) "
+        "or streamable HTTP at /mcp (each request's API key picks its tenant)",
+    )
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP only")
+    mcp.add_argument("--port", type=int, default=8001, help="HTTP only")
+    mcp.set_defaults(func=cmd_mcp)
 
     tenants = sub.add_parser("tenants", help="manage tenants of the REST API").add_subparsers(
         dest="tenants_command", required=True
