@@ -8,6 +8,7 @@ from typing import Any
 from cronicorn.core.clock import utcnow
 from cronicorn.core.constants import (
     ANALYZE_TASK,
+    DELIVER_NOTIFICATIONS_TASK,
     EXECUTE_BATCH_TASK,
     EXECUTE_QUEUE,
     EXECUTE_TASK,
@@ -139,3 +140,9 @@ def plan_reactive_analyses() -> int:
 def analyze(endpoint_id: str) -> str:
     # Runs on the analysis queue only: a slow or failing model never holds up an execute worker.
     return runtime().analyst.analyze(endpoint_id)
+
+
+@app.task(name=DELIVER_NOTIFICATIONS_TASK, acks_late=False)
+def deliver_notifications() -> dict[str, int]:
+    """Send what the outbox holds due; a lost task loses nothing (the rows wait for the next one)."""
+    return runtime().notifier.deliver_due()

@@ -35,6 +35,8 @@ from cronicorn.store.analysis_wanted import Finished, want_analyses
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.endpoint_rows import EndpointRow
+from cronicorn.store.notifications import RunChange, queue_run_notifications
+from cronicorn.store.pausing import auto_pause
 from cronicorn.store.replanning import (
     lock_endpoint_rows,
     plan_values,
@@ -151,6 +153,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     run_updates: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
     results: list[Finished] = []
+    changes: list[RunChange] = []
     with engine.begin() as conn:
         rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _, _ in entries])
         for attempt, stored, original in entries:
@@ -163,6 +166,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
                 plan, retry = _settled(row, attempt, original)
                 plans.append(plan)
                 results.append(Finished(attempt.endpoint_id, attempt.run_id, attempt.source, row.tenant_id))
+                changes.append(_change(row, attempt, original, plan["b_failure_count"]))
                 if retry is not None:
                     stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
             run_updates.append(
@@ -177,9 +181,28 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         if plans:
             conn.execute(_SETTLE, plans)
         # A new result asks for an analysis of its watchers in this same transaction: never lost.
+        finished_at = max(original.finished_at for _, _, original in entries)
         if results:
-            want_analyses(conn, results, max(original.finished_at for _, _, original in entries))
+            want_analyses(conn, results, finished_at)
+        # Auto-pauses and notifications in this same transaction (the outbox): never lost, never twice.
+        if changes:
+            queue_run_notifications(conn, changes, auto_pause(conn, changes, finished_at), finished_at)
     return current
+
+
+def _change(row: EndpointRow, attempt: Attempt, result: RunResult, failures_after: int) -> RunChange:
+    success = result.status is RunStatus.SUCCESS
+    return RunChange(
+        endpoint_id=row.id,
+        endpoint_name=row.name,
+        job_id=row.job_id,
+        tenant_id=row.tenant_id,
+        run_id=attempt.run_id,
+        success=success,
+        failures_before=row.failure_count,
+        failures_after=failures_after,
+        error=None if success else _failure_text(result),
+    )
 
 
 def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dict[str, Any], Retry | None]:

@@ -1,0 +1,51 @@
+"""The delivery loop: take due notifications from the outbox, send each, record what happened."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from cronicorn.core.notifications import ChannelKind, DeliveryStatus
+from cronicorn.http.call import HttpCaller
+from cronicorn.notify.email import SmtpServer, send_email
+from cronicorn.notify.messages import subject, text
+from cronicorn.notify.webhook import Sent, send_webhook
+from cronicorn.store.notifications import Due, record_delivery, take_due
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notifier:
+    engine: Engine
+    http: HttpCaller
+    smtp: SmtpServer
+    clock: Callable[[], datetime]
+
+    def deliver_due(self, limit: int = 50) -> dict[str, int]:
+        """One round: every due notification sent once; how many ended sent, pending (a retry) or failed."""
+        counts = {s.value: 0 for s in DeliveryStatus}
+        for due in take_due(self.engine, self.clock(), limit=limit):
+            sent = self.send(due)
+            status = record_delivery(self.engine, due, self.clock(), error=sent.error, permanent=sent.permanent)
+            counts[status.value] += 1
+            if sent.error:
+                log.warning(
+                    "notification %s (%s, attempt %d): %s -> %s",
+                    due.id,
+                    due.event,
+                    due.attempts,
+                    sent.error,
+                    status.value,
+                )
+        return counts
+
+    def send(self, due: Due) -> Sent:
+        channel = due.channel
+        if channel.kind == ChannelKind.WEBHOOK.value:
+            return send_webhook(self.http, channel.target, channel.secret or "", due.event, due.payload)
+        return send_email(self.smtp, channel.target, subject(due.event, due.payload), text(due.event, due.payload))
