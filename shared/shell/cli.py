@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cronicorn.shell.cli_objects import add_object_commands
 
     add_object_commands(sub, _client)
+    from cronicorn.shell.cli_notify import add_notify_commands
+
+    add_notify_commands(sub, _client)
     return parser
 
 
