@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from cronicorn.producer.client import Cronicorn
 from cronicorn.shell.cli_notify import add_notify_commands
+from cronicorn.store.engine import make_engine
+from cronicorn.store.migrate import upgrade
 
 Main = Callable[..., tuple[int, str, str]]
 
@@ -73,3 +78,13 @@ def test_auto_pause_is_set_and_removed(cli: Main, client: Cronicorn) -> None:
     code, _, err = cli("auto-pause", "--job", job.id, "--after", "0")
     assert code == 2 and "after_failures" in err
     assert cli("notifications", "list")[0] == 0
+
+
+def test_the_readme_notifications_example_works_as_written(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "README.md").read_text().split("## Notifications", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    upgrade(make_engine(f"sqlite:///{tmp_path / 'cronicorn.db'}"))
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip()) >= 16  # the webhook's secret
