@@ -19,13 +19,15 @@ from cronicorn.core.constants import (
 )
 from cronicorn.dispatch.tick import Pace, run_tick
 from cronicorn.planner.selection import select_for_analysis, select_wanted
-from cronicorn.redis.flight import tick_flight_held
+from cronicorn.redis.flight import notify_flight_held, tick_flight_held
 from cronicorn.redis.keys import last_tick
 from cronicorn.store.attempts import Order
 from cronicorn.store.claims import Claim
 from cronicorn.store.sweep import sweep_abandoned
 from cronicorn.workers.app import app
 from cronicorn.workers.runtime import runtime
+
+NOTIFY_ROUND_S = 30.0
 
 
 @app.task(name=TICK_TASK, acks_late=False)
@@ -143,6 +145,11 @@ def analyze(endpoint_id: str) -> str:
 
 
 @app.task(name=DELIVER_NOTIFICATIONS_TASK, acks_late=False)
-def deliver_notifications() -> dict[str, int]:
+def deliver_notifications() -> dict[str, Any]:
     """Send what the outbox holds due; a lost task loses nothing (the rows wait for the next one)."""
-    return runtime().notifier.deliver_due()
+    rt = runtime()
+    # One round at a time across workers, bounded in time: slow webhooks never hold the ticks' threads.
+    with notify_flight_held(rt.redis, hold_s=NOTIFY_ROUND_S + 60) as held:
+        if not held:
+            return {"skipped": "the round before is still delivering"}
+        return rt.notifier.deliver_due(budget_s=NOTIFY_ROUND_S)

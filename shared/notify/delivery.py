@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,23 +27,28 @@ class Notifier:
     smtp: SmtpServer
     clock: Callable[[], datetime]
 
-    def deliver_due(self, limit: int = 50) -> dict[str, int]:
-        """One round: every due notification sent once; how many ended sent, pending (a retry) or failed."""
+    def deliver_due(self, *, batch: int = 10, budget_s: float = 30.0) -> dict[str, int]:
+        """One round: due notifications sent once each, a few at a time, until none is due or the round
+        has used `budget_s` (the rest wait for the next round); how many ended sent, pending (a retry)
+        or failed."""
         counts = {s.value: 0 for s in DeliveryStatus}
-        for due in take_due(self.engine, self.clock(), limit=limit):
-            sent = self.send(due)
-            status = record_delivery(self.engine, due, self.clock(), error=sent.error, permanent=sent.permanent)
-            counts[status.value] += 1
-            if sent.error:
-                log.warning(
-                    "notification %s (%s, attempt %d): %s -> %s",
-                    due.id,
-                    due.event,
-                    due.attempts,
-                    sent.error,
-                    status.value,
-                )
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            taken = take_due(self.engine, self.clock(), limit=batch)
+            if not taken:
+                break
+            for due in taken:
+                self._deliver(due, counts)
         return counts
+
+    def _deliver(self, due: Due, counts: dict[str, int]) -> None:
+        sent = self.send(due)
+        status = record_delivery(self.engine, due, self.clock(), error=sent.error, permanent=sent.permanent)
+        counts[status.value] += 1
+        if sent.error:
+            log.warning(
+                "notification %s (%s, attempt %d): %s -> %s", due.id, due.event, due.attempts, sent.error, status
+            )
 
     def send(self, due: Due) -> Sent:
         channel = due.channel
