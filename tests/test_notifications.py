@@ -236,6 +236,8 @@ def test_a_failed_delivery_is_retried_with_backoff_and_each_attempt_recorded(
     assert notifier(engine, clock=clock).deliver_due()["sent"] == 1
     [n] = client.list_notifications()
     assert n.status == "sent" and n.attempts == 2 and len(target.requests_to("/fixed/hook")) == 2
+    # Both attempts carried the notification's id: the receiver can tell a retry from a new one.
+    assert {s.headers["Idempotency-Key"] for s in target.requests_to("/fixed/hook")} == {n.id}
 
 
 def test_a_delivery_that_keeps_failing_ends_failed_and_a_refusal_at_once(

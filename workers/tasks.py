@@ -62,6 +62,11 @@ def execute_backlog() -> bool:
     """Whether execute messages wait unstarted (one passive declare; unknown counts as no)."""
     try:
         with app.connection_or_acquire() as conn:
+            if runtime().settings.broker_is_amqp:
+                # RabbitMQ closes the channel of a passive declare that finds no queue (before the first
+                # execute worker declared it): a channel of its own, never the one publishing shares.
+                with conn.channel() as channel:
+                    return bool(channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
             return bool(conn.default_channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
     except Exception:  # a broker hiccup must not stop the tick: publishing will say more
         return False

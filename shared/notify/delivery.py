@@ -53,5 +53,7 @@ class Notifier:
     def send(self, due: Due) -> Sent:
         channel = due.channel
         if channel.kind == ChannelKind.WEBHOOK.value:
-            return send_webhook(self.http, channel.target, channel.secret or "", due.event, due.payload)
+            return send_webhook(
+                self.http, channel.target, channel.secret or "", due.event, due.payload, notification_id=due.id
+            )
         return send_email(self.smtp, channel.target, subject(due.event, due.payload), text(due.event, due.payload))

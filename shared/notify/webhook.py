@@ -29,8 +29,14 @@ class Sent:
     permanent: bool = False
 
 
-def send_webhook(http: HttpCaller, url: str, secret: str, event: str, payload: dict[str, Any]) -> Sent:
-    """POST the payload; a 2xx is delivered, anything else an error that says whether to retry."""
+def send_webhook(
+    http: HttpCaller, url: str, secret: str, event: str, payload: dict[str, Any], *, notification_id: str
+) -> Sent:
+    """POST the payload; a 2xx is delivered, anything else an error that says whether to retry.
+
+    Every attempt of one notification carries its id as the Idempotency-Key: a receiver that got an
+    attempt whose answer was lost can tell the retry apart from a new notification.
+    """
     outcome = http.call(
         HttpRequest(
             url=url,
@@ -39,6 +45,7 @@ def send_webhook(http: HttpCaller, url: str, secret: str, event: str, payload: d
             body=payload,
             timeout_ms=TIMEOUT_MS,
             max_response_size_kb=MAX_RESPONSE_KB,
+            idempotency_key=notification_id,
             signing_keys=(secret.encode(),),
         )
     )
