@@ -11,6 +11,7 @@ from email.message import Message
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, update
 
 from cronicorn.core.clock import utcnow
@@ -130,7 +131,14 @@ def test_a_failure_streak_is_told_once_at_the_threshold_and_once_on_recovery_to_
     target.fixed["svc"] = (200, {"ok": True})
     run_once(engine, runner, ep.id)
     run_once(engine, runner, ep.id)  # a second success tells nothing more
+    sent_before = REGISTRY.get_sample_value(
+        "cronicorn_notification_attempts_total", {"kind": "webhook", "event": "failing", "outcome": "sent"}
+    )
     assert notifier(engine).deliver_due() == {"pending": 0, "sent": 2, "failed": 0}
+    sent_after = REGISTRY.get_sample_value(
+        "cronicorn_notification_attempts_total", {"kind": "webhook", "event": "failing", "outcome": "sent"}
+    )
+    assert (sent_after or 0) - (sent_before or 0) == 1
     bodies = hook_bodies(target)
     assert [b["event"] for b in bodies] == ["failing", "recovered"]
     assert bodies[0]["endpoint_id"] == ep.id and bodies[0]["consecutive_failures"] == 2

@@ -16,6 +16,7 @@ from cronicorn.notify.email import SmtpServer, send_email
 from cronicorn.notify.messages import subject, text
 from cronicorn.notify.webhook import Sent, send_webhook
 from cronicorn.store.notifications import Due, record_delivery, take_due
+from cronicorn.telemetry.metrics import NOTIFICATION_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Notifier:
         sent = self.send(due)
         status = record_delivery(self.engine, due, self.clock(), error=sent.error, permanent=sent.permanent)
         counts[status.value] += 1
+        NOTIFICATION_ATTEMPTS.labels(due.channel.kind, due.event, status.value).inc()
         if sent.error:
             log.warning(
                 "notification %s (%s, attempt %d): %s -> %s", due.id, due.event, due.attempts, sent.error, status
