@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import Engine
 
 from cronicorn.redis.keys import last_tick
 from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
@@ -83,3 +84,22 @@ def test_health_reads_queue_depths_from_a_rabbitmq_broker(
         rabbitmq_broker()
         proc.terminate()
         proc.wait()
+
+
+def test_the_api_health_reads_queue_depths_from_a_rabbitmq_broker(engine: Engine, redis_conn: redis.Redis) -> None:
+    from kombu import Connection
+
+    from tests.api_client import serve_api
+    from tests.services import rabbitmq_broker
+
+    broker = rabbitmq_broker()
+    try:
+        with Connection(broker) as conn:
+            queue = conn.SimpleQueue("analysis")
+            queue.put({"n": 1})
+            queue.close()
+        with serve_api(engine, redis_conn, {"acme": "enterprise"}, {"CRONICORN_BROKER_URL": broker}) as [api]:
+            checks = api.http.get("/api/health").json()["checks"]
+        assert checks.get("queueDepths") == {"scheduler": 0, "execute": 0, "analysis": 1}, checks
+    finally:
+        rabbitmq_broker()
