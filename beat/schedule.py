@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from cronicorn.core.constants import (
+    DELIVER_NOTIFICATIONS_TASK,
     PLAN_ANALYSES_TASK,
     PLAN_REACTIVE_ANALYSES_TASK,
     SCHEDULER_QUEUE,
@@ -34,6 +35,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": PLAN_REACTIVE_ANALYSES_TASK,
             "schedule": timedelta(seconds=settings.ai_react_interval_s),
             "options": {"queue": SCHEDULER_QUEUE, "expires": max(2.0, settings.ai_react_interval_s * 3)},
+        },
+        # Reads only the pending notifications that are due (a partial index), so it can run often.
+        "deliver_notifications": {
+            "task": DELIVER_NOTIFICATIONS_TASK,
+            "schedule": timedelta(seconds=settings.notify_interval_s),
+            "options": {"queue": SCHEDULER_QUEUE, "expires": max(2.0, settings.notify_interval_s * 3)},
         },
         "sweep": {
             "task": SWEEP_TASK,

@@ -1,4 +1,4 @@
-"""Real services for tests: PostgreSQL and Redis, skipped locally and failed on CI when absent."""
+"""Real services for tests: PostgreSQL, Redis and RabbitMQ, skipped locally and failed on CI when absent."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import os
 
 import pytest
 import redis
+from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from cronicorn.core.constants import QUEUES
 from cronicorn.store.engine import make_engine
 from cronicorn.store.migrate import upgrade
 from cronicorn.store.tables import metadata
@@ -17,6 +19,7 @@ POSTGRES_URL = os.environ.get(
     "CRONICORN_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/cronicorn_test"
 )
 REDIS_URL = os.environ.get("CRONICORN_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+RABBITMQ_URL = os.environ.get("CRONICORN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -80,3 +83,19 @@ def redis_client() -> redis.Redis:
     except redis.RedisError as exc:
         unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
     return client
+
+
+def rabbitmq_broker(queues: tuple[str, ...] = QUEUES) -> str:
+    """RabbitMQ's URL, with our queues emptied of what an earlier test left (skipped/failed if unreachable)."""
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            for name in queues:
+                try:
+                    channel.queue_purge(name)
+                except conn.channel_errors:  # no such queue yet: the channel is closed, take a new one
+                    channel = conn.channel()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the service means "unavailable"
+        unavailable(f"RabbitMQ not reachable at {RABBITMQ_URL}: {exc.__class__.__name__}: {exc}")
+    return RABBITMQ_URL

@@ -53,8 +53,13 @@ REST_ENDPOINT = {to_camel(k): v for k, v in VALID_ENDPOINT.items()}
 
 
 @pytest.fixture
-def api(api_pair: tuple[Api, Api, Engine]) -> tuple[Api, Engine, str, str]:
-    acme, _, engine = api_pair
+def api(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Engine, str, str]]:
+    # Every string of every write route is tried: more writes than the default per-minute limit allows.
+    with serve_api(engine, redis_conn, {"acme": "enterprise"}, {"CRONICORN_API_WRITES_PER_MIN": "10000"}) as [acme]:
+        yield _made(acme, engine)
+
+
+def _made(acme: Api, engine: Engine) -> tuple[Api, Engine, str, str]:
     job_id = acme("POST", "/jobs", VALID_JOB).json()["id"]
     endpoint_id = acme("POST", f"/jobs/{job_id}/endpoints", REST_ENDPOINT).json()["id"]
     return acme, engine, job_id, endpoint_id
@@ -92,6 +97,9 @@ def write_bodies(job_id: str, endpoint_id: str) -> dict[tuple[str, str], dict[st
         ("post", "/api/endpoints/{endpoint_id}/pause"): {"pausedUntil": LATER, "reason": "r"},
         ("post", "/api/endpoints/{endpoint_id}/backfill"): {"since": z(NOW - timedelta(hours=1)), "until": z(NOW)},
         ("post", "/api/signing-keys"): {"graceMinutes": 5},
+        ("post", "/api/notification-channels"): {"kind": "webhook", "target": "https://hooks.example.com/x"},
+        ("put", "/api/jobs/{job_id}/auto-pause"): {"afterFailures": 5},
+        ("put", "/api/endpoints/{endpoint_id}/auto-pause"): {"afterFailures": 5},
     }
 
 
@@ -388,6 +396,8 @@ EXTRA_ARGS: dict[str, dict[str, Any]] = {
     "set_oneshot_hint": {"next_run_in_ms": 0},
     "backfill": {"since": NOW - timedelta(hours=1), "until": NOW},
     "test_call": {"http": None, "keyring": None},
+    "add_notification_channel": {"kind": "webhook", "target": "https://hooks.example.com/x"},
+    "set_auto_pause": {"after_failures": 3},
 }
 
 
@@ -396,7 +406,7 @@ def test_the_python_client_refuses_an_id_with_a_nul_in_every_method_naming_it(
 ) -> None:
     job = client.create_job(VALID_JOB)
     ep = client.add_endpoint(job.id, VALID_ENDPOINT)
-    real = {"job_id": job.id, "endpoint_id": ep.id, "run_id": "r", "session_id": "s"}
+    real = {"job_id": job.id, "endpoint_id": ep.id, "run_id": "r", "session_id": "s", "channel_id": "c"}
     before = snapshot(engine)
     tried = 0
     for method_name, method in inspect.getmembers(client, inspect.ismethod):

@@ -30,6 +30,18 @@ def test_a_visibility_timeout_below_the_longest_lease_stops_the_worker(tmp_path:
     check_worker_start(Settings.from_env({"CRONICORN_DATABASE_URL": url, "CRONICORN_VISIBILITY_TIMEOUT_S": "7200"}))
 
 
+def test_a_rabbitmq_consumer_timeout_below_the_longest_lease_stops_the_worker(tmp_path: Path, now: datetime) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    make_endpoint(engine, now, timeout_ms=600_000, max_execution_time_ms=900_000)
+    env = {"CRONICORN_DATABASE_URL": url, "CRONICORN_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}
+    with pytest.raises(StartupError, match="CRONICORN_RABBITMQ_CONSUMER_TIMEOUT_S=600"):
+        check_worker_start(Settings.from_env({**env, "CRONICORN_RABBITMQ_CONSUMER_TIMEOUT_S": "600"}))
+    # The Redis visibility timeout plays no part with RabbitMQ: RabbitMQ's default 30 minutes cover this lease.
+    check_worker_start(Settings.from_env({**env, "CRONICORN_VISIBILITY_TIMEOUT_S": "60"}))
+
+
 def test_an_old_schema_stops_the_worker(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(StartupError, match="cronicorn migrate"):

@@ -40,7 +40,7 @@ def test_compose_runs_every_role_with_real_commands_and_known_settings() -> None
     services = compose()["services"]
     roles = set()
     for name, service in services.items():
-        if service.get("image", "").startswith(("postgres", "redis")):
+        if service.get("image", "").startswith(("postgres", "redis", "rabbitmq")):
             continue
         role = check_command(service["command"], f"docker-compose.yml service {name}")
         roles.add(role.removeprefix("worker-"))
@@ -50,6 +50,15 @@ def test_compose_runs_every_role_with_real_commands_and_known_settings() -> None
     assert ROLES <= roles
     assert {"postgres", "redis"} <= set(services)
     assert "noeviction" in " ".join(services["redis"]["command"])
+
+
+def test_compose_has_a_rabbitmq_profile_the_roles_wait_for_only_when_it_is_on() -> None:
+    services = compose()["services"]
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+    assert "healthcheck" in services["rabbitmq"]
+    # The roles read the broker URL from the environment and wait for RabbitMQ only when its profile runs.
+    assert "CRONICORN_BROKER_URL" in services["scheduler"]["environment"]
+    assert services["scheduler"]["depends_on"]["rabbitmq"]["required"] is False
 
 
 def test_kubernetes_manifests_run_every_role_with_real_commands_and_known_settings() -> None:

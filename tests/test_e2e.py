@@ -1,7 +1,8 @@
 """End to end: real `celery worker` and `celery beat` processes, real Redis, real databases.
 
 Each test is a promise of DESIGN.md seen from outside: the target server counts what it
-received, and the database shows what was recorded.
+received, and the database shows what was recorded. The promise tests (no overlap, no duplicate,
+nothing lost) also run with RabbitMQ as the broker (`ON_BOTH_BROKERS`); Redis stays the lock service.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cronicorn.producer.client import Cronicorn
 from cronicorn.store.claims import claim_due
 from cronicorn.store.tables import runs
 from tests.cluster import Cluster, wait_for
-from tests.services import POSTGRES_URL, REDIS_URL
+from tests.services import POSTGRES_URL, REDIS_URL, rabbitmq_broker
 from tests.targets import TargetServer
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +38,26 @@ def e2e_engine(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Engine, 
 
 
 @pytest.fixture
-def cluster(e2e_engine: tuple[Engine, str], redis_conn: redis.Redis, tmp_path: Path) -> Iterator[Cluster]:
+def broker(request: pytest.FixtureRequest) -> str:
+    """The broker's URL: Redis, unless the test runs on both brokers (`ON_BOTH_BROKERS`)."""
+    if getattr(request, "param", "redis") == "rabbitmq":
+        return rabbitmq_broker()
+    return REDIS_URL
+
+
+# RabbitMQ on PostgreSQL only: the broker is what differs, and each run costs a cluster's start.
+ON_BOTH_BROKERS = pytest.mark.parametrize(
+    ("e2e_engine", "broker"),
+    [("sqlite", "redis"), ("postgres", "redis"), ("postgres", "rabbitmq")],
+    indirect=True,
+    ids=["sqlite-redis", "postgres-redis", "postgres-rabbitmq"],
+)
+
+
+@pytest.fixture
+def cluster(e2e_engine: tuple[Engine, str], broker: str, redis_conn: redis.Redis, tmp_path: Path) -> Iterator[Cluster]:
     _engine, url = e2e_engine
-    c = Cluster(database_url=url, redis_url=REDIS_URL, log_dir=tmp_path)
+    c = Cluster(database_url=url, redis_url=REDIS_URL, log_dir=tmp_path, extra_env={"CRONICORN_BROKER_URL": broker})
     yield c
     c.stop()
 
@@ -91,6 +109,7 @@ def test_endpoints_run_on_schedule_on_workers_and_every_run_is_stored(
     assert all((b - a).total_seconds() >= 0.9 for a, b in pairwise(starts))
 
 
+@ON_BOTH_BROKERS
 def test_two_beats_and_two_scheduler_workers_never_call_one_slot_twice(
     cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
 ) -> None:
@@ -116,8 +135,9 @@ def test_two_beats_and_two_scheduler_workers_never_call_one_slot_twice(
     assert all(target.max_in_flight(key_prefix=ep.id) <= 1 for ep in eps)
 
 
+@ON_BOTH_BROKERS
 def test_a_duplicated_execute_message_makes_one_http_call(
-    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str], broker: str
 ) -> None:
     engine = e2e_engine[0]
     job = client.create_job(name="dup-message")
@@ -125,7 +145,7 @@ def test_a_duplicated_execute_message_makes_one_http_call(
     client.run_now(ep.id)
     # Claim it here, as a tick would, then deliver its execute message three times.
     [claim] = claim_due(engine, utcnow(), limit=10)
-    app = Celery(broker=REDIS_URL)
+    app = Celery(broker=broker)
     # The same claim in two batch messages and a single one (the form sent before batches).
     for _ in range(2):
         app.send_task(
@@ -145,6 +165,7 @@ def test_a_duplicated_execute_message_makes_one_http_call(
     assert len(run_list(engine, ep.id)) == 1
 
 
+@ON_BOTH_BROKERS
 def test_a_worker_killed_mid_call_leaves_an_abandoned_attempt_and_the_endpoint_runs_again(
     cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
 ) -> None:
@@ -203,6 +224,7 @@ def test_run_now_and_an_interval_edit_move_the_next_run_at_once(
     assert sources[1] == "manual"
 
 
+@ON_BOTH_BROKERS
 def test_a_slow_endpoint_spammed_with_run_now_never_overlaps(
     cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import Engine
 
 from cronicorn.redis.keys import last_tick
 from cronicorn.shell.bundled_redis import free_port, start_bundled_redis
@@ -51,3 +52,54 @@ def test_health_follows_redis_and_the_tick(
         assert code == 0 and back["status"] == "ok"
     finally:
         proc.kill()
+
+
+def test_health_reads_queue_depths_from_a_rabbitmq_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kombu import Connection
+
+    from tests.services import rabbitmq_broker
+
+    broker = rabbitmq_broker()  # skipped locally (failed on CI) without RabbitMQ; our queues emptied
+    port = free_port()
+    proc, url = start_bundled_redis(tmp_path / "redis", port)
+    monkeypatch.setenv("CRONICORN_HOME", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("CRONICORN_BROKER_URL", broker)
+    monkeypatch.delenv("CRONICORN_DATABASE_URL", raising=False)
+    main(["migrate"])
+    capsys.readouterr()
+    try:
+        with Connection(broker) as conn:
+            queue = conn.SimpleQueue("analysis")
+            queue.put({"n": 1})
+            queue.put({"n": 2})
+            queue.close()
+        redis.Redis.from_url(url).set(last_tick(), datetime.now(UTC).isoformat())
+        code, healthy = report(capsys)
+        assert code == 0, healthy
+        assert healthy["checks"]["queue_depths"]["analysis"] == 2
+    finally:
+        rabbitmq_broker()
+        proc.terminate()
+        proc.wait()
+
+
+def test_the_api_health_reads_queue_depths_from_a_rabbitmq_broker(engine: Engine, redis_conn: redis.Redis) -> None:
+    from kombu import Connection
+
+    from tests.api_client import serve_api
+    from tests.services import rabbitmq_broker
+
+    broker = rabbitmq_broker()
+    try:
+        with Connection(broker) as conn:
+            queue = conn.SimpleQueue("analysis")
+            queue.put({"n": 1})
+            queue.close()
+        with serve_api(engine, redis_conn, {"acme": "enterprise"}, {"CRONICORN_BROKER_URL": broker}) as [api]:
+            checks = api.http.get("/api/health").json()["checks"]
+        assert checks.get("queueDepths") == {"scheduler": 0, "execute": 0, "analysis": 1}, checks
+    finally:
+        rabbitmq_broker()

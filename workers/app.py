@@ -1,4 +1,8 @@
-"""The Celery app: queues by role, late acks, prefetch 1, events on for Flower, no ETAs."""
+"""The Celery app: queues by role, late acks, prefetch 1, events on for Flower, no ETAs.
+
+The broker is Redis (the default) or RabbitMQ (`CRONICORN_BROKER_URL=amqp://...`); Redis stays the
+lock service either way. No task uses priorities or ETAs, so the two behave alike here.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from cronicorn.beat.schedule import beat_schedule
 from cronicorn.core.constants import (
     ANALYSIS_QUEUE,
     ANALYZE_TASK,
+    DELIVER_NOTIFICATIONS_TASK,
     EXECUTE_BATCH_TASK,
     EXECUTE_QUEUE,
     EXECUTE_TASK,
@@ -46,6 +51,7 @@ app.conf.update(
         EXECUTE_BATCH_TASK: {"queue": EXECUTE_QUEUE},
         ANALYZE_TASK: {"queue": ANALYSIS_QUEUE},
         PLAN_ANALYSES_TASK: {"queue": SCHEDULER_QUEUE},
+        DELIVER_NOTIFICATIONS_TASK: {"queue": SCHEDULER_QUEUE},
     },
     task_default_queue=SCHEDULER_QUEUE,
     task_create_missing_queues=True,
@@ -53,7 +59,10 @@ app.conf.update(
     task_send_sent_event=True,
     task_track_started=True,
     worker_consumer=CONSUMER,
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    # Redis hands back an unacknowledged message after the visibility timeout; RabbitMQ hands it back
+    # when its consumer's connection closes, and has no such option (its consumer_timeout is the
+    # server's: see workers/checks.py).
+    broker_transport_options={} if settings.broker_is_amqp else {"visibility_timeout": settings.visibility_timeout_s},
     broker_connection_retry_on_startup=True,
     # Beat state is a fixed set of short intervals: nothing worth persisting, and two beats
     # must never fight over one schedule file.

@@ -62,8 +62,22 @@ def longest_lease_ms(settings: Settings) -> int:
 
 def check_worker_start(settings: Settings) -> None:
     """The database must answer at the newest schema, and the broker must not redeliver a message
-    while its attempt may still be running."""
+    (Redis: visibility timeout) or drop its consumer (RabbitMQ: consumer_timeout) while its attempt
+    may still be running."""
     longest = longest_lease_ms(settings)
+    if settings.broker_is_amqp:
+        if longest >= settings.rabbitmq_consumer_timeout_s * 1000:
+            raise StartupError(
+                f"CRONICORN_RABBITMQ_CONSUMER_TIMEOUT_S={settings.rabbitmq_consumer_timeout_s} is shorter than the "
+                f"longest endpoint lease ({longest} ms): raise RabbitMQ's consumer_timeout (rabbitmq.conf) above it "
+                "and set this variable to match"
+            )
+        log.info(
+            "RabbitMQ consumer timeout %ss covers the longest lease %s ms",
+            settings.rabbitmq_consumer_timeout_s,
+            longest,
+        )
+        return
     if longest >= settings.visibility_timeout_s * 1000:
         raise StartupError(
             f"CRONICORN_VISIBILITY_TIMEOUT_S={settings.visibility_timeout_s} is shorter than the longest "

@@ -23,6 +23,8 @@ from cronicorn.dispatch.runner import Runner
 from cronicorn.http.budget import MIB, ResponseBudget
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
+from cronicorn.notify.delivery import Notifier
+from cronicorn.notify.email import SmtpServer
 from cronicorn.planner.analyst import Analyst, openai_client, planner_config
 from cronicorn.store.attempts import Leases
 from cronicorn.store.engine import make_engine
@@ -99,9 +101,26 @@ class Runtime:
             timeout_s=s.ai_timeout_s,
         )
 
+    @cached_property
+    def notifier(self) -> Notifier:
+        s = self.settings
+        # Its own caller: a webhook's response never takes room from the scheduled calls' budget.
+        http = HttpCaller(
+            guard=AddressGuard(s.ssrf_allow), signing_key=b"", max_redirects=s.max_redirects, clock=utcnow
+        )
+        smtp = SmtpServer(
+            host=s.smtp_host,
+            port=s.smtp_port,
+            sender=s.smtp_from,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            starttls=s.smtp_starttls,
+        )
+        return Notifier(engine=self.engine, http=http, smtp=smtp, clock=utcnow)
+
     def build(self) -> None:
         """Build every lazily made resource now (each is cached on first use)."""
-        _ = self.runner, self.analyst
+        _ = self.runner, self.analyst, self.notifier
 
 
 _lock = threading.Lock()

@@ -8,6 +8,7 @@ from typing import Any
 from cronicorn.core.clock import utcnow
 from cronicorn.core.constants import (
     ANALYZE_TASK,
+    DELIVER_NOTIFICATIONS_TASK,
     EXECUTE_BATCH_TASK,
     EXECUTE_QUEUE,
     EXECUTE_TASK,
@@ -18,13 +19,15 @@ from cronicorn.core.constants import (
 )
 from cronicorn.dispatch.tick import Pace, run_tick
 from cronicorn.planner.selection import select_for_analysis, select_wanted
-from cronicorn.redis.flight import tick_flight_held
+from cronicorn.redis.flight import notify_flight_held, tick_flight_held
 from cronicorn.redis.keys import last_tick
 from cronicorn.store.attempts import Order
 from cronicorn.store.claims import Claim
 from cronicorn.store.sweep import sweep_abandoned
 from cronicorn.workers.app import app
 from cronicorn.workers.runtime import runtime
+
+NOTIFY_ROUND_S = 30.0
 
 
 @app.task(name=TICK_TASK, acks_late=False)
@@ -59,6 +62,11 @@ def execute_backlog() -> bool:
     """Whether execute messages wait unstarted (one passive declare; unknown counts as no)."""
     try:
         with app.connection_or_acquire() as conn:
+            if runtime().settings.broker_is_amqp:
+                # RabbitMQ closes the channel of a passive declare that finds no queue (before the first
+                # execute worker declared it): a channel of its own, never the one publishing shares.
+                with conn.channel() as channel:
+                    return bool(channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
             return bool(conn.default_channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
     except Exception:  # a broker hiccup must not stop the tick: publishing will say more
         return False
@@ -139,3 +147,14 @@ def plan_reactive_analyses() -> int:
 def analyze(endpoint_id: str) -> str:
     # Runs on the analysis queue only: a slow or failing model never holds up an execute worker.
     return runtime().analyst.analyze(endpoint_id)
+
+
+@app.task(name=DELIVER_NOTIFICATIONS_TASK, acks_late=False)
+def deliver_notifications() -> dict[str, Any]:
+    """Send what the outbox holds due; a lost task loses nothing (the rows wait for the next one)."""
+    rt = runtime()
+    # One round at a time across workers, bounded in time: slow webhooks never hold the ticks' threads.
+    with notify_flight_held(rt.redis, hold_s=NOTIFY_ROUND_S + 60) as held:
+        if not held:
+            return {"skipped": "the round before is still delivering"}
+        return rt.notifier.deliver_due(budget_s=NOTIFY_ROUND_S)

@@ -27,6 +27,8 @@ PLAN_REACTIVE_ANALYSES_TASK = "cronicorn.plan_reactive_analyses"
 """Enqueue one analysis per endpoint an upstream's new result asked to analyse."""
 ANALYZE_TASK = "cronicorn.analyze"
 """One AI planner session for one endpoint."""
+DELIVER_NOTIFICATIONS_TASK = "cronicorn.deliver_notifications"
+"""Send the notifications that are due (failing, recovered, paused), with retries; on the scheduler queue."""
 
 # --- tenants -------------------------------------------------------------------------------
 DEFAULT_TENANT_ID = "default"

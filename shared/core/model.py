@@ -69,6 +69,9 @@ class Overlap(str, Enum):
 class PausedBy(str, Enum):
     USER = "user"
     AI = "ai"
+    # The endpoint's auto-pause policy, after too many failures in a row: like a person's pause,
+    # only a person lifts it (the AI cannot).
+    AUTO = "auto"
 
 
 class ErrorKind(str, Enum):

@@ -16,6 +16,8 @@ from typing import Any
 
 from cronicorn.core.model import CatchUp
 
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
@@ -68,6 +70,14 @@ def _opt(name: str, raw: str) -> str | None:
     return raw or None
 
 
+def _bool(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected true or false")
+
+
 def default_home() -> Path:
     return Path(os.path.expanduser("~")) / ".cronicorn"
 
@@ -104,7 +114,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Redis for locks (and the broker unless CRONICORN_BROKER_URL is set). Unset: `cronicorn up` starts a "
         "bundled Redis; other roles use redis://127.0.0.1:6379/0.",
     ),
-    Setting("CRONICORN_BROKER_URL", "broker_url", "", _opt, "Celery broker URL (default: REDIS_URL)."),
+    Setting(
+        "CRONICORN_BROKER_URL",
+        "broker_url",
+        "",
+        _opt,
+        "Celery broker URL (default: REDIS_URL): redis://... or RabbitMQ's amqp://user:pass@host:5672/vhost. "
+        "Redis stays the lock service either way.",
+    ),
     Setting(
         "CRONICORN_SIGNING_KEY",
         "signing_key",
@@ -234,6 +251,15 @@ SETTINGS: tuple[Setting, ...] = (
         "7200",
         lambda n, r: _int(n, r, minimum=60),
         "Redis broker visibility timeout; must exceed the longest lease (checked at worker start).",
+    ),
+    Setting(
+        "CRONICORN_RABBITMQ_CONSUMER_TIMEOUT_S",
+        "rabbitmq_consumer_timeout_s",
+        "1800",
+        lambda n, r: _int(n, r, minimum=60),
+        "With a RabbitMQ broker: the server's consumer_timeout (rabbitmq.conf; its default is 1800 s). An "
+        "unacknowledged message older than it closes the worker's channel, so it must exceed the longest lease "
+        "(checked at worker start).",
     ),
     Setting(
         "CRONICORN_EXECUTE_POOL",
@@ -409,6 +435,25 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between beat's selections of endpoints an upstream's new result asked to analyse "
         "(reads only those requests; the minimum spacing still holds).",
     ),
+    Setting(
+        "CRONICORN_NOTIFY_INTERVAL_S",
+        "notify_interval_s",
+        "2",
+        lambda n, r: _float(n, r, minimum=0.5),
+        "Seconds between beat's rounds of notification delivery (one indexed read of the pending ones each).",
+    ),
+    Setting(
+        "CRONICORN_SMTP_HOST",
+        "smtp_host",
+        "",
+        _opt,
+        "SMTP server that sends e-mail notifications. Unset: e-mail channels cannot deliver (recorded as errors).",
+    ),
+    Setting("CRONICORN_SMTP_PORT", "smtp_port", "25", lambda n, r: _int(n, r, minimum=1, maximum=65535), "SMTP port."),
+    Setting("CRONICORN_SMTP_FROM", "smtp_from", "cronicorn@localhost", _str, "Sender address of e-mail notifications."),
+    Setting("CRONICORN_SMTP_USERNAME", "smtp_username", "", _opt, "SMTP login (unset: no login)."),
+    Setting("CRONICORN_SMTP_PASSWORD", "smtp_password", "", _opt, "SMTP password."),
+    Setting("CRONICORN_SMTP_STARTTLS", "smtp_starttls", "false", _bool, "Upgrade the SMTP connection with STARTTLS."),
 )
 
 
@@ -435,6 +480,7 @@ class Settings:
     max_attempts: int = 3
     catch_up: str = "coalesce"
     visibility_timeout_s: int = 7200
+    rabbitmq_consumer_timeout_s: int = 1800
     execute_pool: str = "threads"
     execute_concurrency: int = 8
     execute_batch_size: int = 20
@@ -452,6 +498,13 @@ class Settings:
     ai_retries: int = 2
     analysis_interval_s: float = 30.0
     ai_react_interval_s: float = 2.0
+    notify_interval_s: float = 2.0
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "cronicorn@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
     tiers_json: str = ""
     metrics_port: int = 0
     api_reads_per_min: int = 120
@@ -502,6 +555,11 @@ class Settings:
     @property
     def effective_broker_url(self) -> str:
         return self.broker_url or self.effective_redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """Whether the broker is RabbitMQ (amqp:// or pyamqp://) rather than Redis."""
+        return self.effective_broker_url.split("://", 1)[0] in AMQP_SCHEMES
 
 
 assert {s.attr for s in SETTINGS} == {f.name for f in fields(Settings)}, "settings table and dataclass differ"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,12 @@ def tick_age(client: redis.Redis, now: datetime) -> float | None:
 
 
 def check_health(
-    engine: Engine, client: redis.Redis, now: datetime, *, broker: redis.Redis | None = None
+    engine: Engine,
+    client: redis.Redis,
+    now: datetime,
+    *,
+    broker: redis.Redis | None = None,
+    queue_depths: Callable[[], dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """A report whose `status` is "ok" only when the database and Redis answer and ticks are fresh."""
     checks: dict[str, Any] = {}
@@ -38,8 +44,10 @@ def check_health(
         checks["redis"] = "ok"
         checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
         checks["tick_age_seconds"] = round(age, 3) if age is not None else None
-        # With the Redis transport each queue is a list named after it.
-        checks["queue_depths"] = {name: int((broker or client).llen(name)) for name in QUEUES}
+        # With the Redis transport each queue is a list named after it; another broker says itself.
+        checks["queue_depths"] = (
+            queue_depths() if queue_depths else {name: int((broker or client).llen(name)) for name in QUEUES}
+        )
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {exc.__class__.__name__}"
         checks["tick"] = "unknown"

@@ -34,11 +34,13 @@ from cronicorn.core.tiers import Tier
 from cronicorn.http.call import HttpCaller
 from cronicorn.producer import backfill as backfills
 from cronicorn.producer import control, dependencies, endpoints, jobs, register
+from cronicorn.producer import notifications as notify
 from cronicorn.producer import runs as runs_query
 from cronicorn.producer.dependency_specs import DependencySpec
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.explain import explain_row
 from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
+from cronicorn.producer.notifications import Notification, NotificationChannel
 from cronicorn.producer.probe import probe_endpoint
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
 from cronicorn.producer.specs import EndpointSpec, JobSpec
@@ -479,6 +481,76 @@ class Cronicorn:
             include_closed=include_closed,
             limit=limit,
             offset=offset,
+        )
+
+    # --- notifications ------------------------------------------------------------------
+    def add_notification_channel(
+        self,
+        kind: str,
+        target: str,
+        *,
+        name: str | None = None,
+        job_id: str | None = None,
+        events: list[str] | None = None,
+        failure_threshold: int | None = None,
+        secret: str | None = None,
+    ) -> NotificationChannel:
+        """Tell a webhook or an e-mail address about endpoints' state changes.
+
+        Args:
+            kind: "webhook" (a signed JSON POST) or "email" (SMTP, see CRONICORN_SMTP_HOST).
+            target: the webhook's http(s) URL (the SSRF guard holds when it is called), or the address.
+            name: shown in lists and in each notification (default: kind and target).
+            job_id: only this job's endpoints (default: every job of the tenant).
+            events: some of "failing" (consecutive failures reached `failure_threshold`), "recovered"
+                (a success after that), "ai_paused", "auto_paused" (default: all four).
+            failure_threshold: failures in a row that make "failing", 1-1000 (default 3).
+            secret: a webhook's HMAC key, 16-256 characters (default: generated). Returned only here.
+
+        Raises:
+            InvalidInput: naming the field (an unknown event, a bad URL or address ...). NotFound: no such job.
+        """
+        given = {"name": name, "job_id": job_id, "events": events, "failure_threshold": failure_threshold}
+        fields = {"kind": kind, "target": target, "secret": secret, **{k: v for k, v in given.items() if v is not None}}
+        return notify.add_channel(self.engine, self.tenant_id, self._now(), fields)
+
+    def list_notification_channels(self, *, job_id: str | None = None) -> list[NotificationChannel]:
+        """The tenant's channels (secrets are never shown again), oldest first."""
+        return notify.list_channels(self.engine, self.tenant_id, job_id=job_id)
+
+    def remove_notification_channel(self, channel_id: str) -> None:
+        """Remove a channel and its notifications. NotFound otherwise."""
+        notify.remove_channel(self.engine, self.tenant_id, channel_id)
+
+    def list_notifications(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        channel_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """Notifications, newest first, with their delivery status (pending, sent, failed), attempts
+        and last error."""
+        return notify.list_notifications(
+            self.engine, self.tenant_id, endpoint_id=endpoint_id, channel_id=channel_id, status=status, limit=limit
+        )
+
+    def set_auto_pause(
+        self, *, after_failures: int | None, endpoint_id: str | None = None, job_id: str | None = None
+    ) -> int | None:
+        """Pause an endpoint (or each endpoint of a job) after `after_failures` consecutive failures.
+
+        The pause lasts until a person resumes the endpoint (the AI cannot). None removes the policy;
+        an endpoint's own policy wins over its job's. Give exactly one of `endpoint_id` or `job_id`.
+        """
+        return notify.set_auto_pause(
+            self.engine,
+            self.tenant_id,
+            self._now(),
+            endpoint_id=endpoint_id,
+            job_id=job_id,
+            after_failures=after_failures,
         )
 
     # --- deploy-time registration -------------------------------------------------------

@@ -22,6 +22,7 @@ from cronicorn.core.constants import (
 from cronicorn.core.coordination import Direction, interval_direction
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.model import JobStatus, PausedBy
+from cronicorn.core.notifications import NotifyEvent
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.hint_notes import interval_notes, oneshot_notes
 from cronicorn.producer.hints import IntervalHint, OneShotHint, Pause
@@ -29,6 +30,7 @@ from cronicorn.producer.records import Endpoint
 from cronicorn.producer.specs import parse
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.hint_events import record_decision
+from cronicorn.store.notifications import queue_pause_notification
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints
 
@@ -56,7 +58,8 @@ def _actor(actor: str) -> PausedBy:
 
 
 def _paused_by_person(row: EndpointRow, now: datetime) -> bool:
-    return row.paused_until is not None and row.paused_until > now and row.paused_by == PausedBy.USER.value
+    """A pause the AI may not touch: a person's, or the auto-pause policy's (a person lifts it)."""
+    return row.paused_until is not None and row.paused_until > now and row.paused_by != PausedBy.AI.value
 
 
 def _write(
@@ -76,7 +79,7 @@ def _write(
         if check is not None:
             check(row)
         if steer is not None:
-            record_decision(
+            decision_id = record_decision(
                 conn,
                 endpoint_id,
                 now,
@@ -89,6 +92,20 @@ def _write(
                 chain=steer.chain,
                 session_id=steer.session_id,
             )
+            if steer.actor == PausedBy.AI.value and steer.action == "pause" and steer.expires_at is not None:
+                # Told in the pause's own transaction: a pause that is rolled back notifies nobody.
+                queue_pause_notification(
+                    conn,
+                    tenant_id=row.tenant_id,
+                    job_id=row.job_id,
+                    endpoint_id=endpoint_id,
+                    endpoint_name=row.name,
+                    event=NotifyEvent.AI_PAUSED,
+                    source_id=decision_id,
+                    until=steer.expires_at,
+                    reason=steer.reason,
+                    now=now,
+                )
         conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **values))
         replan(conn, endpoint_id, now, mode=mode)
         return Endpoint.from_row(endpoint_row(conn, tenant_id, endpoint_id))

@@ -58,7 +58,7 @@ def oneshot_notes(at: datetime, ep: Endpoint, now: datetime) -> list[str]:
 def _paused(ep: Endpoint, now: datetime) -> list[str]:
     if ep.paused_until is None or ep.paused_until <= now:
         return []
-    by = "a person" if ep.paused_by == "user" else "the AI"
+    by = {"user": "a person", "auto": "its auto-pause policy"}.get(ep.paused_by or "", "the AI")
     return [
         f"the endpoint is paused until {ep.paused_until.isoformat()} (by {by}): the hint counts only "
         "after the pause ends, if it has not expired by then"

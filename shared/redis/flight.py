@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 
-from cronicorn.redis.keys import tick_flight
+from cronicorn.redis.keys import notify_flight, tick_flight
 
 
 @contextmanager
@@ -23,8 +23,22 @@ def tick_flight_held(client: Redis, *, hold_s: float, wait_s: float) -> Iterator
     """Yields True once this tick may claim (after waiting up to `wait_s` for the one before it
     to end), False if the one before it still runs. The flight expires after `hold_s`, so a tick
     killed while holding it blocks the next for that long at most."""
+    with _flight_held(client, tick_flight(), hold_s=hold_s, wait_s=wait_s) as held:
+        yield held
+
+
+@contextmanager
+def notify_flight_held(client: Redis, *, hold_s: float) -> Iterator[bool]:
+    """One notification delivery round at a time: a round that finds another running yields False
+    at once, so slow webhooks hold at most one scheduler thread, never the ticks' (same rules)."""
+    with _flight_held(client, notify_flight(), hold_s=hold_s, wait_s=0) as held:
+        yield held
+
+
+@contextmanager
+def _flight_held(client: Redis, key: str, *, hold_s: float, wait_s: float) -> Iterator[bool]:
     # Polled every 10 ms: the hand-over from one tick to the next is a gap in claiming.
-    lock = client.lock(tick_flight(), timeout=hold_s, sleep=0.01, blocking_timeout=wait_s)
+    lock = client.lock(key, timeout=hold_s, sleep=0.01, blocking_timeout=wait_s)
     try:
         held = lock.acquire()
     except RedisError:

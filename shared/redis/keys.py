@@ -23,3 +23,7 @@ def rate_window(key_id: str, kind: str, window: int) -> str:
 
 def tick_flight() -> str:
     return f"{PREFIX}tick:flight"
+
+
+def notify_flight() -> str:
+    return f"{PREFIX}notify:flight"

@@ -37,8 +37,18 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     settings = _settings()
     client = redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=2)
-    broker = redis.Redis.from_url(settings.effective_broker_url, socket_timeout=2, socket_connect_timeout=2)
-    report = check_health(make_engine(settings.database_url), client, utcnow(), broker=broker)
+    engine = make_engine(settings.database_url)
+    if settings.broker_is_amqp:
+        from functools import partial
+
+        from cronicorn.core.constants import QUEUES
+        from cronicorn.monitoring.rabbitmq import queue_depths
+
+        depths = partial(queue_depths, settings.effective_broker_url, QUEUES)
+        report = check_health(engine, client, utcnow(), queue_depths=depths)
+    else:
+        broker = redis.Redis.from_url(settings.effective_broker_url, socket_timeout=2, socket_connect_timeout=2)
+        report = check_health(engine, client, utcnow(), broker=broker)
     print(json.dumps(report, indent=2))
     return 0 if report["status"] == "ok" else 1
 
@@ -261,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cronicorn.shell.cli_objects import add_object_commands
 
     add_object_commands(sub, _client)
+    from cronicorn.shell.cli_notify import add_notify_commands
+
+    add_notify_commands(sub, _client)
     return parser
 
 

@@ -40,6 +40,8 @@ from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
 from cronicorn.store.dependency_edges import Finished, downstream_ids, record_upstream_results
 from cronicorn.store.endpoint_rows import EndpointRow
+from cronicorn.store.notifications import RunChange, queue_run_notifications
+from cronicorn.store.pausing import auto_pause
 from cronicorn.store.replanning import (
     lock_endpoint_rows,
     plan_values,
@@ -183,6 +185,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     plans: list[dict[str, Any]] = []
     results: list[Watched] = []  # new results: their watchers' planners look again
     decided: list[Finished] = []  # decided slots: their dependents read them
+    changes: list[RunChange] = []  # state changes: auto-pauses and notifications
     with engine.begin() as conn:
         finishing = [a.endpoint_id for a, _, _ in entries]
         # The downstreams this finish may trigger are locked with the finishing rows, all in one
@@ -200,6 +203,7 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
                 plan, retry = _settled(row, attempt, original)
                 plans.append(plan)
                 results.append(Watched(attempt.endpoint_id, attempt.run_id, attempt.source, row.tenant_id))
+                changes.append(_change(row, attempt, original, plan["b_failure_count"]))
                 if retry is not None:
                     stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
                 else:  # the slot is decided: its downstreams read it (in this transaction)
@@ -221,7 +225,25 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         # A new result asks for an analysis of its watchers in this same transaction: never lost.
         if results:
             want_analyses(conn, results, finished_at)
+        # Auto-pauses and notifications in this same transaction (the outbox): never lost, never twice.
+        if changes:
+            queue_run_notifications(conn, changes, auto_pause(conn, changes, finished_at), finished_at)
     return current
+
+
+def _change(row: EndpointRow, attempt: Attempt, result: RunResult, failures_after: int) -> RunChange:
+    success = result.status is RunStatus.SUCCESS
+    return RunChange(
+        endpoint_id=row.id,
+        endpoint_name=row.name,
+        job_id=row.job_id,
+        tenant_id=row.tenant_id,
+        run_id=attempt.run_id,
+        success=success,
+        failures_before=row.failure_count,
+        failures_after=failures_after,
+        error=None if success else _failure_text(result),
+    )
 
 
 def _finished(attempt: Attempt, result: RunResult) -> Finished:

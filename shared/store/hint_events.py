@@ -28,10 +28,12 @@ def record_decision(
     reason: str | None = None,
     chain: Sequence[str] | None = None,
     session_id: str | None = None,
-) -> None:
+) -> str:
+    """Record one decision; its id."""
+    decision_id = str(uuid.uuid4())
     conn.execute(
         hint_events.insert().values(
-            id=str(uuid.uuid4()),
+            id=decision_id,
             endpoint_id=endpoint_id,
             at=now,
             actor=actor,
@@ -44,6 +46,7 @@ def record_decision(
             session_id=session_id,
         )
     )
+    return decision_id
 
 
 def _decision(row: object) -> Decision:

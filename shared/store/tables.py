@@ -355,3 +355,65 @@ dependency_edges = Table(
     Column("handed", JSONType, nullable=True),
     Index("ix_dependency_edges_upstream", "upstream_endpoint_id"),
 )
+
+# --- notifications (issue 14): channels, the outbox of notifications, auto-pause policies ---------
+
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    # NULL: every job of the tenant; else only this job's endpoints.
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # webhook | email
+    Column("target", Text, nullable=False),  # the webhook's URL, or the e-mail address
+    Column("secret", Text, nullable=True),  # a webhook's HMAC key (shown once, when created)
+    Column("events", JSONType, nullable=False),
+    Column("failure_threshold", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_notification_channels_tenant", "tenant_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    # The outbox: written in the transaction that changed the endpoint's state, so a worker dying
+    # after it loses nothing; delivered (and retried) by the notify task, its outcome kept here.
+    Column("id", String(36), primary_key=True),
+    Column("channel_id", String(36), ForeignKey("notification_channels.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("endpoint_id", String(36), nullable=False),
+    Column("event", String(16), nullable=False),
+    # What caused it (the run, or the pause's decision): one notification per channel per state change.
+    Column("source_id", String(64), nullable=False),
+    Column("payload", JSONType, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("channel_id", "event", "source_id", name="uq_notifications_channel_event_source"),
+    # The delivery task's only scan: what is pending and due.
+    Index(
+        "ix_notifications_pending",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    Index("ix_notifications_endpoint_created", "endpoint_id", "created_at"),
+)
+
+auto_pause_policies = Table(
+    "auto_pause_policies",
+    metadata,
+    # Pause an endpoint after this many consecutive failures; set on an endpoint or on a job (the
+    # endpoint's own wins). No foreign key: read by id in the finish transaction, and deleted with
+    # the endpoint or job by the producer.
+    Column("scope_id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("scope", String(8), nullable=False),  # endpoint | job
+    Column("after_failures", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

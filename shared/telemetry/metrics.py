@@ -39,6 +39,11 @@ STORE_CONFLICTS = Counter(
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])
 AI_TOKENS = Counter("cronicorn_ai_tokens_total", "Planner tokens", ["kind"])
+NOTIFICATION_ATTEMPTS = Counter(
+    "cronicorn_notification_attempts_total",
+    "Notification delivery attempts by channel kind, event and outcome (sent, pending: a retry follows, failed)",
+    ["kind", "event", "outcome"],
+)
 CONFLICTS = Counter(
     "cronicorn_conflicts_total", "Conflicts between steering decisions detected, by kind (see README)", ["kind"]
 )
