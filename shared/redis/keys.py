@@ -23,3 +23,8 @@ def rate_window(key_id: str, kind: str, window: int) -> str:
 
 def tick_flight() -> str:
     return f"{PREFIX}tick:flight"
+
+
+def dashboard_session(token_digest: str) -> str:
+    """A signed-in dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored)."""
+    return f"{PREFIX}dashboard:session:{token_digest}"

@@ -1,0 +1,197 @@
+"""What the dashboard reads in bulk for one tenant: the endpoint table, the endpoints needing attention,
+the due backlog and the dispatch lag. Each query is bounded by a page or a recent window, so a page costs
+about the same with 10 endpoints as with 10,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, or_, select
+
+from cronicorn.core.errors import InvalidInput
+from cronicorn.store.tables import endpoints, jobs, runs
+
+FILTERS = ("all", "active", "paused", "failing", "hinted", "ended", "archived")
+"""The endpoint table's status filter: one of these names."""
+LAG_WINDOW = timedelta(hours=1)
+LAG_SAMPLE = 2000  # the newest runs in the window the percentiles are taken over
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One endpoint as the table shows it, with its job's name and status and its newest run."""
+
+    endpoint: dict[str, Any]
+    job_name: str
+    job_status: str
+    last_status: str | None
+    last_status_code: int | None
+    last_source: str | None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """Request start minus the planned slot over the recent runs, in seconds."""
+
+    p50_s: float | None
+    p99_s: float | None
+    sample: int
+
+
+def _filtered(query: Select[Any], status: str, now: datetime) -> Select[Any]:
+    live = endpoints.c.archived_at.is_(None)
+    if status == "active":
+        return query.where(live, endpoints.c.ended_at.is_(None), jobs.c.status == "active", _not_paused(now))
+    if status == "paused":
+        return query.where(live, or_(endpoints.c.paused_until > now, jobs.c.status == "paused"))
+    if status == "failing":
+        return query.where(live, endpoints.c.failure_count > 0)
+    if status == "hinted":
+        return query.where(live, endpoints.c.ai_hint_expires_at > now)
+    if status == "ended":
+        return query.where(live, endpoints.c.ended_at.is_not(None))
+    if status == "archived":
+        return query.where(endpoints.c.archived_at.is_not(None))
+    return query.where(live)
+
+
+def _not_paused(now: datetime) -> Any:
+    return or_(endpoints.c.paused_until.is_(None), endpoints.c.paused_until <= now)
+
+
+def endpoint_table(
+    engine: Engine,
+    tenant_id: str,
+    now: datetime,
+    *,
+    search: str = "",
+    status: str = "all",
+    job_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[TableRow], int]:
+    """One page of the tenant's endpoints by job and name, filtered, and how many match in all."""
+    if status not in FILTERS:
+        raise InvalidInput.one("status", f"must be one of {', '.join(FILTERS)}")
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidInput.one("limit", "must be between 1 and 1000, with an offset of at least 0")
+    query = (
+        select(endpoints, jobs.c.name.label("job_name"), jobs.c.status.label("job_status"))
+        .join(jobs, jobs.c.id == endpoints.c.job_id)
+        .where(jobs.c.tenant_id == tenant_id)
+    )
+    query = _filtered(query, status, now)
+    if job_id:
+        query = query.where(endpoints.c.job_id == job_id)
+    if search.strip():
+        # LIKE's own wildcards in the search are taken literally.
+        needle = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                func.lower(endpoints.c.name).like(needle, escape="\\"),
+                func.lower(endpoints.c.url).like(needle, escape="\\"),
+                func.lower(jobs.c.name).like(needle, escape="\\"),
+            )
+        )
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.order_by(jobs.c.name, endpoints.c.name, endpoints.c.id).limit(limit).offset(offset))
+        page = [dict(r._mapping) for r in rows]
+        last = _last_runs(conn, [r["id"] for r in page])
+    table = []
+    for row in page:
+        newest = last.get(row["id"], {})
+        table.append(
+            TableRow(
+                endpoint=row,
+                job_name=row["job_name"],
+                job_status=row["job_status"],
+                last_status=newest.get("status"),
+                last_status_code=newest.get("status_code"),
+                last_source=newest.get("source"),
+            )
+        )
+    return table, int(total)
+
+
+def _last_runs(conn: Any, endpoint_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The newest run of each endpoint, one indexed lookup each (ix_runs_endpoint_started)."""
+    found: dict[str, dict[str, Any]] = {}
+    for endpoint_id in endpoint_ids:
+        row = conn.execute(
+            select(runs.c.status, runs.c.status_code, runs.c.source)
+            .where(runs.c.endpoint_id == endpoint_id)
+            .order_by(runs.c.started_at.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            found[endpoint_id] = dict(row._mapping)
+    return found
+
+
+def attention(engine: Engine, tenant_id: str, now: datetime, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
+    """Endpoints failing (or backed off after failures) and endpoints paused, most failures and soonest first."""
+    base = (
+        select(
+            endpoints.c.id,
+            endpoints.c.name,
+            endpoints.c.failure_count,
+            endpoints.c.next_run_at,
+            endpoints.c.paused_until,
+            endpoints.c.paused_by,
+            endpoints.c.pause_reason,
+            jobs.c.name.label("job_name"),
+        )
+        .join(jobs, jobs.c.id == endpoints.c.job_id)
+        .where(jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
+    )
+    with engine.connect() as conn:
+        failing = conn.execute(
+            base.where(endpoints.c.failure_count > 0)
+            .order_by(endpoints.c.failure_count.desc(), endpoints.c.name)
+            .limit(limit)
+        )
+        failing_rows = [dict(r._mapping) for r in failing]
+        paused = conn.execute(
+            base.where(endpoints.c.paused_until > now).order_by(endpoints.c.paused_until).limit(limit)
+        )
+        paused_rows = [dict(r._mapping) for r in paused]
+    return {"failing": failing_rows, "paused": paused_rows}
+
+
+def due_backlog(engine: Engine, tenant_id: str, now: datetime) -> int:
+    """The tenant's endpoints due now and not yet claimed (a claimed one carries its lease end, not a due time)."""
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count())
+            .select_from(endpoints)
+            .join(jobs, jobs.c.id == endpoints.c.job_id)
+            .where(jobs.c.tenant_id == tenant_id, endpoints.c.claimed_slot.is_(None), endpoints.c.next_run_at <= now)
+        ).scalar_one()
+    return int(count)
+
+
+def dispatch_lag(engine: Engine, tenant_id: str, now: datetime) -> Lag:
+    """p50 and p99 of start minus slot over the tenant's newest runs of the last hour (retries excluded:
+    they start late on purpose)."""
+    query = (
+        select(runs.c.started_at, runs.c.scheduled_at)
+        .join(jobs, jobs.c.id == runs.c.job_id)
+        .where(jobs.c.tenant_id == tenant_id, runs.c.started_at >= now - LAG_WINDOW, runs.c.attempt <= 1)
+        .order_by(runs.c.started_at.desc())
+        .limit(LAG_SAMPLE)
+    )
+    with engine.connect() as conn:
+        lags = sorted(max(0.0, (r.started_at - r.scheduled_at).total_seconds()) for r in conn.execute(query))
+    if not lags:
+        return Lag(None, None, 0)
+    return Lag(p50_s=_percentile(lags, 0.50), p99_s=_percentile(lags, 0.99), sample=len(lags))
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank percentile of an ordered list."""
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return round(ordered[rank], 3)
