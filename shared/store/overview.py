@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, func, or_, select, union_all
 
 from cronicorn.core.errors import InvalidInput
 from cronicorn.store.tables import endpoints, jobs, runs
@@ -118,18 +118,21 @@ def endpoint_table(
 
 
 def _last_runs(conn: Any, endpoint_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The newest run of each endpoint, one indexed lookup each (ix_runs_endpoint_started)."""
-    found: dict[str, dict[str, Any]] = {}
-    for endpoint_id in endpoint_ids:
-        row = conn.execute(
-            select(runs.c.status, runs.c.status_code, runs.c.source)
+    """The newest run of each endpoint: one indexed LIMIT 1 lookup each (ix_runs_endpoint_started),
+    all in one round trip."""
+    if not endpoint_ids:
+        return {}
+    newest = [
+        select(
+            select(runs.c.endpoint_id, runs.c.status, runs.c.status_code, runs.c.source)
             .where(runs.c.endpoint_id == endpoint_id)
             .order_by(runs.c.started_at.desc())
             .limit(1)
-        ).first()
-        if row is not None:
-            found[endpoint_id] = dict(row._mapping)
-    return found
+            .subquery()
+        )
+        for endpoint_id in endpoint_ids
+    ]
+    return {row.endpoint_id: dict(row._mapping) for row in conn.execute(union_all(*newest))}
 
 
 def attention(engine: Engine, tenant_id: str, now: datetime, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
@@ -174,21 +177,50 @@ def due_backlog(engine: Engine, tenant_id: str, now: datetime) -> int:
     return int(count)
 
 
-def dispatch_lag(engine: Engine, tenant_id: str, now: datetime) -> Lag:
-    """p50 and p99 of start minus slot over the tenant's newest runs of the last hour (retries excluded:
-    they start late on purpose)."""
-    query = (
-        select(runs.c.started_at, runs.c.scheduled_at)
-        .join(jobs, jobs.c.id == runs.c.job_id)
-        .where(jobs.c.tenant_id == tenant_id, runs.c.started_at >= now - LAG_WINDOW, runs.c.attempt <= 1)
-        .order_by(runs.c.started_at.desc())
-        .limit(LAG_SAMPLE)
-    )
+def _tenant_jobs(conn: Any, tenant_id: str) -> list[str]:
+    return list(conn.execute(select(jobs.c.id).where(jobs.c.tenant_id == tenant_id)).scalars())
+
+
+def recent_runs(engine: Engine, tenant_id: str, now: datetime) -> tuple[dict[str, int], Lag]:
+    """The tenant's runs of the last hour by status, and p50/p99 of start minus slot over the newest of them
+    (retries excluded: they start late on purpose).
+
+    The tenant's jobs are named by id, so both read the (job_id, started_at) index over one hour of runs,
+    not the whole history.
+    """
+    since = now - LAG_WINDOW
     with engine.connect() as conn:
-        lags = sorted(max(0.0, (r.started_at - r.scheduled_at).total_seconds()) for r in conn.execute(query))
+        job_ids = _tenant_jobs(conn, tenant_id)
+        if not job_ids:
+            return {}, Lag(None, None, 0)
+        recent = (runs.c.job_id.in_(job_ids), runs.c.started_at >= since)
+        counts = conn.execute(select(runs.c.status, func.count()).where(*recent).group_by(runs.c.status)).all()
+        sample = conn.execute(
+            select(runs.c.started_at, runs.c.scheduled_at)
+            .where(*recent, runs.c.attempt <= 1)
+            .order_by(runs.c.started_at.desc())
+            .limit(LAG_SAMPLE)
+        ).all()
+    lags = sorted(max(0.0, (r.started_at - r.scheduled_at).total_seconds()) for r in sample)
+    by_status = {str(status): int(n) for status, n in counts}
     if not lags:
-        return Lag(None, None, 0)
-    return Lag(p50_s=_percentile(lags, 0.50), p99_s=_percentile(lags, 0.99), sample=len(lags))
+        return by_status, Lag(None, None, 0)
+    return by_status, Lag(p50_s=_percentile(lags, 0.50), p99_s=_percentile(lags, 0.99), sample=len(lags))
+
+
+def tenant_counts(engine: Engine, tenant_id: str) -> dict[str, Any]:
+    """The tenant's jobs by status and its endpoints that are not archived."""
+    with engine.connect() as conn:
+        by_status = conn.execute(
+            select(jobs.c.status, func.count()).where(jobs.c.tenant_id == tenant_id).group_by(jobs.c.status)
+        ).all()
+        live = conn.execute(
+            select(func.count())
+            .select_from(endpoints)
+            .join(jobs, jobs.c.id == endpoints.c.job_id)
+            .where(jobs.c.tenant_id == tenant_id, endpoints.c.archived_at.is_(None))
+        ).scalar_one()
+    return {"jobs": {str(status): int(n) for status, n in by_status}, "endpoints": int(live)}
 
 
 def _percentile(ordered: list[float], q: float) -> float:
