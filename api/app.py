@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from cronicorn.api import routes_control, routes_jobs, routes_read
+from cronicorn.api import routes_control, routes_dependencies, routes_jobs, routes_read
 from cronicorn.api.dashboard import install_dashboard
 from cronicorn.api.dashboard.render import error_page
 from cronicorn.api.deps import Deps, storable_params
@@ -31,7 +31,7 @@ def create_app(d: Deps) -> FastAPI:
         redoc_url=None,
     )
     app.state.deps = d
-    for module in (routes_jobs, routes_control, routes_read):
+    for module in (routes_jobs, routes_control, routes_dependencies, routes_read):
         # Every path and query parameter of every route is held to the storable-text rule (ids with a NUL: 422).
         app.include_router(module.router, prefix="/api", dependencies=[Depends(storable_params)])
     schedule_metrics = CollectorRegistry()
