@@ -206,3 +206,21 @@ def test_the_api_docs_load_their_assets_from_this_server(site: tuple[TestClient,
     assert assets and all(a.startswith("/") for a in assets), assets
     for asset in assets:
         assert http.get(asset).status_code == 200, asset
+
+
+def test_the_endpoint_page_shows_its_dependency_and_its_upstreams(site: tuple[TestClient, Api, Api, Engine]) -> None:
+    http, acme, _, engine = site
+    client = Cronicorn(engine, tenant_id="acme", clock=lambda: NOW)
+    _, (up, down) = client.register(
+        {"name": "pipeline"},
+        [
+            {"name": "extract", "url": "https://x.test/e", "baseline_interval_ms": 60000},
+            {"name": "load", "url": "https://x.test/l", "baseline_interval_ms": 3_600_000},
+        ],
+    )
+    client.set_dependency(down.id, upstream_endpoint_ids=[up.id], condition="status < 300")
+    sign_in(http, acme.key)
+    page = http.get(f"/endpoints/{down.id}")
+    assert page.status_code == 200
+    assert 'data-testid="dependency"' in page.text and f"/endpoints/{up.id}" in page.text
+    assert "status &lt; 300" in page.text

@@ -116,6 +116,7 @@ def endpoint_page(
         health=asdict(client.endpoint_health(endpoint_id)),
         sessions=client.list_sessions(endpoint_id, limit=10),
         conflicts=client.list_conflicts(endpoint_id, limit=10),
+        dependency=client.get_dependency(endpoint_id),
         headers=mask_headers(endpoint.headers),
         done=done,
         error=error,
