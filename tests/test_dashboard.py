@@ -127,12 +127,13 @@ def test_an_action_moves_the_next_run_and_says_so(site: tuple[TestClient, Api, A
     mine = endpoint_of(engine, "acme")
     csrf = sign_in(http, acme.key)
     answer = http.post(f"/endpoints/{mine}/actions/pause", data={"csrf": csrf, "minutes": "30", "reason": "deploy"})
-    assert answer.status_code == 303 and "done=Paused" in answer.headers["location"]
+    assert answer.status_code == 303 and answer.headers["location"] == f"/endpoints/{mine}"
     ep = Cronicorn(engine, tenant_id="acme").get_endpoint(mine)
     assert ep.paused_until == NOW + timedelta(minutes=30) == ep.next_run_at
     assert ep.pause_reason == "deploy"
     page = http.get(answer.headers["location"])
     assert "Paused until" in page.text and "deploy" in page.text
+    assert "Paused until" not in http.get(answer.headers["location"]).text, "a message is shown once"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,8 @@ def test_bad_action_input_comes_back_as_an_error_on_the_page_and_writes_nothing(
     answer = http.post(f"/endpoints/{mine}/actions/{action}", data={"csrf": csrf, **fields})
     assert answer.status_code == 303
     if action != "resume":
-        assert "error=" in answer.headers["location"] and says in answer.headers["location"]
+        shown = http.get(answer.headers["location"]).text
+        assert 'data-testid="error"' in shown and says in shown
     after = Cronicorn(engine, tenant_id="acme").get_endpoint(mine)
     assert (after.paused_until, after.ai_hint_interval_ms, after.next_run_at) == (
         before.paused_until,
@@ -179,7 +181,7 @@ def test_bad_action_input_comes_back_as_an_error_on_the_page_and_writes_nothing(
         "/endpoints/%00",
         "/endpoints/" + "x" * 300,
         "/endpoints/x?offset=-1",
-        "/endpoints/x?done=" + "y" * 400,
+        "/endpoints/x?error=" + "y" * 400,
         "/runs/nope",
         "/sessions/nope",
         "/nowhere",
@@ -224,3 +226,11 @@ def test_the_endpoint_page_shows_its_dependency_and_its_upstreams(site: tuple[Te
     assert page.status_code == 200
     assert 'data-testid="dependency"' in page.text and f"/endpoints/{up.id}" in page.text
     assert "status &lt; 300" in page.text
+
+
+def test_a_link_cannot_make_the_page_say_anything(site: tuple[TestClient, Api, Api, Engine]) -> None:
+    http, acme, _, engine = site
+    mine = endpoint_of(engine, "acme")
+    sign_in(http, acme.key)
+    page = http.get(f"/endpoints/{mine}?error=Your+key+leaked:+call+555&done=Paused")
+    assert page.status_code == 200 and "555" not in page.text and 'data-testid="done"' not in page.text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,6 +13,7 @@ from starlette.responses import Response
 
 from cronicorn.api.dashboard.auth import check_csrf, form_fields, signed_in
 from cronicorn.api.dashboard.render import millis
+from cronicorn.api.dashboard.sessions import COOKIE, push_flash
 from cronicorn.api.deps import client_for, deps
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
 from cronicorn.producer.client import Cronicorn
@@ -82,9 +82,10 @@ ACTIONS: dict[str, Callable[[Cronicorn, str, dict[str, str]], str]] = {
 }
 
 
-def _back(request: Request, endpoint_id: str, key: str, message: str) -> Response:
-    """Back to the endpoint page with the message: htmx follows HX-Redirect, a plain form the 303."""
-    target = f"/endpoints/{endpoint_id}?" + urlencode({key: message[:900]})
+def _back(request: Request, endpoint_id: str, kind: str, message: str) -> Response:
+    """Back to the endpoint page, which shows the message: htmx follows HX-Redirect, a plain form the 303."""
+    push_flash(deps(request).redis, request.cookies.get(COOKIE, ""), kind, message)
+    target = f"/endpoints/{endpoint_id}"
     if request.headers.get("hx-request"):
         return Response(status_code=200, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from cronicorn.api.dashboard.auth import SignedIn
 from cronicorn.api.dashboard.render import page
+from cronicorn.api.dashboard.sessions import COOKIE, pop_flash
 from cronicorn.api.dashboard.timeline import GROUPS, source_group, timeline_data
 from cronicorn.api.dashboard.why import endpoint_status, reasons
 from cronicorn.api.deps import client_for, deps
@@ -86,8 +87,6 @@ def endpoint_page(
     request: Request,
     session: SignedIn,
     offset: int = Query(default=0, ge=0, le=1_000_000_000),
-    done: str = Query(default="", max_length=300),
-    error: str = Query(default="", max_length=1000),
 ) -> Response:
     d = deps(request)
     client = client_for(request, session.tenant_id)
@@ -118,8 +117,7 @@ def endpoint_page(
         conflicts=client.list_conflicts(endpoint_id, limit=10),
         dependency=client.get_dependency(endpoint_id),
         headers=mask_headers(endpoint.headers),
-        done=done,
-        error=error,
+        flash=pop_flash(d.redis, request.cookies.get(COOKIE)),
     )
 
 

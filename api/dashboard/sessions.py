@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis
 from fastapi import Request, Response
 
-from cronicorn.redis.keys import dashboard_session
+from cronicorn.redis.keys import dashboard_flash, dashboard_session
 
 COOKIE = "cronicorn_session"
 LOGIN_CSRF_COOKIE = "cronicorn_login_csrf"
@@ -29,8 +29,15 @@ class Session:
     csrf: str
 
 
+FLASH_TTL_S = 300
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _key(token: str) -> str:
-    return dashboard_session(hashlib.sha256(token.encode()).hexdigest())
+    return dashboard_session(_digest(token))
 
 
 def start_session(client: redis.Redis, tenant_id: str, key_id: str) -> tuple[str, Session]:
@@ -76,3 +83,19 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 def same_token(expected: str, presented: str | None) -> bool:
     """Constant-time comparison of a CSRF token."""
     return bool(presented) and secrets.compare_digest(expected.encode(), (presented or "").encode())
+
+
+def push_flash(client: redis.Redis, token: str, kind: str, message: str) -> None:
+    """Leave `message` ("done" or "error") for the next page this session shows: kept on the server,
+    so a link can never make the dashboard say something it did not."""
+    client.set(dashboard_flash(_digest(token)), json.dumps([kind, message[:1000]]), ex=FLASH_TTL_S)
+
+
+def pop_flash(client: redis.Redis, token: str | None) -> tuple[str, str] | None:
+    if not token or len(token) > 100:
+        return None
+    raw = client.getdel(dashboard_flash(_digest(token)))
+    if raw is None:
+        return None
+    kind, message = json.loads(raw)
+    return str(kind), str(message)
