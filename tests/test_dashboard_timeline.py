@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cronicorn.api.dashboard.timeline import source_group, timeline_data
+from cronicorn.api.dashboard.timeline import past_bands, source_group, timeline_data
 from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.records import PlannedRun
 
@@ -44,4 +44,22 @@ def test_the_timeline_has_one_point_per_run_in_time_order_and_the_planned_runs_a
     assert data["runs"] == [] and [p["at"] for p in data["planned"]] == [(NOW + timedelta(hours=1)).timestamp()]
     assert data["bands"] == [
         {"kind": "pause", "from": NOW.timestamp(), "to": (NOW + timedelta(hours=1)).timestamp(), "by": paused.paused_by}
+    ]
+
+
+def at(minutes: int) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+def test_past_pauses_and_hints_become_bands_until_they_expired_or_were_lifted() -> None:
+    history = [
+        {"at": at(-60), "actor": "user", "action": "pause", "expires_at": at(-30)},  # ran out
+        {"at": at(-20), "actor": "ai", "action": "interval", "expires_at": at(40)},  # cleared at -10
+        {"at": at(-10), "actor": "user", "action": "clear", "expires_at": None},
+        {"at": at(-5), "actor": "user", "action": "pause", "expires_at": at(30)},  # still on: cut at now
+    ]
+    assert [(b["kind"], b["from"], b["to"], b["by"]) for b in past_bands(history, NOW)] == [
+        ("pause", at(-60).timestamp(), at(-30).timestamp(), "user"),
+        ("hint", at(-20).timestamp(), at(-10).timestamp(), "ai"),
+        ("pause", at(-5).timestamp(), NOW.timestamp(), "user"),
     ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -12,8 +14,9 @@ from cronicorn.api.dashboard.render import page
 from cronicorn.api.dashboard.sessions import COOKIE, pop_flash
 from cronicorn.api.dashboard.timeline import GROUPS, source_group, timeline_data
 from cronicorn.api.dashboard.why import endpoint_status, reasons
-from cronicorn.api.deps import client_for, deps
+from cronicorn.api.deps import Deps, client_for, deps
 from cronicorn.monitoring.health import check_health
+from cronicorn.producer.records import Run
 from cronicorn.producer.redaction import mask_headers, redact_json, redact_text
 from cronicorn.store import overview
 
@@ -109,7 +112,7 @@ def endpoint_page(
         total_runs=listed.total,
         offset=offset,
         page_size=PAGE_SIZE,
-        timeline=timeline_data(endpoint, recent.runs, planned, now),
+        timeline=timeline_data(endpoint, recent.runs, planned, now, _history(d, endpoint_id, recent.runs, now)),
         groups=GROUPS,
         group=source_group,
         health=asdict(client.endpoint_health(endpoint_id)),
@@ -119,6 +122,12 @@ def endpoint_page(
         headers=mask_headers(endpoint.headers),
         flash=pop_flash(d.redis, request.cookies.get(COOKIE)),
     )
+
+
+def _history(d: Deps, endpoint_id: str, shown: list[Run], now: datetime) -> list[dict[str, Any]]:
+    """The steering history over the span the timeline shows (its oldest run, or the last day)."""
+    since = min((r.started_at for r in shown), default=now - timedelta(days=1))
+    return overview.steering_history(d.engine, endpoint_id, since)
 
 
 @router.get("/runs/{run_id}")

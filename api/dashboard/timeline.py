@@ -3,6 +3,7 @@ duration, status, source) and the next planned runs from `explain`, plus bands f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,13 @@ def _s(at: datetime) -> float:
     return round(at.timestamp(), 3)
 
 
-def timeline_data(endpoint: Endpoint, runs: list[Run], planned: list[PlannedRun], now: datetime) -> dict[str, Any]:
+def timeline_data(
+    endpoint: Endpoint,
+    runs: list[Run],
+    planned: list[PlannedRun],
+    now: datetime,
+    history: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     """What `static/timeline.js` draws: one point per run at its actual start (y: duration in seconds) and
     per planned run (y: 0), each with its planned slot, status and source group; and the active bands."""
     points = [
@@ -57,7 +64,7 @@ def timeline_data(endpoint: Endpoint, runs: list[Run], planned: list[PlannedRun]
         "groups": list(GROUPS),
         "runs": points,
         "planned": future,
-        "bands": _bands(endpoint, now),
+        "bands": past_bands(history, now) + _bands(endpoint, now),
     }
 
 
@@ -70,4 +77,26 @@ def _bands(endpoint: Endpoint, now: datetime) -> list[dict[str, Any]]:
         bands.append({"kind": "hint", "from": _s(now), "to": _s(endpoint.ai_hint_expires_at)})
     if endpoint.failure_count > 0 and endpoint.last_run_at and endpoint.next_run_at:
         bands.append({"kind": "backoff", "from": _s(endpoint.last_run_at), "to": _s(endpoint.next_run_at)})
+    return bands
+
+
+_ENDED_BY = {"pause": ("resume",), "interval": ("clear", "interval"), "oneshot": ("clear", "oneshot")}
+
+
+def past_bands(history: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Pauses and hints from the steering history (oldest first), each until it expired or was lifted,
+    cut at `now` (what is still active is drawn from the endpoint's state, from now on)."""
+    bands = []
+    for i, event in enumerate(history):
+        lifted_by = _ENDED_BY.get(event["action"])
+        if lifted_by is None or event["expires_at"] is None:
+            continue
+        end = min(event["expires_at"], now)
+        for later in history[i + 1 :]:
+            if later["action"] in lifted_by:
+                end = min(end, later["at"])
+                break
+        if end > event["at"]:
+            kind = "pause" if event["action"] == "pause" else "hint"
+            bands.append({"kind": kind, "from": _s(event["at"]), "to": _s(end), "by": event["actor"]})
     return bands

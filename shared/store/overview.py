@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select, union_all
 
 from cronicorn.core.errors import InvalidInput
-from cronicorn.store.tables import endpoints, jobs, runs
+from cronicorn.store.tables import endpoints, hint_events, jobs, runs
 
 FILTERS = ("all", "active", "paused", "failing", "hinted", "ended", "archived")
 """The endpoint table's status filter: one of these names."""
@@ -227,3 +227,16 @@ def _percentile(ordered: list[float], q: float) -> float:
     """The nearest-rank percentile of an ordered list."""
     rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
     return round(ordered[rank], 3)
+
+
+def steering_history(engine: Engine, endpoint_id: str, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """The endpoint's pauses, resumes, hints and clears since `since`, oldest first (the caller has
+    checked the endpoint is the tenant's)."""
+    query = (
+        select(hint_events.c.at, hint_events.c.actor, hint_events.c.action, hint_events.c.expires_at)
+        .where(hint_events.c.endpoint_id == endpoint_id, hint_events.c.at >= since)
+        .order_by(hint_events.c.at.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in reversed(conn.execute(query).all())]
