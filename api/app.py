@@ -8,8 +8,10 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from cronicorn.api import routes_control, routes_dependencies, routes_jobs, routes_notify, routes_read
+from cronicorn.api.dashboard import install_dashboard
+from cronicorn.api.dashboard.render import error_page
 from cronicorn.api.deps import Deps, storable_params
-from cronicorn.api.errors import add_error_handlers
+from cronicorn.api.errors import add_error_handlers, errors_as_pages
 from cronicorn.api.request_body import BodyCap, JsonBody
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
@@ -25,7 +27,7 @@ def create_app(d: Deps) -> FastAPI:
         version="0.1.0",
         description="Adaptive HTTP job scheduler: jobs, endpoints, hints, runs and AI planner sessions.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by the dashboard from local assets (works offline)
         redoc_url=None,
     )
     app.state.deps = d
@@ -43,7 +45,9 @@ def create_app(d: Deps) -> FastAPI:
 
     app.add_middleware(JsonBody)
     app.add_middleware(BodyCap, max_bytes=d.settings.api_max_request_bytes)  # outermost: counts the raw bytes
+    install_dashboard(app)
     add_error_handlers(app)
+    errors_as_pages(app, error_page)
     return app
 
 

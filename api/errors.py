@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -85,6 +86,10 @@ def _detail(err: dict[str, Any]) -> dict[str, str]:
     return {"field": ".".join(loc) or "body", "reason": str(err.get("msg", "invalid"))}
 
 
+HtmlPage = Callable[[Request, int, str, list[dict[str, str]]], Response]
+_JSON_PATHS = ("/api", "/metrics", "/static")
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Install the handlers: every answer besides a success is one of ours, in JSON."""
 
@@ -135,3 +140,25 @@ def add_error_handlers(app: FastAPI) -> None:
     async def bug(_: Request, exc: Exception) -> JSONResponse:
         # Our bug, not the caller's: JSON like every other answer (the traceback goes to the log).
         return error_response(500, f"internal error: {exc.__class__.__name__}")
+
+
+def errors_as_pages(app: FastAPI, html: HtmlPage) -> None:
+    """Outside /api (the dashboard's pages), answer each error of `add_error_handlers` with the same
+    status and message as a page made by `html`."""
+    for kind, handler in list(app.exception_handlers.items()):
+        app.exception_handlers[kind] = _as_page(handler, html)
+
+
+def _as_page(handler: Callable[..., Any], html: HtmlPage) -> Callable[..., Any]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        response: Response = await handler(request, exc)
+        if request.url.path.startswith(_JSON_PATHS) or not isinstance(response, ErrorResponse):
+            return response
+        content = json.loads(bytes(response.body))
+        page = html(request, response.status_code, str(content["error"]), list(content["details"]))
+        for name in ("allow", "retry-after"):
+            if name in response.headers:
+                page.headers[name] = response.headers[name]
+        return page
+
+    return answer

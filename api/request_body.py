@@ -22,7 +22,8 @@ class JsonBody:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _WITH_BODY:
+        # Only the REST API: the dashboard's forms are urlencoded and read as forms.
+        if scope["type"] == "http" and scope["method"] in _WITH_BODY and scope["path"].startswith("/api/"):
             if not Headers(scope=scope).get("content-type", "").startswith("application/json"):
                 headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
                 scope["headers"] = [*headers, (b"content-type", b"application/json")]

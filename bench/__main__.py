@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 PARTS = ["throughput", "dispatch_lag", "registration", "cost_per_run"]
-OTHERS = ["chaos", "api_load", "planner_throughput"]
+OTHERS = ["chaos", "api_load", "planner_throughput", "dashboard_pages"]
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:

@@ -39,3 +39,9 @@ def test_registration_scale_ticks_and_reports_a_ratio(pg_engine: Engine, tmp_pat
     small, large = result["rows"]
     assert small["claimed"] == large["claimed"] == 75  # the same due work at both sizes
     assert result["tick_p50_ratio"] > 0
+
+
+def test_dashboard_pages_answer_every_page_and_report_their_times(pg_engine: Engine, tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "bench.dashboard_pages", "--endpoints", "200", "--runs", "2000", "--repeats", "2")
+    assert len(result["rows"]) == 7 and all(row["p50_ms"] > 0 for row in result["rows"])
+    assert (result["endpoints"], result["runs"]) == (200, 2000)

@@ -73,6 +73,9 @@ def test_the_wheel_holds_every_source_module_under_its_installed_name(installed:
     }
     assert shipped == expected
     assert "store/migrations/versions/0001_initial_schema.py" in shipped and "py.typed" in shipped
+    # The dashboard's templates and vendored front end: the installed API serves them with no internet.
+    assert {"api/dashboard/templates/endpoint.html", "api/dashboard/static/htmx-2.0.11.min.js"} <= shipped
+    assert "api/dashboard/static/swagger-ui-5.35.0/swagger-ui-bundle.js" in shipped
 
 
 def test_the_public_producer_api_and_the_console_script_come_from_the_installed_wheel(

@@ -27,3 +27,13 @@ def tick_flight() -> str:
 
 def notify_flight() -> str:
     return f"{PREFIX}notify:flight"
+
+
+def dashboard_session(token_digest: str) -> str:
+    """A signed-in dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored)."""
+    return f"{PREFIX}dashboard:session:{token_digest}"
+
+
+def dashboard_flash(token_digest: str) -> str:
+    """The message an action leaves for the next page of the same dashboard session."""
+    return f"{PREFIX}dashboard:flash:{token_digest}"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
+from cronicorn.shell.dashboard_key import KEY_FILE, dashboard_key
 from cronicorn.shell.roles import api_command, beat_command, flower_command, worker_command
 from cronicorn.shell.supervisor import Supervisor
 from cronicorn.store.engine import make_engine
@@ -42,7 +43,7 @@ def run_embedded(
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    signing_key(engine, settings.signing_key, utcnow())  # generated once, before workers race for it
+    installation_key = signing_key(engine, settings.signing_key, utcnow())  # once, before workers race for it
 
     supervisor = Supervisor(env=env)
     supervisor.add("beat", beat_command(child_settings))
@@ -54,6 +55,10 @@ def run_embedded(
     if flower_port:
         supervisor.add("flower", flower_command(flower_port))
 
+    if api_port:
+        # First, before anything else scrolls by: where to look, and the key that opens it.
+        key = dashboard_key(engine, settings.home, installation_key, utcnow())
+        print(f"dashboard: http://127.0.0.1:{api_port}/  (sign in with {key}, kept in {settings.home / KEY_FILE})")
     on_idle = None
     if demo:
         on_idle = _start_demo(settings)

@@ -115,3 +115,16 @@ def tenant_tier(engine: Engine, tenant_id: str) -> str | None:
     with engine.connect() as conn:
         tier = conn.execute(select(tenants.c.tier).where(tenants.c.id == tenant_id)).scalar()
     return str(tier) if tier is not None else None
+
+
+def live_key(engine: Engine, key_id: str) -> tuple[str, str] | None:
+    """(tenant id, tier) of the key with this id while it is not revoked, else None (a session ends with its key)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(api_keys.c.tenant_id, api_keys.c.revoked_at, tenants.c.tier)
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .where(api_keys.c.id == key_id)
+        ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return str(row.tenant_id), str(row.tier)
