@@ -92,6 +92,7 @@ def write_bodies(job_id: str, endpoint_id: str) -> dict[tuple[str, str], dict[st
         ("post", "/api/endpoints/{endpoint_id}/pause"): {"pausedUntil": LATER, "reason": "r"},
         ("post", "/api/endpoints/{endpoint_id}/backfill"): {"since": z(NOW - timedelta(hours=1)), "until": z(NOW)},
         ("post", "/api/signing-keys"): {"graceMinutes": 5},
+        ("post", "/api/register"): {"job": VALID_JOB, "endpoints": [{**REST_ENDPOINT, "name": "registered"}]},
     }
 
 

@@ -167,3 +167,19 @@ def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: 
     session_id = out.splitlines()[1].split()[0]
     code, out, _ = run(capsys, "sessions", "show", session_id)
     assert code == 0 and json.loads(out)["tool_calls"][0]["tool"] == "submit_analysis"
+
+
+def test_tenants_are_created_unlimited_and_moved_between_tiers_from_the_command_line(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out, _ = run(capsys, "tenants", "create", "acme")
+    assert code == 0 and "created (unlimited)" in out
+    code, out, _ = run(capsys, "tenants", "update", "acme", "--tier", "pro")
+    assert code == 0 and "acme is now pro" in out
+    code, _, err = run(capsys, "tenants", "update", "acme", "--tier", "gold")
+    assert code == 2 and "tier" in err and "unknown tier 'gold'" in err
+    code, _, err = run(capsys, "tenants", "update", "nobody", "--tier", "pro")
+    assert code == 2 and "not found" in err
+    code, out, _ = run(capsys, "tenants", "list")
+    assert code == 0 and out.split()[:2] == ["acme", "pro"]

@@ -94,13 +94,19 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_tenants(args: argparse.Namespace) -> int:
     from cronicorn.core.errors import CronicornError
+    from cronicorn.core.tiers import parse_tiers
     from cronicorn.store.engine import make_engine
-    from cronicorn.store.tenants import create_tenant, list_tenants
+    from cronicorn.store.tenants import create_tenant, list_tenants, set_tenant_tier
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    tiers = parse_tiers(settings.tiers_json)
     try:
-        if args.tenants_command == "create":
-            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier)
+        if args.tenants_command == "update":
+            tenant = set_tenant_tier(engine, args.tenant_id, args.tier, tiers)
+            print(f"tenant {tenant['id']} is now {tenant['tier']}")
+        elif args.tenants_command == "create":
+            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier, tiers)
             print(f"tenant {tenant['id']} created ({tenant['tier']})")
             if tenant["signing_secret"]:
                 print(f"Signing secret (shown once; give it to its receivers):\n{tenant['signing_secret']}")
@@ -205,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenants.add_parser("create", help="create a tenant")
     p.add_argument("tenant_id")
     p.add_argument("--name")
-    p.add_argument("--tier", default="free")
+    p.add_argument(
+        "--tier", default="unlimited", help="free, pro, enterprise or one of CRONICORN_TIERS (default: unlimited)"
+    )
+    p.set_defaults(func=cmd_tenants)
+    p = tenants.add_parser("update", help="move a tenant to another tier")
+    p.add_argument("tenant_id")
+    p.add_argument("--tier", required=True, help="free, pro, enterprise, unlimited or one of CRONICORN_TIERS")
     p.set_defaults(func=cmd_tenants)
     tenants.add_parser("list", help="list tenants").set_defaults(func=cmd_tenants)
 
