@@ -112,9 +112,19 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     log = open(tmp_path / "up.log", "w+")
     from cronicorn.shell.bundled_redis import free_port
 
-    api_port = free_port()
+    api_port, flower_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cronicorn.shell.cli", "up", "--demo", "--api-port", str(api_port)],
+        [
+            sys.executable,
+            "-m",
+            "cronicorn.shell.cli",
+            "up",
+            "--demo",
+            "--api-port",
+            str(api_port),
+            "--flower-port",
+            str(flower_port),
+        ],
         env=env,
         cwd=ROOT,
         stdout=log,
@@ -132,6 +142,11 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     assert proc.wait(40) == 0
     output = (tmp_path / "up.log").read_text()
     assert "demo/health" in output and (tmp_path / "cronicorn.db").exists()
+    assert output.rstrip().endswith("stopped")
+    # The workers stopped before the bundled Redis they use: none of them lost its broker on the way out.
+    for role in ("scheduler", "execute", "analysis", "beat"):
+        log = (tmp_path / "logs" / f"{role}.log").read_text()
+        assert "Connection refused" not in log and "ERROR" not in log, (role, log[-2000:])
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "processes left behind after Ctrl-C"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -53,6 +53,27 @@ class Outcome(str, Enum):
     STALE = "stale"  # the message's fencing token is no longer current: nothing to do
     LOCKED = "locked"  # another execution of this endpoint holds the lock
     SUPERSEDED = "superseded"  # ran, but a newer claim owns the schedule now
+
+
+# The outcomes of a call that did not succeed and was recorded as such (or could not be stored).
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.GAVE_UP, Outcome.UNSTORED})
+
+
+class CallsFailed(Exception):
+    """Raised by the execute task after every run of its batch was recorded: Flower shows it as failed.
+
+    It is the task's answer, not a fault: the message is acknowledged like a return (never retried or
+    redelivered for it), and the governor's backoff, not Celery, plans the next call.
+    """
+
+
+def failed_calls(names: Mapping[str, str], outcomes: Mapping[str, Outcome]) -> CallsFailed | None:
+    """The error a batch ends with when any of its calls failed; None when all went as planned."""
+    failed = {eid: o for eid, o in outcomes.items() if o in FAILED_OUTCOMES}
+    if not failed:
+        return None
+    listed = ", ".join(f"{names.get(eid, eid)} ({o.value})" for eid, o in sorted(failed.items()))
+    return CallsFailed(f"{len(failed)} of {len(outcomes)} calls failed: {listed}")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,21 @@ from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings, SettingsError
 
 
-def _settings() -> Settings:
+def _settings(*, find_up: bool = True) -> Settings:
+    """The settings; with no REDIS_URL set, those of the `cronicorn up` running on this home, if any."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if find_up and not settings.redis_url:
+        from cronicorn.shell.up_state import running_up
+
+        up = running_up(settings.home)
+        if up is not None and up.redis_url:
+            # In the environment too: `worker` and `flower` become Celery, which reads it there.
+            os.environ["REDIS_URL"] = up.redis_url
+            return Settings.from_env()
+    return settings
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -81,7 +91,13 @@ def cmd_flower(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from cronicorn.shell.embedded import run_embedded
 
-    return run_embedded(_settings(), demo=args.demo, flower_port=args.flower_port, api_port=args.api_port)
+    return run_embedded(
+        _settings(find_up=False),
+        demo=args.demo,
+        flower_port=args.flower_port or None,
+        api_port=args.api_port,
+        verbose=args.verbose,
+    )
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -183,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--demo", action="store_true", help="register a demo job against a built-in target and show its runs"
     )
-    up.add_argument("--flower-port", type=int, default=None, help="also run Flower on this port")
+    up.add_argument("--flower-port", type=int, default=5555, help="port of Flower (0: do not run it)")
+    up.add_argument("--verbose", action="store_true", help="print Celery's and the API's logs, not only runs")
     up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (0: do not run it)")
     up.set_defaults(func=cmd_up)
 
