@@ -13,10 +13,20 @@ from cronicorn.api.errors import add_error_handlers
 from cronicorn.api.request_body import BodyCap, JsonBody
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
-from cronicorn.monitoring.health import tick_age
+from cronicorn.monitoring.health import queue_depths, tick_age
 from cronicorn.monitoring.schedule_gauges import ScheduleCollector
 from cronicorn.store.engine import make_engine
 from cronicorn.telemetry.metrics import registry
+
+
+def _redis_broker(d: Deps) -> redis.Redis | None:
+    """The broker's Redis, to read queue depths from (None for a broker that is not Redis)."""
+    url = d.settings.broker_url
+    if url is None or url == d.settings.redis_url:
+        return d.redis
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return None
 
 
 def create_app(d: Deps) -> FastAPI:
@@ -33,7 +43,15 @@ def create_app(d: Deps) -> FastAPI:
         # Every path and query parameter of every route is held to the storable-text rule (ids with a NUL: 422).
         app.include_router(module.router, prefix="/api", dependencies=[Depends(storable_params)])
     schedule_metrics = CollectorRegistry()
-    schedule_metrics.register(ScheduleCollector(d.engine, d.clock, lambda: tick_age(d.redis, d.clock())))
+    broker = _redis_broker(d)
+
+    def depths() -> dict[str, int] | None:
+        try:
+            return queue_depths(broker) if broker is not None else None
+        except redis.RedisError:
+            return None  # the scrape still answers; the queue gauges are absent while the broker is down
+
+    schedule_metrics.register(ScheduleCollector(d.engine, d.clock, lambda: tick_age(d.redis, d.clock()), depths))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -33,7 +33,7 @@ from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, ren
 from cronicorn.store.finishes import finish_attempts, unreachable
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.signing_keys import KeyRing
-from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS
+from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, count_run
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class Runner:
                 error_message=message,
             )
             done.append((attempt, result))
-            RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
+            count_run(RunStatus.ABANDONED.value, attempt.source, result.error_kind)
         self.store(done)
         self.unlock(held, [a.endpoint_id for a in attempts])
         return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}
@@ -248,7 +248,7 @@ class _Flight:
             )
         DISPATCH_LAG.observe(max(0.0, (sent_at - attempt.slot).total_seconds()))
         result = run_result(runner.http.call(request), runner.clock())
-        RUNS.labels(result.status.value, attempt.source or "unknown").inc()
+        count_run(result.status.value, attempt.source, result.error_kind)
         return result
 
     def renew(self, in_flight: list[Attempt]) -> None:

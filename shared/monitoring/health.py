@@ -21,6 +21,11 @@ def tick_age(client: redis.Redis, now: datetime) -> float | None:
     return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
 
 
+def queue_depths(broker: redis.Redis) -> dict[str, int]:
+    """Messages waiting per role queue (with the Redis transport each queue is a list named after it)."""
+    return {name: int(broker.llen(name)) for name in QUEUES}
+
+
 def check_health(
     engine: Engine, client: redis.Redis, now: datetime, *, broker: redis.Redis | None = None
 ) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def check_health(
         checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
         checks["tick_age_seconds"] = round(age, 3) if age is not None else None
         # With the Redis transport each queue is a list named after it.
-        checks["queue_depths"] = {name: int((broker or client).llen(name)) for name in QUEUES}
+        checks["queue_depths"] = queue_depths(broker or client)
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {exc.__class__.__name__}"
         checks["tick"] = "unknown"
