@@ -103,6 +103,22 @@ def test_health_finds_the_bundled_redis_and_agrees_with_the_api(up: Up) -> None:
     assert report["checks"]["redis"] == "ok" and report["status"] == "ok"
 
 
+def test_flower_started_on_its_own_finds_the_bundled_broker_and_its_workers(up: Up) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "cronicorn.shell.cli", "flower", "--port", str(port)]
+    flower = subprocess.Popen(command, env=up.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        def workers_seen() -> bool:
+            response = _get(f"http://127.0.0.1:{port}/metrics")  # Flower's API needs auth; its metrics do not
+            return response is not None and 'flower_worker_online{worker="execute@embedded"} 1.0' in response.text
+
+        wait_for(workers_seen, 60, "Flower to list the workers of `up`", poll_s=1)
+    finally:
+        flower.terminate()
+        flower.wait(20)
+
+
 def test_metrics_under_up_add_up_every_processs_runs(up: Up) -> None:
     def runs_counted() -> float:
         response = _get(up.api + "/metrics")

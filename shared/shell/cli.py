@@ -83,6 +83,7 @@ def cmd_beat(_args: argparse.Namespace) -> int:
 def cmd_flower(args: argparse.Namespace) -> int:
     from cronicorn.shell.roles import flower_command
 
+    _settings()  # a running `up`'s bundled Redis, when REDIS_URL is not set: Flower reads it from the environment
     argv = flower_command(args.port)
     os.execv(argv[0], argv)
     return 0  # pragma: no cover
