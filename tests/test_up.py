@@ -178,3 +178,51 @@ def test_the_state_file_is_locked_while_up_runs_and_stale_after(tmp_path: Path) 
     lock.release()
     assert running_up(tmp_path) is None
     UpLock(tmp_path).release()
+
+
+def test_a_failed_run_line_says_its_error_kind_and_message() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from cronicorn.shell.run_lines import run_line
+
+    row = SimpleNamespace(
+        finished_at=datetime(2026, 3, 2, 12, 0, 1, tzinfo=UTC),
+        job="billing",
+        name="sync",
+        status="failed",
+        status_code=503,
+        duration_ms=12,
+        error_kind="http_status",
+        error_message="HTTP 503 Service\nUnavailable",
+        source="baseline-interval",
+    )
+    assert run_line(row) == (
+        "12:00:01 billing/sync         failed   503    12 ms"
+        "  http_status: HTTP 503 Service Unavailable  (baseline-interval)"
+    )
+
+
+def test_up_refuses_a_port_already_in_use_naming_it(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "cronicorn.shell.cli", "up", "--api-port", str(port), "--flower-port", "0"]
+        result = subprocess.run(command, env=_env(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and f"API port {port} already in use" in result.stdout
+    assert running_up(tmp_path) is None  # it let go of the home
+
+
+def test_up_verbose_prints_celerys_logs(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "cronicorn.shell.cli", "up", "--verbose", "--api-port", "0", "--flower-port", "0"]
+    log = open(tmp_path / "up.log", "w")
+    proc = subprocess.Popen(command, env=_env(tmp_path), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: "[queues]" in (tmp_path / "up.log").read_text(), 60, "Celery's banner in the output")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    assert not (tmp_path / "logs").exists()
