@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from cronicorn.api import routes_control, routes_jobs, routes_read, routes_register
+from cronicorn.api import routes_control, routes_dependencies, routes_jobs, routes_read, routes_register
 from cronicorn.api.deps import Deps, storable_params
 from cronicorn.api.errors import add_error_handlers
 from cronicorn.api.request_body import BodyCap, JsonBody
@@ -39,7 +39,7 @@ def create_app(d: Deps) -> FastAPI:
         redoc_url=None,
     )
     app.state.deps = d
-    for module in (routes_jobs, routes_control, routes_read, routes_register):
+    for module in (routes_jobs, routes_control, routes_dependencies, routes_read, routes_register):
         # Every path and query parameter of every route is held to the storable-text rule (ids with a NUL: 422).
         app.include_router(module.router, prefix="/api", dependencies=[Depends(storable_params)])
     schedule_metrics = CollectorRegistry()

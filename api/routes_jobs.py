@@ -109,7 +109,12 @@ def explain(
     schedule ran out (ends_at, max_runs, a one-off that ran) ended, and then nothing is planned."""
     client = client_for(request, t)
     planned = client.explain(endpoint_id, n)
-    return {"planned": to_api(planned), "endedAt": client.get_endpoint(endpoint_id).ended_at}
+    return {
+        "planned": to_api(planned),
+        "endedAt": client.get_endpoint(endpoint_id).ended_at,
+        # Why it ran or did not lately (dependencies): the decisions are text the scheduler wrote.
+        "decisions": client.decisions(endpoint_id),
+    }
 
 
 def _in_job(request: Request, t: str, job_id: str, endpoint_id: str) -> tuple[Cronicorn, Endpoint]:

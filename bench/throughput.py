@@ -39,6 +39,7 @@ from bench.harness import (
     target,
     target_stats,
 )
+from tests.cluster import wait_for
 
 # The same Celery pool size for both systems: the thread count is the product default.
 CONCURRENCY = {"threads": 8, "gevent": 100}
@@ -184,6 +185,8 @@ def run_pipeline(
             c.start_worker("execute", name=f"execute{i}")
         for i in range(beats):
             c.start_beat(f"beat{i}")
+        if scheduler_metrics_port:  # a loaded machine can take a while to start a worker
+            wait_for(lambda: _serving(scheduler_metrics_port), 120, "the scheduler worker's metrics")
         time.sleep(warmup + 3)
         statements = scheduler_statements(scheduler_metrics_port)
         result = measure(base, 0, window)
@@ -195,6 +198,13 @@ def run_pipeline(
     finally:
         c.stop()
         redis.Redis.from_url(redis_url).flushdb()
+
+
+def _serving(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).ok
+    except requests.ConnectionError:
+        return False
 
 
 def scheduler_statements(port: int) -> float:

@@ -53,7 +53,7 @@ def test_an_ended_endpoint_is_shown_as_ended_in_reads_and_explain(api_pair: tupl
     ended = api("POST", f"/jobs/{job(api)}/endpoints", {**ENDPOINT, "endsAt": z(NOW - HOUR)}).json()
     assert (ended["endedAt"], ended["nextRunAt"]) == (z(NOW), None)
     explained = api("GET", f"/endpoints/{ended['id']}/explain").json()
-    assert explained == {"planned": [], "endedAt": z(NOW)}
+    assert explained == {"planned": [], "endedAt": z(NOW), "decisions": []}
     answer = api("POST", f"/endpoints/{ended['id']}/run-now")
     assert answer.status_code == 409 and "ended" in answer.json()["error"]
 

@@ -103,9 +103,7 @@ def test_a_two_endpoint_cycle_is_refused_with_the_cycle_named_and_nothing_change
         client.update_endpoint(a.id, upstream_endpoint_ids=[b.id])
     [error] = refused.value.errors
     assert error.field == "upstream_endpoint_ids[0]"
-    assert error.reason == (
-        f"would make a cycle: a ({a.id}) → b ({b.id}) → a ({a.id}) (each declares the next as its upstream)"
-    )
+    assert error.reason == (f"would make a cycle: a ({a.id}) → b ({b.id}) → a ({a.id})")
     assert client.get_endpoint(a.id).upstream_endpoint_ids in ([], None)
 
 

@@ -172,6 +172,11 @@ ROWS = [
     pytest.param(replace(I60, ai_hint_next_run_at=NOW - 5 * MIN, ai_hint_expires_at=FRESH), NOW, None, Plan(NOW, S.AI_ONESHOT),
                  id="one-shot-in-the-past-runs-now"),
     pytest.param(replace(I60, run_requested_at=NOW - HOUR), NOW, None, Plan(NOW, S.MANUAL), id="run-now-request-in-the-past-runs-now"),
+    pytest.param(replace(I60, dependency_due_at=NOW), NOW, None, Plan(NOW, S.DEPENDENCY), id="met-dependency-runs-now"),
+    pytest.param(replace(I60, last_run_at=NOW - 100 * MS, dependency_due_at=NOW), NOW, None, Plan(NOW + 900 * MS, S.DEPENDENCY), id="met-dependency-keeps-the-spacing"),
+    pytest.param(replace(I60, min_interval_ms=30_000, last_run_at=NOW - 10 * SEC, dependency_due_at=NOW), NOW, None, Plan(NOW + 20 * SEC, S.CLAMPED_MIN), id="met-dependency-held-by-min-interval"),
+    pytest.param(replace(I60, paused_until=NOW + HOUR, dependency_due_at=NOW), NOW, None, Plan(NOW + HOUR, S.PAUSED), id="met-dependency-waits-for-a-pause"),
+    pytest.param(replace(I60, run_requested_at=NOW + SEC, dependency_due_at=NOW + SEC), NOW, None, Plan(NOW + SEC, S.MANUAL), id="run-now-by-a-person-beats-a-met-dependency"),
     pytest.param(replace(HOURLY, run_requested_at=NOW - SEC), NOW + 30 * MIN, None, Plan(NOW + 30 * MIN, S.MANUAL),
                  id="run-now-on-a-cron-endpoint-runs-now"),
     # Rule 5: clamp into [max(now, last_run_at + min), ceiling]; the ceiling is now + max before any run.

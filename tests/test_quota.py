@@ -68,3 +68,35 @@ def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
     )
     assert len(published) == 2  # the third is past the limit of 2 in the same tick
     assert sum(endpoint_row(engine, e).next_run_source == "deferred" for e in eps) == 1
+
+
+def test_runs_a_closed_gate_skipped_do_not_count_against_the_month(engine: Engine) -> None:
+    create_tenant(engine, NOW, "tiny", tier="tiny", tiers=TIERS)
+    job = make_job(engine, NOW, tenant_id="tiny")
+    ep = make_endpoint(engine, NOW, job_id=job)
+    with engine.begin() as conn:  # one call and five gated skips this month: one run of two used
+        for i, status in enumerate(["success", *["skipped"] * 5]):
+            conn.execute(
+                runs.insert().values(
+                    id=f"old{i}",
+                    endpoint_id=ep,
+                    job_id=job,
+                    status=status,
+                    error_kind="gated" if status == "skipped" else None,
+                    scheduled_at=NOW - timedelta(hours=i + 1),
+                    attempt=1,
+                    fence=0,
+                    started_at=NOW - timedelta(hours=i + 1),
+                )
+            )
+    published: list[Claim] = []
+    run_tick(
+        engine,
+        lambda: NOW,
+        published.extend,
+        pace=ONE_ROUND,
+        claim_lease_ms=4000,
+        quota=RunQuota(engine, TIERS),
+    )
+    assert [c.endpoint_id for c in published] == [ep]
+    assert endpoint_row(engine, ep).next_run_source != "deferred"

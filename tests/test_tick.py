@@ -141,12 +141,15 @@ def test_a_run_now_made_elsewhere_is_claimed_within_one_poll(engine: Engine, fak
 
 def test_rounds_are_spaced_further_while_execute_messages_wait(engine: Engine, fake: FakeTime) -> None:
     job = make_job(engine, fake.wall())
-    for s in (0.0, 0.1, 0.2, 0.3):
+    for s in (0.0, 0.05, 0.08, 0.2, 0.3, 0.45, 0.75, 0.8, 0.85):
         make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, s))
+    waiting = [True, True, True, False, True]
     published = Published(fake)
-    tick_once(engine, fake, published, backlog=lambda: True)
-    # 0.1 and 0.2 wait for the round at 0.25, and 0.3 for the one at 0.5.
-    assert [(t, len(ids)) for t, ids in published.rounds] == [(0.0, 1), (0.25, 2), (0.5, 1)]
+    tick_once(engine, fake, published, backlog=lambda: waiting.pop(0) if waiting else False)
+    # Spacing doubles from gather_s while messages wait (0.1, 0.2, then capped at 0.25), and falls
+    # back to gather_s as soon as the queue is empty.
+    rounds = [(t, len(ids)) for t, ids in published.rounds]
+    assert rounds == [(0.0, 1), (0.1, 2), (0.3, 2), (0.55, 1), (0.75, 1), (0.85, 2)]
 
 
 def test_the_claim_budget_ends_the_tick_early(engine: Engine, fake: FakeTime) -> None:

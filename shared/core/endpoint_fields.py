@@ -42,6 +42,7 @@ class EndpointFields:
     next_run_source: str | None
     failure_count: int
     run_requested_at: datetime | None
+    dependency_due_at: datetime | None  # its dependency was met at this time and triggers a run
     ai_hint_interval_ms: int | None
     ai_hint_next_run_at: datetime | None
     ai_hint_expires_at: datetime | None

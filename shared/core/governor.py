@@ -13,7 +13,7 @@ Rules, in order (REFERENCE.md, with the original's defects fixed):
 | 1 | one-off (`run_at`) | `run_at`, until a run has started at or after it; then nothing |
 | 2 | hints | count only while fresh (`ai_hint_expires_at > now`) |
 | 3 | fresh interval hint | replaces the baseline (cron too): grid slot + k x hint, no backoff |
-| 3 | fresh one-shot hint, run-now request | compete with the grid: the earliest wins |
+| 3 | fresh one-shot hint, met dependency, run-now request | compete with the grid: the earliest wins |
 | 4 | catch-up, overlap | see below; any other time in the past becomes `now` |
 | 4 | jitter | a grid slot moves later by a fixed offset in [0, jitter_ms] derived from it |
 | 5 | min / max | clamp into [last start + min_interval, ceiling]; max wins if they conflict |
@@ -115,6 +115,7 @@ class EndpointState:
     paused_until: datetime | None = None
     last_run_at: datetime | None = None
     run_requested_at: datetime | None = None
+    dependency_due_at: datetime | None = None  # its dependency was met then (trigger): run like a run-now
     ai_hint_interval_ms: int | None = None
     ai_hint_next_run_at: datetime | None = None
     ai_hint_expires_at: datetime | None = None
@@ -269,8 +270,13 @@ def plan_next_run(
     fresh = hints_fresh(state, now)
     if fresh and state.ai_hint_next_run_at is not None and state.ai_hint_next_run_at < plan.at:
         plan = Plan(state.ai_hint_next_run_at, PlanSource.AI_ONESHOT)
-    if state.run_requested_at is not None and state.run_requested_at < plan.at:
-        plan = Plan(state.run_requested_at, PlanSource.MANUAL)
+    if state.dependency_due_at is not None and state.dependency_due_at < plan.at:
+        plan = Plan(state.dependency_due_at, PlanSource.DEPENDENCY)
+    requested = state.run_requested_at
+    if requested is not None and (
+        requested < plan.at or (requested == plan.at and plan.source is PlanSource.DEPENDENCY)
+    ):
+        plan = Plan(requested, PlanSource.MANUAL)  # a person first, also on a tie with a dependency
     if plan is scheduled and plan.source is PlanSource.CATCH_UP:
         # A replay keeps its past slot, so it runs as that slot (its own Idempotency-Key): like a
         # backfill slot it is not moved by min_interval or the 1 s spacing, only held by a pause.

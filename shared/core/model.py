@@ -17,6 +17,7 @@ class RunStatus(str, Enum):
     FAILED = "failed"
     ABANDONED = "abandoned"  # the worker died or lost its lease mid-attempt
     CANCELED = "canceled"
+    SKIPPED = "skipped"  # not called: its dependency's gate was closed (the reason is on the run)
 
 
 class PlanSource(str, Enum):
@@ -38,6 +39,7 @@ class PlanSource(str, Enum):
     BACKFILL = "backfill"  # a slot of a past range someone asked to run (`backfill`)
     ONE_OFF = "one-off"  # the one run of an endpoint scheduled with run_at
     STARTS_AT = "starts-at"  # the first run of an interval endpoint, held until its starts_at
+    DEPENDENCY = "dependency"  # its upstreams' runs met its dependency (`cronicorn.core.dependencies`)
 
 
 class CatchUp(str, Enum):
@@ -84,6 +86,7 @@ class ErrorKind(str, Enum):
     NOT_SENT = "not_sent"  # not called: the attempt's lease had ended before the request could leave
     UNSTORABLE = "unstorable"  # called, but the response could not be stored as it came
     DEFERRED = "deferred"  # not called: the tenant's monthly run limit was reached
+    GATED = "gated"  # not called: its dependency's gate was closed
     MISSED = "missed"  # not called: the slot came due while the scheduler was down, and catch_up is skip
 
 

@@ -84,6 +84,9 @@ def settle_after_run(
     requested = state.run_requested_at
     if requested is not None and requested <= started_at:
         requested = None
+    due = state.dependency_due_at
+    if due is not None and due <= started_at:  # served by this run, like a run-now
+        due = None
     runs_left = state.runs_left
     if runs_left is not None and final:  # a slot takes one run, once, when it is decided
         runs_left = max(0, runs_left - 1)
@@ -92,6 +95,7 @@ def settle_after_run(
         failure_count=failure_count,
         last_run_at=started_at,
         run_requested_at=requested,
+        dependency_due_at=due,
         ai_hint_interval_ms=hint_interval,
         ai_hint_next_run_at=hint_next,
         ai_hint_expires_at=expires,

@@ -14,6 +14,7 @@ Called by the execute tasks. The order of things is what keeps promises 1-3:
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -30,10 +31,10 @@ from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.http.call import HttpCaller
 from cronicorn.redis.locks import EndpointLocks
 from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, renew_leases
-from cronicorn.store.finishes import finish_attempts, unreachable
+from cronicorn.store.finishes import finish_attempts, transient, unreachable
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.signing_keys import KeyRing
-from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, count_run
+from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, STORE_CONFLICTS, count_run
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Outcome(str, Enum):
     STALE = "stale"  # the message's fencing token is no longer current: nothing to do
     LOCKED = "locked"  # another execution of this endpoint holds the lock
     SUPERSEDED = "superseded"  # ran, but a newer claim owns the schedule now
+    SKIPPED = "skipped"  # its dependency's gate was closed: recorded, nothing sent
 
 
 # The outcomes of a call that did not succeed and was recorded as such (or could not be stored).
@@ -153,6 +155,12 @@ class Runner:
                 flags = finish_attempts(self.engine, done)
                 break
             except Exception as exc:
+                if transient(exc) and time.monotonic() <= deadline:
+                    # Lost a race (deadlock, serialization failure): the database is fine, write again.
+                    log.info("storing %d results conflicted with another transaction (%s); retrying", len(done), exc)
+                    STORE_CONFLICTS.inc()
+                    time.sleep(random.uniform(0.01, 0.1))
+                    continue
                 if not unreachable(exc) or time.monotonic() > deadline:
                     for attempt, result in done:
                         log.error(
@@ -172,6 +180,8 @@ class Runner:
                 outcomes[attempt.endpoint_id] = Outcome.NOT_SENT
             elif not current:
                 outcomes[attempt.endpoint_id] = Outcome.SUPERSEDED
+            elif result.status is RunStatus.SKIPPED:
+                outcomes[attempt.endpoint_id] = Outcome.SKIPPED
             else:
                 outcomes[attempt.endpoint_id] = (
                     Outcome.SUCCESS if result.status is RunStatus.SUCCESS else Outcome.FAILED
@@ -233,6 +243,15 @@ class _Flight:
 
     def call(self, attempt: Attempt) -> RunResult:
         runner = self.runner
+        if attempt.skip_reason is not None:  # its dependency's gate is closed: nothing is sent
+            count_run(RunStatus.SKIPPED.value, attempt.source, None)  # a closed gate is not an error
+            return RunResult(
+                status=RunStatus.SKIPPED,
+                finished_at=runner.clock(),
+                duration_ms=0,
+                error_kind=ErrorKind.GATED.value,
+                error_message=f"skipped: {attempt.skip_reason}",
+            )
         try:
             request = runner.request(attempt)
         except Exception as exc:  # the signing keys could not be read (database unreachable)

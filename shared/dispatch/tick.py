@@ -39,7 +39,7 @@ class Pace:
     max_claims: int  # claims one tick makes at most; the next tick goes on from there
     gather_s: float = 0.05  # rounds at least this far apart: work due together shares messages
     poll_s: float = 0.25  # the earliest due time is read again at least this often
-    backlog_s: float = 0.25  # rounds this far apart while execute messages wait unstarted
+    backlog_s: float = 0.25  # rounds up to this far apart while execute messages wait unstarted
 
 
 @dataclass(frozen=True)
@@ -73,20 +73,23 @@ def run_tick(
     """Claim and publish due work as it falls due, until the interval ends or the budget is spent.
 
     `backlog` says whether execute messages are still waiting to be started: while they are, an
-    earlier round would only queue behind them, so rounds are spaced by `pace.backlog_s` and the
-    claims that fall due meanwhile go out together in fuller messages.
+    earlier round would only queue behind them, so rounds are spaced further (doubling, up to
+    `pace.backlog_s`) and the claims that fall due meanwhile go out together in fuller messages:
+    the workers spend less per claim exactly when they have the least to spare.
     """
     clocks = _Clocks(clock, monotonic, sleep)
     started = monotonic()
     deadline = started + pace.interval_s
     claimed = rounds = 0
-    not_before = started
+    not_before, spacing = started, pace.gather_s
     while claimed < pace.max_claims and _wait_until_due(engine, clocks, not_before, deadline, pace.poll_s):
         round_at = monotonic()
         claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
         rounds += 1
+        # A backlog that lasts doubles the spacing up to backlog_s; a passing one costs little lag.
         waiting = backlog is not None and backlog()
-        not_before = round_at + (pace.backlog_s if waiting else pace.gather_s)
+        spacing = min(spacing * 2, pace.backlog_s) if waiting else pace.gather_s
+        not_before = round_at + spacing
     duration = monotonic() - started
     CLAIMS_PER_TICK.observe(claimed)
     TICK_DURATION.observe(duration)

@@ -20,7 +20,7 @@ state does not allow (e.g. run-now on a paused endpoint, resuming an archived jo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +33,9 @@ from cronicorn.core.errors import InvalidInput
 from cronicorn.core.tiers import Tier
 from cronicorn.http.call import HttpCaller
 from cronicorn.producer import backfill as backfills
-from cronicorn.producer import control, endpoints, jobs, register
+from cronicorn.producer import control, dependencies, endpoints, jobs, register
 from cronicorn.producer import runs as runs_query
+from cronicorn.producer.dependency_specs import DependencySpec
 from cronicorn.producer.endpoints import endpoint_row
 from cronicorn.producer.explain import explain_row
 from cronicorn.producer.input_caps import DEFAULT_CAPS, InputCaps
@@ -44,6 +45,7 @@ from cronicorn.producer.specs import EndpointSpec, JobSpec
 from cronicorn.producer.storable import check_ids
 from cronicorn.store import analysis_sessions as sessions
 from cronicorn.store import conflicts, run_stats
+from cronicorn.store.declarations import read_decisions
 from cronicorn.store.engine import make_engine
 from cronicorn.store.signing_keys import KeyRing
 
@@ -344,6 +346,40 @@ class Cronicorn:
             row = endpoint_row(conn, self.tenant_id, endpoint_id)
         return explain_row(row, self._now(), n)
 
+    def decisions(self, endpoint_id: str) -> list[dict[str, Any]]:
+        """Why it ran or did not, newest last: the last dependency decisions of the endpoint (upstream
+        runs counted or ignored and why, dependency met or not, runs triggered, gated runs skipped).
+        Empty when it has no dependency. NotFound for another tenant's endpoint."""
+        with self.engine.connect() as conn:
+            endpoint_row(conn, self.tenant_id, endpoint_id)
+            return read_decisions(conn, endpoint_id)
+
+    # --- dependencies -------------------------------------------------------------------
+    def set_dependency(
+        self, endpoint_id: str, spec: DependencySpec | dict[str, Any] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Make an endpoint run on (or only after) runs of other endpoints of this tenant, in any job.
+
+        Args:
+            endpoint_id: the downstream endpoint; it keeps its own schedule (a gate can hold it).
+            spec: a `DependencySpec` or its fields: `upstream_endpoint_ids`, `on` (success, failure,
+                any), `condition` (e.g. '$.status == "done" and status < 300'), `fan_in` (all, any),
+                `batch_key` (e.g. "$.batch_id"), `trigger`, `gate`, `template`
+                ({"headers"|"query"|"body": {name: "run_id"|"key"|"$.path"|...}}).
+
+        Returns the declaration as `get_dependency` does. Raises InvalidInput naming the field (a
+        bad expression, a missing, archived or foreign upstream, a cycle), nothing written.
+        """
+        return dependencies.set_dependency(self.engine, self.tenant_id, self._now(), endpoint_id, _fields(spec, fields))
+
+    def get_dependency(self, endpoint_id: str) -> dict[str, Any] | None:
+        """The endpoint's dependency, the upstream runs that count now, keys run, last decisions; None if none."""
+        return dependencies.get_dependency(self.engine, self.tenant_id, endpoint_id)
+
+    def clear_dependency(self, endpoint_id: str) -> bool:
+        """Remove the endpoint's dependency (it runs on its schedule alone again); False if it had none."""
+        return dependencies.clear_dependency(self.engine, self.tenant_id, endpoint_id)
+
     def test_call(self, endpoint_id: str, http: HttpCaller, keyring: KeyRing) -> HttpOutcome:
         """Call the endpoint once, now, with `http`, signed with this tenant's keys from `keyring`.
 
@@ -451,6 +487,7 @@ class Cronicorn:
         job: JobSpec | dict[str, Any],
         endpoints: Sequence[EndpointSpec | dict[str, Any]],
         on_conflict: register.OnConflict = "update",
+        dependencies: Mapping[str, DependencySpec | dict[str, Any]] | None = None,
     ) -> tuple[Job, list[Endpoint]]:
         """Create or bring up to date a job and its endpoints by name; safe to run on every deploy.
 
@@ -459,11 +496,21 @@ class Cronicorn:
             endpoints: endpoint specs, matched by name within the job.
             on_conflict: what to do with an existing endpoint whose fields differ: "update" it
                 (default), "skip" it, or "error" (raise Conflict, write nothing).
+            dependencies: {endpoint name: DependencySpec}; an upstream is an endpoint id or the
+                name of an endpoint declared here. Declared (or replaced) in the same transaction.
 
         Returns the job and the declared endpoints in the order given. Endpoints of the job that
         are not declared are left alone. Running it again with the same input writes nothing.
         Everything happens in one transaction; invalid input (named `endpoints[i].field`) writes nothing.
         """
         return register.register(
-            self.engine, self.tenant_id, self._now(), job, list(endpoints), on_conflict, self.tier, self.caps
+            self.engine,
+            self.tenant_id,
+            self._now(),
+            job,
+            list(endpoints),
+            on_conflict,
+            self.tier,
+            self.caps,
+            dependencies=dependencies,
         )

@@ -24,9 +24,10 @@ from cronicorn.producer.storable import check_ids
 from cronicorn.producer.tier_checks import apply_tier
 from cronicorn.store.claims import NO_RETRY
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
+from cronicorn.store.graph import refuse_cycle
 from cronicorn.store.replanning import replan
 from cronicorn.store.tables import endpoints, jobs
-from cronicorn.store.watches import find_cycle, replace_watches
+from cronicorn.store.watches import replace_watches
 
 
 def endpoint_row(conn: Connection, tenant_id: str, endpoint_id: str, *, lock: bool = False) -> EndpointRow:
@@ -66,19 +67,7 @@ def check_upstreams(conn: Connection, tenant_id: str, endpoint_id: str, upstream
             errors.append(FieldError(f"upstream_endpoint_ids[{i}]", f"endpoint {upstream!r} not found"))
     if errors:
         raise InvalidInput(errors)
-    cycle = find_cycle(conn, tenant_id, endpoint_id, upstream_ids)
-    if cycle is not None:
-        first = upstream_ids.index(cycle[1])
-        raise InvalidInput.one(
-            f"upstream_endpoint_ids[{first}]",
-            f"would make a cycle: {_named(conn, cycle)} (each declares the next as its upstream)",
-        )
-
-
-def _named(conn: Connection, path: list[str]) -> str:
-    """A cycle as "a (id) → b (id) → a (id)"; the endpoint being created has no name stored yet."""
-    names = dict(conn.execute(select(endpoints.c.id, endpoints.c.name).where(endpoints.c.id.in_(path))).all())
-    return " → ".join(f"{names[e]} ({e})" if e in names else f"this endpoint ({e})" for e in path)
+    refuse_cycle(conn, endpoint_id, upstream_ids, "upstream_endpoint_ids")
 
 
 def insert_endpoint(

@@ -11,6 +11,7 @@ in one transaction: a failure leaves the database as it was.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from sqlalchemy import Connection, Engine, select, text
 
 from cronicorn.core.errors import Conflict, FieldError, InvalidInput
 from cronicorn.core.tiers import Tier
+from cronicorn.producer.dependencies import apply_dependency
+from cronicorn.producer.dependency_specs import DependencySpec
 from cronicorn.producer.endpoints import apply_endpoint_spec, desired_values, endpoint_row, insert_endpoint
 from cronicorn.producer.input_caps import InputCaps
 from cronicorn.producer.jobs import apply_job_patch, find_job_by_name, insert_job, job_row
@@ -71,8 +74,14 @@ def register(
     on_conflict: OnConflict = "update",
     tier: Tier | None = None,
     caps: InputCaps | None = None,
+    *,
+    dependencies: Mapping[str, DependencySpec | dict[str, Any]] | None = None,
 ) -> tuple[Job, list[Endpoint]]:
-    """Create or bring up to date a job and its declared endpoints; returns them in declaration order."""
+    """Create or bring up to date a job and its declared endpoints; returns them in declaration order.
+
+    `dependencies` maps a declared endpoint's name to its dependency, whose upstreams are endpoint
+    ids or names of endpoints declared here; errors are named `dependencies.<name>.<field>`.
+    """
     if on_conflict not in ("update", "skip", "error"):
         raise InvalidInput.one("on_conflict", "must be update, skip or error")
     job_spec, specs = _specs(job, endpoint_specs, caps)
@@ -113,6 +122,7 @@ def register(
             except InvalidInput as exc:  # a tier limit or an upstream, found while writing: named like the rest
                 raise InvalidInput([FieldError(f"endpoints[{i}].{e.field}", e.reason) for e in exc.errors]) from None
             ids.append(by_name[spec.name])
+        _declare_dependencies(conn, tenant_id, now, dict(zip([s.name for s in specs], ids, strict=True)), dependencies)
         return (
             Job.from_row(job_row(conn, tenant_id, job_id)),
             [Endpoint.from_row(endpoint_row(conn, tenant_id, i)) for i in ids],
@@ -125,3 +135,30 @@ def _differs(
     row = endpoint_row(conn, tenant_id, endpoint_id)
     values = desired_values(conn, tenant_id, now, row, spec, tier)
     return any(getattr(row, k) != v for k, v in values.items())
+
+
+def _declare_dependencies(
+    conn: Connection,
+    tenant_id: str,
+    now: datetime,
+    ids: dict[str, str],
+    declared: Mapping[str, DependencySpec | dict[str, Any]] | None,
+) -> None:
+    """Declare each endpoint's dependency, upstreams named by id or by declared name."""
+    if not declared:
+        return
+    if not isinstance(declared, Mapping):
+        raise InvalidInput.one("dependencies", "must map endpoint names to dependency specs")
+    for name, raw in declared.items():
+        if name not in ids:
+            raise InvalidInput.one(f"dependencies.{name}", "names no endpoint declared here")
+        try:
+            data = raw.model_dump() if isinstance(raw, DependencySpec) else dict(raw)
+            upstreams = data.get("upstream_endpoint_ids")
+            if isinstance(upstreams, list):
+                data["upstream_endpoint_ids"] = [ids.get(u, u) if isinstance(u, str) else u for u in upstreams]
+            apply_dependency(conn, tenant_id, now, ids[name], parse(DependencySpec, data))
+        except InvalidInput as exc:
+            raise InvalidInput([FieldError(f"dependencies.{name}.{e.field}", e.reason) for e in exc.errors]) from None
+        except (TypeError, ValueError):
+            raise InvalidInput.one(f"dependencies.{name}", "must be a dependency spec (a mapping)") from None

@@ -13,6 +13,7 @@ from cronicorn.core.constants import DEFAULT_INTERVAL_HINT_TTL_MINUTES, DEFAULT_
 from cronicorn.core.durations import parse_duration
 from cronicorn.core.errors import CronicornError, InvalidInput
 from cronicorn.producer.client import Cronicorn
+from cronicorn.shell.cli_dependencies import add_dependency_commands
 from cronicorn.shell.cli_output import EP_COLS, JOB_COLS, RUN_COLS, SESSION_COLS, plain, show, table
 
 GetClient = Callable[[argparse.Namespace], Cronicorn]
@@ -214,6 +215,9 @@ def _explain(client: Cronicorn, args: argparse.Namespace) -> None:
         return
     noted = any(p.note for p in planned)  # a pending retry, a target's hold: only then the column
     show(args, planned, ("at", "source", "detail", "note") if noted else ("at", "source", "detail"))
+    if not args.json:
+        for d in client.decisions(args.endpoint_id)[-5:]:  # why it ran or did not, lately
+            print(f"{d['at']}  {d['kind']:<18} {d['reason']}")
 
 
 def _backfill(client: Cronicorn, args: argparse.Namespace) -> None:
@@ -376,6 +380,7 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(eps, "explain", _explain, "the next run times and why")
     p.add_argument("endpoint_id")
     p.add_argument("-n", type=int, default=5, help="how many runs (1-100, default 5)")
+    add_dependency_commands(eps, cmd)
     p = cmd(eps, "backfill", _backfill, "run the slots of a past range now, oldest first, each as its own run")
     p.add_argument("endpoint_id")
     p.add_argument("--since", type=_when, required=True, help="the range's start, an ISO time (UTC if no offset)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +18,10 @@ from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.calls import HttpRequest
+from cronicorn.core.dependencies import handed_request
 from cronicorn.core.model import ErrorKind, RunStatus
 from cronicorn.store.claims import lease_ms
+from cronicorn.store.dependency_edges import open_gates
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import lock_endpoint_rows
 from cronicorn.store.tables import endpoints, runs
@@ -45,6 +47,8 @@ class Attempt:
     request: HttpRequest  # without signing keys: the runner adds the tenant's
     tenant_id: str
     retry: int = 0  # which retry of its slot this attempt makes after failed calls (0: the slot's first)
+    skip_reason: str | None = None  # its dependency's gate is closed: recorded as skipped, nothing sent
+    dependency: dict[str, Any] | None = None  # the upstream run that let it run, and the values handed down
 
     @property
     def lost_before(self) -> int:
@@ -165,6 +169,7 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, leases: Le
                 _RETRY_LOCKED, [{"b_id": eid, "b_fence": current[eid].fence, "b_retry": retry} for eid in refused]
             )
         attempts = [_attempt(current[eid], now, leases) for eid in sorted(locked)]
+        attempts = _through_dependencies(conn, attempts, now)
         if attempts:
             conn.execute(
                 _START,
@@ -172,6 +177,28 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, leases: Le
             )
             conn.execute(runs.insert(), [_run_row(a, current[a.endpoint_id]) for a in attempts])
     return Started(attempts=attempts, stale=stale, locked=refused)
+
+
+def _through_dependencies(conn: Connection, attempts: list[Attempt], now: datetime) -> list[Attempt]:
+    """Each attempt as its dependency lets it start: skipped while a gate is closed, or handed its
+    upstream's values (in the start's transaction, so a consumed dependency is a started run)."""
+    if not attempts:
+        return attempts
+    passages = open_gates(conn, {a.endpoint_id: (a.source, a.attempt, a.retry > 0) for a in attempts}, now)
+    changed = []
+    for a in attempts:
+        passage = passages.get(a.endpoint_id)
+        if passage is None:
+            changed.append(a)
+            continue
+        request = a.request
+        if passage.record and passage.record.get("handed"):
+            url, headers, body = handed_request(
+                request.url, dict(request.headers), request.body, passage.record["handed"]
+            )
+            request = replace(request, url=url, headers=headers, body=body)
+        changed.append(replace(a, request=request, skip_reason=passage.skip_reason, dependency=passage.record))
+    return changed
 
 
 def _settle_running(conn: Connection, current: dict[str, EndpointRow], now: datetime) -> set[str]:
@@ -234,6 +261,7 @@ def _run_row(a: Attempt, row: EndpointRow) -> dict[str, Any]:
         "lease_until": a.lease_until,
         "request_url": row.url,
         "notes": notes,
+        "dependency": a.dependency,
     }
 
 

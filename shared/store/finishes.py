@@ -18,7 +18,9 @@ backfill's, a catch-up replay: see `cronicorn.core.governor`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -26,14 +28,17 @@ from typing import Any
 from sqlalchemy import Engine, Text, and_, bindparam, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from cronicorn.core.expressions import Response
 from cronicorn.core.governor import MAX_NOT_BEFORE, plan_next_run
 from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.retries import Retry, failure_class, plan_retry
 from cronicorn.core.retry_after import response_not_before
 from cronicorn.core.settling import backfill_run, settle_after_run
-from cronicorn.store.analysis_wanted import Finished, want_analyses
+from cronicorn.store.analysis_wanted import Finished as Watched
+from cronicorn.store.analysis_wanted import want_analyses
 from cronicorn.store.attempts import Attempt, is_current
 from cronicorn.store.claims import NO_CLAIM
+from cronicorn.store.dependency_edges import Finished, downstream_ids, record_upstream_results
 from cronicorn.store.endpoint_rows import EndpointRow
 from cronicorn.store.replanning import (
     lock_endpoint_rows,
@@ -98,12 +103,38 @@ LATE_NOTE = (
 )
 
 
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction lost a race and was
+# rolled back; the same write succeeds when made again.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether the write lost a race with another transaction (a deadlock, a serialization
+    failure, SQLite's busy database): nothing is wrong with the database or the values, so the
+    whole write is made again at once."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if code in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether a database error means the database could not be reached (retry the whole write)
-    rather than that it refused these values (store each run on its own)."""
+    rather than that it refused these values (store each run on its own). A transient conflict
+    (`transient`) is neither: it is retried at once, and never reported as an unreachable database."""
+    if transient(exc):
+        return False
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def retry_whole(exc: BaseException) -> bool:
+    """Whether the whole write is to be made again (by the caller) rather than run by run."""
+    return transient(exc) or unreachable(exc)
 
 
 def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -> list[bool]:
@@ -122,7 +153,7 @@ def finish_attempts(engine: Engine, done: Sequence[tuple[Attempt, RunResult]]) -
         try:
             return _write(engine, prepared)
         except Exception as exc:
-            if unreachable(exc):
+            if retry_whole(exc):
                 raise
             log.warning("a group of %d results was refused (%s); storing each on its own", len(prepared), exc)
     return [flag for entry in prepared for flag in _write_alone(engine, entry)]
@@ -137,7 +168,7 @@ def _write_alone(engine: Engine, entry: Entry) -> list[bool]:
     try:
         return _write(engine, [entry])
     except Exception as exc:
-        if unreachable(exc):
+        if retry_whole(exc):
             raise
         log.error(
             "result of run %s (endpoint %s) refused by the database: %s", attempt.run_id, attempt.endpoint_id, exc
@@ -150,9 +181,15 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
     current: list[bool] = []
     run_updates: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
-    results: list[Finished] = []
+    results: list[Watched] = []  # new results: their watchers' planners look again
+    decided: list[Finished] = []  # decided slots: their dependents read them
     with engine.begin() as conn:
-        rows = lock_endpoint_rows(conn, [a.endpoint_id for a, _, _ in entries])
+        finishing = [a.endpoint_id for a, _, _ in entries]
+        # The downstreams this finish may trigger are locked with the finishing rows, all in one
+        # global order (by id): the start of a downstream locks its row before its dependency's
+        # rows, and so does this, so two finishes (or a finish and a start) cannot deadlock.
+        downstream = downstream_ids(conn, finishing)
+        rows = lock_endpoint_rows(conn, [*finishing, *downstream])
         for attempt, stored, original in entries:
             row = rows.get(attempt.endpoint_id)
             ours = is_current(row, attempt.fence)
@@ -162,9 +199,11 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
             if ours and row is not None and original.error_kind != ErrorKind.NOT_SENT.value:
                 plan, retry = _settled(row, attempt, original)
                 plans.append(plan)
-                results.append(Finished(attempt.endpoint_id, attempt.run_id, attempt.source, row.tenant_id))
+                results.append(Watched(attempt.endpoint_id, attempt.run_id, attempt.source, row.tenant_id))
                 if retry is not None:
                     stored = with_note(stored, _retry_note(retry, row.retry_max_attempts))
+                else:  # the slot is decided: its downstreams read it (in this transaction)
+                    decided.append(_finished(attempt, original))
             run_updates.append(
                 {
                     "b_run": attempt.run_id,
@@ -176,16 +215,26 @@ def _write(engine: Engine, entries: Sequence[Entry]) -> list[bool]:
         conn.execute(_FINISH_RUN, run_updates)
         if plans:
             conn.execute(_SETTLE, plans)
+        finished_at = max(original.finished_at for _, _, original in entries)
+        if downstream:
+            record_upstream_results(conn, decided, finished_at)
         # A new result asks for an analysis of its watchers in this same transaction: never lost.
         if results:
-            want_analyses(conn, results, max(original.finished_at for _, _, original in entries))
+            want_analyses(conn, results, finished_at)
     return current
+
+
+def _finished(attempt: Attempt, result: RunResult) -> Finished:
+    body = result.response_body
+    response = Response(status=result.status_code, headers=dict(result.response_headers or {}), body=body)
+    return Finished(attempt.endpoint_id, attempt.run_id, result.status.value, response)
 
 
 def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dict[str, Any], Retry | None]:
     """The endpoint's columns after `attempt` ended with `result`, and the retry planned, if any."""
     now = result.finished_at
     success = result.status is RunStatus.SUCCESS
+    skipped = result.status is RunStatus.SKIPPED  # gated: no outcome of the target's, nothing to count or retry
     cap = MAX_NOT_BEFORE if row.max_interval_ms is None else timedelta(milliseconds=row.max_interval_ms)
     held = response_not_before(result.status_code, result.response_headers, now, max_delay=cap)
     before = state_from_row(row)
@@ -202,7 +251,7 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
         not_before=held,
     )
     retry = None
-    if not success and schedulable(row):
+    if not success and not skipped and schedulable(row):
         # The state a retry is planned from: this attempt served what it served, and counts nothing yet.
         retry = plan_retry(
             settle(success=False, final=False),
@@ -217,6 +266,8 @@ def _settled(row: EndpointRow, attempt: Attempt, result: RunResult) -> tuple[dic
     # The slot is decided unless its retry is pending: only then do the failure count, runs_left
     # and a backfill's cursor move (a slot counts once, however many attempts it took).
     state = settle(success=success, final=retry is None)
+    if skipped:
+        state = replace(state, failure_count=before.failure_count)
     if retry is not None:
         # The slot stays pending: the retry is a time, not a slot of the grid, so it is never
         # jittered, and grid_slot_at keeps the grid slot the retried slot came from (the grid

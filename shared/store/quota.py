@@ -2,8 +2,10 @@
 
 The original's deferral did nothing; here the endpoint's next run moves to the first instant of
 next month (UTC) and a `canceled` run with `error_kind = "deferred"` says why, so nothing is
-silently dropped. Counts are cached per scheduler process for a few seconds: a tenant may run a
-handful past its limit at the turn, never a month's worth.
+silently dropped. Runs that sent nothing do not count: deferred ones, and the `skipped` runs a
+closed dependency gate records (a gate must not use up a tenant's month). Counts are cached per
+scheduler process for a few seconds: a tenant may run a handful past its limit at the turn, never a
+month's worth.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from cronicorn.core.model import ErrorKind, PlanSource, RunStatus
 from cronicorn.core.tiers import Tier, month_after, month_start
 from cronicorn.store.claims import NO_CLAIM, NO_RETRY, Claim
 from cronicorn.store.tables import endpoints, jobs, runs, tenants
+
+UNCOUNTED = (RunStatus.CANCELED.value, RunStatus.SKIPPED.value)
 
 
 class RunQuota:
@@ -44,7 +48,8 @@ class RunQuota:
                         .where(
                             jobs.c.tenant_id == tenant_id,
                             runs.c.started_at >= month_start(now),
-                            runs.c.status != RunStatus.CANCELED.value,
+                            # Only calls count: a deferral and a gated skip sent nothing.
+                            runs.c.status.notin_(UNCOUNTED),
                         )
                     ).scalar_one()
                     if tier_name in self.tiers

@@ -123,6 +123,9 @@ endpoints = Table(
     Column("next_run_source", String(32), nullable=True),
     Column("failure_count", Integer, nullable=False, server_default="0"),
     Column("run_requested_at", UTCDateTime, nullable=True),
+    # Set in an upstream's finishing transaction when this endpoint's dependency is met (trigger):
+    # the governor plans a run for it like a run-now, so a worker dying after that commit loses nothing.
+    Column("dependency_due_at", UTCDateTime, nullable=True),
     Column("ai_hint_interval_ms", BigInteger, nullable=True),
     Column("ai_hint_next_run_at", UTCDateTime, nullable=True),
     Column("ai_hint_expires_at", UTCDateTime, nullable=True),
@@ -214,6 +217,8 @@ runs = Table(
     # Provenance the columns cannot carry: a retry's relation to the attempt before it, a result
     # stored after its lease ended, characters replaced so a response could be stored.
     Column("notes", Text, nullable=True),
+    # The upstream run(s) that let this run happen and the values handed down (`dependency_edges`).
+    Column("dependency", JSONType, nullable=True),
     UniqueConstraint("endpoint_id", "scheduled_at", "attempt", name="uq_runs_endpoint_slot_attempt"),
     Index("ix_runs_endpoint_started", "endpoint_id", "started_at"),
     Index("ix_runs_job_started", "job_id", "started_at"),
@@ -318,4 +323,35 @@ conflicts = Table(
     Column("detail", Text, nullable=False),
     Index("ix_conflicts_endpoint_open", "endpoint_id", "open_until"),
     Index("ix_conflicts_tenant_detected", "tenant_id", "detected_at"),
+)
+
+# Dependencies (issue 16): one declaration per downstream endpoint, with what it remembers.
+dependencies = Table(
+    "dependencies",
+    metadata,
+    Column("endpoint_id", String(36), ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("spec", JSONType, nullable=False),
+    # Batch keys already run (bounded, newest last): never run twice for one key.
+    Column("keys_done", JSONType, nullable=False),
+    # What the slot in progress was handed (its retries are handed the same).
+    Column("context", JSONType, nullable=True),
+    # The last decisions and why ("why did or didn't it run"), newest last, bounded.
+    Column("decisions", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per (downstream, upstream): the upstream's run that counts since the downstream's last
+# dependency run. Looked up by upstream in the upstream's finishing transaction: an index, no scan.
+dependency_edges = Table(
+    "dependency_edges",
+    metadata,
+    Column("endpoint_id", String(36), ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
+    Column("upstream_endpoint_id", String(36), ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
+    Column("run_id", String(36), nullable=True),
+    Column("at", UTCDateTime, nullable=True),
+    Column("batch_key", Text, nullable=True),
+    Column("handed", JSONType, nullable=True),
+    Index("ix_dependency_edges_upstream", "upstream_endpoint_id"),
 )

@@ -36,6 +36,9 @@ DB_STATEMENTS = Counter(
     "SQL statements this process sent to the database (an executemany counts once)",
 )
 LOCK_CONTENTION = Counter("cronicorn_lock_contention_total", "Executions that found their endpoint locked by another")
+STORE_CONFLICTS = Counter(
+    "cronicorn_store_conflicts_total", "Finishing writes retried after losing a race (deadlock, serialization)"
+)
 ABANDONED = Counter("cronicorn_abandoned_runs_total", "Attempts recorded as abandoned (lease expired, worker lost)")
 AI_SESSIONS = Counter("cronicorn_ai_sessions_total", "Planner sessions by outcome", ["status"])
 AI_TOKENS = Counter("cronicorn_ai_tokens_total", "Planner tokens", ["kind"])
