@@ -82,8 +82,13 @@ def _detail(err: dict[str, Any]) -> dict[str, str]:
     if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
         where = err.get("loc", ("body", "?"))[-1]
         return {"field": "body", "reason": f"is not valid JSON at character {where}: {err.get('ctx', {}).get('error')}"}
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-    return {"field": ".".join(loc) or "body", "reason": str(err.get("msg", "invalid"))}
+    field = ""
+    for part in err.get("loc", ()):
+        if part in ("body", "query", "path"):
+            continue
+        # A position in a list is written as our own errors write it: `endpoints[0].name`.
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return {"field": field or "body", "reason": str(err.get("msg", "invalid"))}
 
 
 HtmlPage = Callable[[Request, int, str, list[dict[str, str]]], Response]

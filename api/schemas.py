@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
@@ -209,3 +209,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "database or Redis unreachable"),
     )
 }
+
+
+class RegisterIn(_In):
+    """A job and its endpoints, created or brought up to date by name in one transaction."""
+
+    job: JobIn
+    endpoints: list[EndpointIn]
+    on_conflict: Literal["update", "skip", "error"] = Field(
+        default="update", description="an existing endpoint that differs: update it, skip it, or refuse (409)"
+    )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cronicorn.api.app import create_app
 from cronicorn.api.deps import Deps
+from cronicorn.core.errors import InvalidInput, NotFound
 from cronicorn.core.settings import Settings
-from cronicorn.store.tenants import create_key, create_tenant
+from cronicorn.core.tiers import parse_tiers
+from cronicorn.store.tenants import create_key, create_tenant, list_tenants, set_tenant_tier
 from tests.api_client import NOW, Api, z
 
 
@@ -117,3 +120,43 @@ def test_signing_keys_rotate_over_the_api_with_the_secret_shown_once(api_pair: t
     [others] = other("GET", "/signing-keys").json()["signingKeys"]
     assert others["id"] not in by_id  # each tenant sees only its own keys
     assert api("POST", "/signing-keys", {"graceMinutes": -1}).status_code == 422
+
+
+def test_a_tenant_created_without_a_tier_is_not_limited_until_given_one(
+    engine: Engine, redis_conn: redis.Redis
+) -> None:
+    # Given a tenant of one's own installation, created as the README's walkthrough does
+    tenant = create_tenant(engine, NOW, "local")
+    _, key = create_key(engine, NOW, "local", "k")
+    assert tenant["tier"] == "unlimited"
+    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: NOW))
+    with TestClient(app) as http:
+        api = Api(http, key)
+        job = api("POST", "/jobs", {"name": "j"}).json()["id"]
+        # When it adds more endpoints than the free tier allows, each faster than a minute
+        for i in range(7):
+            spec = {"name": f"e{i}", "url": "https://x.example/", "baselineIntervalMs": 5_000, "minIntervalMs": 1_000}
+            assert api("POST", f"/jobs/{job}/endpoints", spec).status_code == 201
+        # Then nothing is refused; moved to the free tier, the next one is
+        set_tenant_tier(engine, "local", "free")
+        sixth = api(
+            "POST", f"/jobs/{job}/endpoints", {"name": "e9", "url": "https://x.example/", "baselineIntervalMs": 60_000}
+        )
+        assert sixth.status_code == 409 and "5 endpoints" in sixth.json()["error"]
+
+
+def test_an_unknown_tier_is_refused_naming_the_field_and_changes_nothing(engine: Engine) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        create_tenant(engine, NOW, "acme", tier="gold")
+    assert refused.value.errors[0].field == "tier" and "unlimited" in refused.value.errors[0].reason
+    assert list_tenants(engine) == []
+    create_tenant(engine, NOW, "acme", tier="pro")
+    with pytest.raises(InvalidInput):
+        set_tenant_tier(engine, "acme", "gold")
+    with pytest.raises(NotFound):
+        set_tenant_tier(engine, "nobody", "pro")
+    assert [t["tier"] for t in list_tenants(engine)] == ["pro"]
+    assert create_tenant(engine, NOW, "big", tier="platinum", tiers=parse_tiers(PLATINUM))["tier"] == "platinum"
+
+
+PLATINUM = '{"platinum": {"endpoints": 9, "min_interval_ms": 1, "runs_per_month": 9, "ai_tokens_per_month": 9}}'

@@ -62,7 +62,14 @@ def api(engine: Engine, redis_conn: redis.Redis) -> Iterator[tuple[Api, Engine, 
 def _made(acme: Api, engine: Engine) -> tuple[Api, Engine, str, str]:
     job_id = acme("POST", "/jobs", VALID_JOB).json()["id"]
     endpoint_id = acme("POST", f"/jobs/{job_id}/endpoints", REST_ENDPOINT).json()["id"]
+    acme("POST", f"/jobs/{job_id}/endpoints", {**REST_ENDPOINT, "name": "upstream"})  # for a dependency
     return acme, engine, job_id, endpoint_id
+
+
+def _upstream(api: Api, job_id: str) -> str:
+    return str(
+        next(e["id"] for e in api("GET", f"/jobs/{job_id}/endpoints").json()["endpoints"] if e["name"] == "upstream")
+    )
 
 
 def nul_variants(prop: dict[str, Any]) -> list[Any]:
@@ -85,7 +92,7 @@ def named(details: list[dict[str, str]], field: str) -> bool:
     return any(d["field"].split(".")[0].split("[")[0] == field for d in details)
 
 
-def write_bodies(job_id: str, endpoint_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+def write_bodies(job_id: str, endpoint_id: str, upstream_id: str) -> dict[tuple[str, str], dict[str, Any]]:
     """A valid body for every write route that takes one (a route missing here fails the test below)."""
     return {
         ("post", "/api/jobs"): VALID_JOB,
@@ -100,6 +107,8 @@ def write_bodies(job_id: str, endpoint_id: str) -> dict[tuple[str, str], dict[st
         ("post", "/api/notification-channels"): {"kind": "webhook", "target": "https://hooks.example.com/x"},
         ("put", "/api/jobs/{job_id}/auto-pause"): {"afterFailures": 5},
         ("put", "/api/endpoints/{endpoint_id}/auto-pause"): {"afterFailures": 5},
+        ("post", "/api/register"): {"job": VALID_JOB, "endpoints": [{**REST_ENDPOINT, "name": "registered"}]},
+        ("put", "/api/endpoints/{endpoint_id}/dependency"): {"upstreamEndpointIds": [upstream_id]},
     }
 
 
@@ -126,7 +135,7 @@ def test_a_nul_in_any_string_of_any_write_route_is_a_422_naming_it_and_writes_no
     api: tuple[Api, Engine, str, str],
 ) -> None:
     acme, engine, job_id, endpoint_id = api
-    bodies = write_bodies(job_id, endpoint_id)
+    bodies = write_bodies(job_id, endpoint_id, _upstream(acme, job_id))
     ids = {"job_id": job_id, "endpoint_id": endpoint_id}
     failures, tried = [], 0
     for method, path, op in _operations(acme):
@@ -153,7 +162,7 @@ def test_an_id_or_query_parameter_with_a_nul_is_a_422_naming_it_on_every_route(
 ) -> None:
     acme, engine, job_id, endpoint_id = api
     real = {"job_id": job_id, "endpoint_id": endpoint_id, "run_id": "r", "session_id": "s"}
-    bodies = write_bodies(job_id, endpoint_id)
+    bodies = write_bodies(job_id, endpoint_id, _upstream(acme, job_id))
     before = snapshot(engine)
     failures, tried = [], 0
     for method, path, op in _operations(acme):
@@ -398,6 +407,7 @@ EXTRA_ARGS: dict[str, dict[str, Any]] = {
     "test_call": {"http": None, "keyring": None},
     "add_notification_channel": {"kind": "webhook", "target": "https://hooks.example.com/x"},
     "set_auto_pause": {"after_failures": 3},
+    "set_dependency": {"upstream_endpoint_ids": ["some-upstream"]},
 }
 
 

@@ -112,9 +112,19 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     log = open(tmp_path / "up.log", "w+")
     from cronicorn.shell.bundled_redis import free_port
 
-    api_port = free_port()
+    api_port, flower_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cronicorn.shell.cli", "up", "--demo", "--api-port", str(api_port)],
+        [
+            sys.executable,
+            "-m",
+            "cronicorn.shell.cli",
+            "up",
+            "--demo",
+            "--api-port",
+            str(api_port),
+            "--flower-port",
+            str(flower_port),
+        ],
         env=env,
         cwd=ROOT,
         stdout=log,
@@ -132,6 +142,11 @@ def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_pa
     assert proc.wait(40) == 0
     output = (tmp_path / "up.log").read_text()
     assert "demo/health" in output and (tmp_path / "cronicorn.db").exists()
+    assert output.rstrip().endswith("stopped")
+    # The workers stopped before the bundled Redis they use: none of them lost its broker on the way out.
+    for role in ("scheduler", "execute", "analysis", "beat"):
+        log = (tmp_path / "logs" / f"{role}.log").read_text()
+        assert "Connection refused" not in log and "ERROR" not in log, (role, log[-2000:])
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "processes left behind after Ctrl-C"
@@ -167,3 +182,19 @@ def test_planner_sessions_can_be_read_from_the_command_line(home: Path, capsys: 
     session_id = out.splitlines()[1].split()[0]
     code, out, _ = run(capsys, "sessions", "show", session_id)
     assert code == 0 and json.loads(out)["tool_calls"][0]["tool"] == "submit_analysis"
+
+
+def test_tenants_are_created_unlimited_and_moved_between_tiers_from_the_command_line(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out, _ = run(capsys, "tenants", "create", "acme")
+    assert code == 0 and "created (unlimited)" in out
+    code, out, _ = run(capsys, "tenants", "update", "acme", "--tier", "pro")
+    assert code == 0 and "acme is now pro" in out
+    code, _, err = run(capsys, "tenants", "update", "acme", "--tier", "gold")
+    assert code == 2 and "tier" in err and "unknown tier 'gold'" in err
+    code, _, err = run(capsys, "tenants", "update", "nobody", "--tier", "pro")
+    assert code == 2 and "not found" in err
+    code, out, _ = run(capsys, "tenants", "list")
+    assert code == 0 and out.split()[:2] == ["acme", "pro"]

@@ -86,3 +86,36 @@ def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
     for s in SETTINGS:
         assert f"# {s.env}=" in text, s.env
+
+
+def _metric_names_exposed() -> set[str]:
+    """Every metric the code defines (counters, histograms and the gauges read at scrape time)."""
+    import re as _re
+
+    source = "".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
+    names = set(_re.findall(r'"(cronicorn_[a-z0-9_]+)"', source))
+    # Histograms and counters are exposed with suffixes.
+    return names | {n + s for n in names for s in ("_bucket", "_sum", "_count", "_total")}
+
+
+def test_the_dashboard_and_alerts_use_only_metrics_that_exist_and_cover_the_new_ones() -> None:
+    import json
+    import re as _re
+
+    exposed = _metric_names_exposed()
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "cronicorn.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    alerts = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    rules = [r["expr"] for g in alerts["groups"] for r in g["rules"]]
+    for expr in exprs + rules:
+        for name in _re.findall(r"cronicorn_[a-z0-9_]+", expr):
+            assert name in exposed, f"{name} in {expr!r} is not a metric the code exposes"
+    wanted = {
+        "cronicorn_run_errors_total",
+        "cronicorn_endpoints_failing",
+        "cronicorn_endpoints_paused",
+        "cronicorn_oldest_overdue_seconds",
+        "cronicorn_queue_depth",
+    }
+    assert all(any(w in e for e in exprs) for w in wanted), "a new metric has no dashboard panel"
+    assert all(any(w in r for r in rules) for w in wanted - {"cronicorn_endpoints_paused"}), "a new metric has no alert"

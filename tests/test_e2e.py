@@ -390,3 +390,54 @@ def test_an_execute_worker_on_the_gevent_pool_runs_endpoints_on_postgres(
     log = (tmp_path / "execute.log").read_text()
     assert "psycopg2 waits cooperatively" in log
     assert "up to 400 side by side" in log  # the real pool size (20) x the batch size (20)
+
+
+def test_a_batch_with_a_failed_call_ends_as_failure_in_flower_and_is_not_redelivered(
+    cluster: Cluster, client: Cronicorn, target: TargetServer, e2e_engine: tuple[Engine, str]
+) -> None:
+    import threading
+
+    engine = e2e_engine[0]
+    events: list[dict[str, object]] = []
+    app = Celery(broker=REDIS_URL)
+    ready = threading.Event()
+
+    def capture() -> None:
+        with app.connection() as conn:
+            receiver = app.events.Receiver(conn, handlers={"*": events.append})
+            capturing[0] = receiver
+            ready.set()
+            receiver.capture(limit=None, timeout=None, wakeup=False)
+
+    capturing: list[object] = [None]
+    threading.Thread(target=capture, daemon=True).start()
+    ready.wait(10)
+    # Given one failing and one healthy endpoint, each due once
+    job = client.create_job(name="flower")
+    bad = client.add_endpoint(job.id, name="broken", url=target.url("/status/503"), baseline_interval_ms=3_600_000)
+    good = client.add_endpoint(job.id, name="fine", url=target.url("/ok"), baseline_interval_ms=3_600_000)
+    client.run_now(bad.id)
+    client.run_now(good.id)
+    cluster.extra_env["CRONICORN_EXECUTE_BATCH_SIZE"] = "1"
+    cluster.start_all()
+    try:
+        wait_for(lambda: finished(engine, bad.id, 1) and finished(engine, good.id, 1), 60, "both runs")
+
+        def batch_events(kind: str) -> list[dict[str, object]]:
+            names = {e["uuid"]: e.get("name") for e in events if e["type"] == "task-received"}
+            return [e for e in events if e["type"] == kind and names.get(e["uuid"]) == "cronicorn.execute_batch"]
+
+        # Then its batch is a FAILURE naming the endpoint, the healthy one's a success
+        failed = wait_for(lambda: batch_events("task-failed"), 20, "a task-failed event for the batch")
+        assert "CallsFailed" in str(failed[0]["exception"]) and "broken (failed)" in str(failed[0]["exception"])  # type: ignore[index]
+        assert batch_events("task-succeeded")
+        time.sleep(3)  # a redelivery would have its chance
+    except AssertionError:
+        print(cluster.logs())
+        raise
+    finally:
+        if capturing[0] is not None:
+            capturing[0].should_stop = True  # type: ignore[attr-defined]
+    # And the failed batch was acknowledged: one call, one run, no retry by Celery
+    assert len(target.requests_to("/status/503")) == 1 and len(run_list(engine, bad.id)) == 1
+    assert not [e for e in events if e["type"] in ("task-retried", "task-rejected")]

@@ -18,7 +18,7 @@ from cronicorn.api.deps import Deps
 from cronicorn.core.settings import Settings
 from cronicorn.producer.client import Cronicorn
 from cronicorn.shell.bundled_redis import free_port
-from cronicorn.store.tables import runs
+from cronicorn.store.tables import endpoints, runs
 from tests.cluster import Cluster, wait_for
 from tests.services import POSTGRES_URL, REDIS_URL
 from tests.targets import TargetServer
@@ -89,8 +89,44 @@ def test_worker_metrics_match_the_runs_stored(
     assert ok >= 6 and bad >= 1
     assert sample(text, "cronicorn_runs_total", status="success", source="baseline-interval") == ok
     assert sample(text, "cronicorn_runs_total", status="failed", source="baseline-interval") == bad
+    assert sample(text, "cronicorn_run_errors_total", error_kind="http_status") == bad
     assert sample(text, "cronicorn_dispatch_lag_seconds_count") == len(stored)
     lags = sorted((r.started_at - r.scheduled_at).total_seconds() for r in stored)
     assert sample(text, "cronicorn_dispatch_lag_seconds_bucket", le="+Inf") == len(stored)
     assert sample(text, "cronicorn_dispatch_lag_seconds_bucket", le="2.0") == sum(1 for lag in lags if lag <= 2.0)
     assert failing.id  # the failing endpoint's runs are the failed ones counted above
+
+
+def test_failing_paused_overdue_and_queued_work_is_read_at_scrape_time(engine: Engine, redis_conn: redis.Redis) -> None:
+    # Given endpoints in each state an operator alerts on
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    client = Cronicorn(engine, clock=lambda: now)
+    job = client.create_job(name="states")
+    eps = [
+        client.add_endpoint(job.id, name=f"e{i}", url="https://x.example/", baseline_interval_ms=60_000)
+        for i in range(5)
+    ]
+    with engine.begin() as conn:
+        for ep, failures in zip(eps, [1, 3, 6, 12, 0], strict=True):
+            conn.execute(endpoints.update().where(endpoints.c.id == ep.id).values(failure_count=failures))
+        # the last one has been due for 90 s and nobody claimed it
+        conn.execute(
+            endpoints.update().where(endpoints.c.id == eps[4].id).values(next_run_at=now - timedelta(seconds=90))
+        )
+    client.pause_endpoint(eps[0].id, now + timedelta(hours=1), reason="maintenance")
+    paused_job = client.create_job(name="paused")
+    client.add_endpoint(paused_job.id, name="p", url="https://x.example/", baseline_interval_ms=60_000)
+    client.pause_job(paused_job.id)
+    archived = client.add_endpoint(job.id, name="gone", url="https://x.example/", baseline_interval_ms=60_000)
+    client.archive_endpoint(archived.id)
+    redis_conn.rpush("execute", "m1", "m2")
+    # When Prometheus scrapes the API
+    app = create_app(Deps(engine=engine, redis=redis_conn, settings=Settings.from_env({}), clock=lambda: now))
+    with TestClient(app) as http:
+        text = http.get("/metrics").text
+    # Then each is counted, archived endpoints aside
+    assert [sample(text, "cronicorn_endpoints_failing", at_least=str(n)) for n in (1, 3, 5, 10)] == [4, 3, 2, 1]
+    assert sample(text, "cronicorn_endpoints_paused") == 2
+    assert sample(text, "cronicorn_oldest_overdue_seconds") == 90.0
+    assert sample(text, "cronicorn_queue_depth", queue="execute") == 2
+    assert sample(text, "cronicorn_queue_depth", queue="scheduler") == 0

@@ -21,7 +21,7 @@ ONE_ROUND = Pace(interval_s=0, batch_size=10, max_claims=10)  # claims what is d
 
 
 def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_recorded(engine: Engine) -> None:
-    create_tenant(engine, NOW, "tiny", tier="tiny")
+    create_tenant(engine, NOW, "tiny", tier="tiny", tiers=TIERS)
     small_job = make_job(engine, NOW, tenant_id="tiny")
     over = make_endpoint(engine, NOW, job_id=small_job)
     unlimited = make_endpoint(engine, NOW)  # the "default" tenant has no tier: no limit
@@ -54,7 +54,7 @@ def test_a_tenant_past_its_monthly_runs_is_deferred_to_next_month_and_it_is_reco
 
 
 def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
-    create_tenant(engine, NOW, "tiny", tier="tiny")
+    create_tenant(engine, NOW, "tiny", tier="tiny", tiers=TIERS)
     job = make_job(engine, NOW, tenant_id="tiny")
     eps = [make_endpoint(engine, NOW, job_id=job, next_run_at=NOW - timedelta(seconds=i)) for i in range(3)]
     published: list[Claim] = []
@@ -71,7 +71,7 @@ def test_runs_under_the_limit_go_ahead_and_count(engine: Engine) -> None:
 
 
 def test_runs_a_closed_gate_skipped_do_not_count_against_the_month(engine: Engine) -> None:
-    create_tenant(engine, NOW, "tiny", tier="tiny")
+    create_tenant(engine, NOW, "tiny", tier="tiny", tiers=TIERS)
     job = make_job(engine, NOW, tenant_id="tiny")
     ep = make_endpoint(engine, NOW, job_id=job)
     with engine.begin() as conn:  # one call and five gated skips this month: one run of two used

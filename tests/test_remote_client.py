@@ -158,3 +158,49 @@ def test_the_seed_curl_examples_work_as_written_with_the_host_changed(live: tupl
             import json
 
             ids["ENDPOINT_ID"] = json.loads(body)["id"]
+
+
+def test_a_remote_register_refused_on_one_endpoint_leaves_nothing_behind(
+    live: tuple[LiveApi, str], engine: Engine
+) -> None:
+    # Given a tenant on the free tier (intervals of a minute or more)
+    server, _ = live
+    create_tenant(engine, datetime.now(UTC), "small", tier="free")
+    cron = RemoteCronicorn(server.url, create_key(engine, datetime.now(UTC), "small", "k")[1])
+    ok = {"name": "ok", "url": "https://api.example.com/ok", "baseline_interval_ms": 60_000}
+    fast = {"name": "fast", "url": "https://api.example.com/fast", "baseline_interval_ms": 10_000}
+    # When a registration's second endpoint is faster than the tier allows
+    with pytest.raises(InvalidInput) as refused:
+        cron.register({"name": "billing"}, [ok, fast])
+    # Then the field is named as the direct client names it, and neither the job nor the first endpoint exists
+    assert [e.field for e in refused.value.errors] == ["endpoints[1].baseline_interval_ms"]
+    assert cron.list_jobs() == []
+    with pytest.raises(InvalidInput) as bad:
+        cron.register({"name": "billing"}, [ok, {**ok, "name": "", "timeout_ms": 5}])
+    assert {e.field for e in bad.value.errors} == {"endpoints[1].name", "endpoints[1].timeout_ms"}
+    assert cron.list_jobs() == []
+    job, [saved] = cron.register({"name": "billing"}, [ok])
+    assert saved.job_id == job.id and saved.baseline_interval_ms == 60_000
+
+
+def test_the_remote_client_refuses_the_camel_case_keys_the_direct_client_refuses(
+    live: tuple[LiveApi, str], engine: Engine
+) -> None:
+    from cronicorn.producer.client import Cronicorn
+
+    server, key = live
+    remote, direct = RemoteCronicorn(server.url, key), Cronicorn(engine, tenant_id="acme")
+    spec = {"name": "h", "url": "https://api.example.com/h", "baselineIntervalMs": 60_000}
+    for cron in (remote, direct):
+        job = cron.create_job(name=f"j-{type(cron).__name__}")
+        with pytest.raises(InvalidInput) as refused:
+            cron.add_endpoint(job.id, spec)
+        assert [(e.field, e.reason) for e in refused.value.errors] == [("baselineIntervalMs", "unknown field")]
+        with pytest.raises(InvalidInput) as refused:
+            cron.register({"name": "r"}, [spec])
+        assert refused.value.errors[0].field == "endpoints[0].baselineIntervalMs"
+        with pytest.raises(InvalidInput) as refused:
+            cron.create_job({"name": "x", "jobName": "x"})
+        assert refused.value.errors[0].field == "jobName"
+        assert cron.list_endpoints(job.id) == []
+    assert [j.name for j in remote.list_jobs()] == ["j-RemoteCronicorn", "j-Cronicorn"]

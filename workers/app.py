@@ -43,6 +43,9 @@ app.conf.update(
     # message back. Fencing makes the redelivery a no-op when the attempt already happened.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # A task that raises is acknowledged too: an execute batch with a failed call ends as FAILURE (for
+    # Flower) after recording its runs, and must never come back for it.
+    task_acks_on_failure_or_timeout=True,
     worker_prefetch_multiplier=1,
     task_routes={
         TICK_TASK: {"queue": SCHEDULER_QUEUE},

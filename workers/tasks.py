@@ -17,6 +17,7 @@ from cronicorn.core.constants import (
     SWEEP_TASK,
     TICK_TASK,
 )
+from cronicorn.dispatch.runner import CallsFailed, failed_calls
 from cronicorn.dispatch.tick import Pace, run_tick
 from cronicorn.planner.selection import select_for_analysis, select_wanted
 from cronicorn.redis.flight import notify_flight_held, tick_flight_held
@@ -100,10 +101,17 @@ def _order(c: Claim) -> dict[str, Any]:
     }
 
 
-@app.task(name=EXECUTE_BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
+# `throws`: an expected error, logged in one line without a traceback.
+@app.task(name=EXECUTE_BATCH_TASK, acks_late=True, reject_on_worker_lost=True, throws=(CallsFailed,))
 def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
     orders = [Order(c["endpoint_id"], int(c["fence"])) for c in claims]
-    return {eid: outcome.value for eid, outcome in runtime().runner.execute_many(orders).items()}
+    outcomes = runtime().runner.execute_many(orders)
+    # Raised after every run is recorded, so Flower shows a batch with a failed call as FAILURE. A task
+    # that raises is acknowledged like one that returns (task_acks_on_failure_or_timeout, no autoretry).
+    failed = failed_calls({c["endpoint_id"]: str(c.get("name") or c["endpoint_id"]) for c in claims}, outcomes)
+    if failed is not None:
+        raise failed
+    return {eid: outcome.value for eid, outcome in outcomes.items()}
 
 
 @app.task(name=EXECUTE_TASK, acks_late=True, reject_on_worker_lost=True)

@@ -19,15 +19,27 @@ def camel_word(name: str) -> str:
     return re.sub("(^_*[A-Z])", lambda m: m.group(1).lower(), pascal)
 
 
-def to_camel(path: str) -> str:
-    """Our field name or path (`baseline_interval_ms`, `upstream_endpoint_ids[1]`) in the API's words."""
-    head, sep, rest = path.partition("[")
+# A dot between parts of a path (`endpoints[0].timeout_ms`), not one inside brackets (`headers[x.y]`).
+_PART = re.compile(r"\.(?![^\[]*\])")
+
+
+def _camel_part(part: str) -> str:
+    head, sep, rest = part.partition("[")
     return RENAMED.get(head, camel_word(head)) + sep + rest
 
 
-def to_snake(path: str) -> str:
-    """The API's field name or path (`baselineIntervalMs`, `upstreamEndpointIds[1]`) in our words."""
-    if path in UNRENAMED:
-        return UNRENAMED[path]
-    head, sep, rest = path.partition("[")
+def _snake_part(part: str) -> str:
+    if part in UNRENAMED:
+        return UNRENAMED[part]
+    head, sep, rest = part.partition("[")
     return _UPPER.sub("_", head).lower() + sep + rest
+
+
+def to_camel(path: str) -> str:
+    """Our field name or path (`baseline_interval_ms`, `endpoints[1].timeout_ms`) in the API's words."""
+    return ".".join(_camel_part(p) for p in _PART.split(path))
+
+
+def to_snake(path: str) -> str:
+    """The API's field name or path (`baselineIntervalMs`, `endpoints[1].timeoutMs`) in our words."""
+    return ".".join(_snake_part(p) for p in _PART.split(path))

@@ -112,7 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         _opt,
         "Redis for locks (and the broker unless CRONICORN_BROKER_URL is set). Unset: `cronicorn up` starts a "
-        "bundled Redis; other roles use redis://127.0.0.1:6379/0.",
+        "bundled Redis, which the other commands on the same CRONICORN_HOME find while it runs; otherwise "
+        "redis://127.0.0.1:6379/0.",
     ),
     Setting(
         "CRONICORN_BROKER_URL",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from cronicorn.store.attempts import Attempt, Leases, Order, begin_attempts, ren
 from cronicorn.store.finishes import finish_attempts, transient, unreachable
 from cronicorn.store.run_results import RunResult
 from cronicorn.store.signing_keys import KeyRing
-from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, RUNS, STORE_CONFLICTS
+from cronicorn.telemetry.metrics import DISPATCH_LAG, LOCK_CONTENTION, STORE_CONFLICTS, count_run
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,27 @@ class Outcome(str, Enum):
     LOCKED = "locked"  # another execution of this endpoint holds the lock
     SUPERSEDED = "superseded"  # ran, but a newer claim owns the schedule now
     SKIPPED = "skipped"  # its dependency's gate was closed: recorded, nothing sent
+
+
+# The outcomes of a call that did not succeed and was recorded as such (or could not be stored).
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.GAVE_UP, Outcome.UNSTORED})
+
+
+class CallsFailed(Exception):
+    """Raised by the execute task after every run of its batch was recorded: Flower shows it as failed.
+
+    It is the task's answer, not a fault: the message is acknowledged like a return (never retried or
+    redelivered for it), and the governor's backoff, not Celery, plans the next call.
+    """
+
+
+def failed_calls(names: Mapping[str, str], outcomes: Mapping[str, Outcome]) -> CallsFailed | None:
+    """The error a batch ends with when any of its calls failed; None when all went as planned."""
+    failed = {eid: o for eid, o in outcomes.items() if o in FAILED_OUTCOMES}
+    if not failed:
+        return None
+    listed = ", ".join(f"{names.get(eid, eid)} ({o.value})" for eid, o in sorted(failed.items()))
+    return CallsFailed(f"{len(failed)} of {len(outcomes)} calls failed: {listed}")
 
 
 @dataclass(frozen=True)
@@ -183,7 +204,7 @@ class Runner:
                 error_message=message,
             )
             done.append((attempt, result))
-            RUNS.labels(RunStatus.ABANDONED.value, attempt.source or "unknown").inc()
+            count_run(RunStatus.ABANDONED.value, attempt.source, result.error_kind)
         self.store(done)
         self.unlock(held, [a.endpoint_id for a in attempts])
         return {a.endpoint_id: Outcome.GAVE_UP for a in attempts}
@@ -223,7 +244,7 @@ class _Flight:
     def call(self, attempt: Attempt) -> RunResult:
         runner = self.runner
         if attempt.skip_reason is not None:  # its dependency's gate is closed: nothing is sent
-            RUNS.labels(RunStatus.SKIPPED.value, attempt.source or "unknown").inc()
+            count_run(RunStatus.SKIPPED.value, attempt.source, None)  # a closed gate is not an error
             return RunResult(
                 status=RunStatus.SKIPPED,
                 finished_at=runner.clock(),
@@ -246,7 +267,7 @@ class _Flight:
             )
         DISPATCH_LAG.observe(max(0.0, (sent_at - attempt.slot).total_seconds()))
         result = run_result(runner.http.call(request), runner.clock())
-        RUNS.labels(result.status.value, attempt.source or "unknown").inc()
+        count_run(result.status.value, attempt.source, result.error_kind)
         return result
 
     def renew(self, in_flight: list[Attempt]) -> None:

@@ -22,6 +22,11 @@ def tick_age(client: redis.Redis, now: datetime) -> float | None:
     return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
 
 
+def redis_queue_depths(broker: redis.Redis) -> dict[str, int]:
+    """Messages waiting per role queue (with the Redis transport each queue is a list named after it)."""
+    return {name: int(broker.llen(name)) for name in QUEUES}
+
+
 def check_health(
     engine: Engine,
     client: redis.Redis,
@@ -45,9 +50,7 @@ def check_health(
         checks["tick"] = "ok" if age is not None and age <= TICK_STALE_AFTER_S else "stale"
         checks["tick_age_seconds"] = round(age, 3) if age is not None else None
         # With the Redis transport each queue is a list named after it; another broker says itself.
-        checks["queue_depths"] = (
-            queue_depths() if queue_depths else {name: int((broker or client).llen(name)) for name in QUEUES}
-        )
+        checks["queue_depths"] = queue_depths() if queue_depths else redis_queue_depths(broker or client)
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {exc.__class__.__name__}"
         checks["tick"] = "unknown"

@@ -112,12 +112,15 @@ def register(
             if differing:
                 raise Conflict(f"endpoints differ from the registered ones: {', '.join(differing)}")
         ids = []
-        for spec in specs:
-            if spec.name not in by_name:
-                ids.append(insert_endpoint(conn, tenant_id, now, job_id, spec, tier))
-                continue
-            if on_conflict == "update":
-                apply_endpoint_spec(conn, tenant_id, now, by_name[spec.name], spec, tier)
+        for i, spec in enumerate(specs):
+            try:
+                if spec.name not in by_name:
+                    ids.append(insert_endpoint(conn, tenant_id, now, job_id, spec, tier))
+                    continue
+                if on_conflict == "update":
+                    apply_endpoint_spec(conn, tenant_id, now, by_name[spec.name], spec, tier)
+            except InvalidInput as exc:  # a tier limit or an upstream, found while writing: named like the rest
+                raise InvalidInput([FieldError(f"endpoints[{i}].{e.field}", e.reason) for e in exc.errors]) from None
             ids.append(by_name[spec.name])
         _declare_dependencies(conn, tenant_id, now, dict(zip([s.name for s in specs], ids, strict=True)), dependencies)
         return (

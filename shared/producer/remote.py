@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel
 
 from cronicorn.core.casing import to_camel, to_snake
 from cronicorn.core.errors import Conflict, CronicornError, FieldError, InvalidInput, NotFound
 from cronicorn.producer.records import Endpoint, Job, PlannedRun, Run, RunPage
-from cronicorn.producer.redaction import is_secret_name, mask_headers
+from cronicorn.producer.specs import EndpointPatch, EndpointSpec, JobPatch, JobSpec
 
 T = TypeVar("T")
 
@@ -49,9 +50,15 @@ def _record(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**{n: _parse(values.get(n), n) for n in names if n in values})
 
 
-def _differs(found: Endpoint, spec: dict[str, Any]) -> bool:
-    """Whether `spec` differs from the endpoint as read (secret header values compared as their masks)."""
-    return any(getattr(found, k) != (mask_headers(v) if k == "headers" else v) for k, v in spec.items())
+def _known(model: type[BaseModel], data: Any, prefix: str = "") -> dict[str, Any]:
+    """`data` if every key is one of `model`'s fields in our names; the direct client refuses the same keys."""
+    if not isinstance(data, dict):
+        raise InvalidInput.one(prefix.rstrip(".") or "input", "must be a mapping of field names to values")
+    unknown = [k for k in data if k not in model.model_fields]
+    if unknown:
+        # A camelCase key sent as it is would be read by the API as its own name: refused here, as directly.
+        raise InvalidInput([FieldError(f"{prefix}{k}", "unknown field") for k in unknown])
+    return data
 
 
 def _body(data: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +105,8 @@ class RemoteCronicorn:
 
     # --- jobs -------------------------------------------------------------------------
     def create_job(self, spec: dict[str, Any] | None = None, **fields_: Any) -> Job:
-        return _record(Job, self._call("POST", "/jobs", _body({**(spec or {}), **fields_})))
+        data = _known(JobSpec, {**(spec or {}), **fields_})
+        return _record(Job, self._call("POST", "/jobs", _body(data)))
 
     def get_job(self, job_id: str) -> Job:
         return _record(Job, self._call("GET", f"/jobs/{job_id}"))
@@ -107,7 +115,7 @@ class RemoteCronicorn:
         return [_record(Job, j) for j in self._call("GET", "/jobs", status=status, limit=limit, offset=offset)["jobs"]]
 
     def update_job(self, job_id: str, **fields_: Any) -> Job:
-        return _record(Job, self._call("PATCH", f"/jobs/{job_id}", _body(fields_)))
+        return _record(Job, self._call("PATCH", f"/jobs/{job_id}", _body(_known(JobPatch, fields_))))
 
     def pause_job(self, job_id: str) -> Job:
         return _record(Job, self._call("POST", f"/jobs/{job_id}/pause"))
@@ -121,7 +129,8 @@ class RemoteCronicorn:
 
     # --- endpoints --------------------------------------------------------------------
     def add_endpoint(self, job_id: str, spec: dict[str, Any] | None = None, **fields_: Any) -> Endpoint:
-        return _record(Endpoint, self._call("POST", f"/jobs/{job_id}/endpoints", _body({**(spec or {}), **fields_})))
+        data = _known(EndpointSpec, {**(spec or {}), **fields_})
+        return _record(Endpoint, self._call("POST", f"/jobs/{job_id}/endpoints", _body(data)))
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         return _record(Endpoint, self._call("GET", f"/endpoints/{endpoint_id}"))
@@ -140,6 +149,7 @@ class RemoteCronicorn:
         return [_record(Endpoint, e) for e in data["endpoints"]]
 
     def update_endpoint(self, endpoint_id: str, **fields_: Any) -> Endpoint:
+        _known(EndpointPatch, fields_)
         job_id = self.get_endpoint(endpoint_id).job_id
         return _record(Endpoint, self._call("PATCH", f"/jobs/{job_id}/endpoints/{endpoint_id}", _body(fields_)))
 
@@ -255,24 +265,18 @@ class RemoteCronicorn:
     def register(
         self, job: dict[str, Any], endpoint_specs: list[dict[str, Any]], on_conflict: str = "update"
     ) -> tuple[Job, list[Endpoint]]:
-        """Create or bring up to date a job and its endpoints by name, like `Cronicorn.register`."""
+        """Create or bring up to date a job and its endpoints by name, like `Cronicorn.register`.
+
+        One request, one transaction on the server: invalid input (named `endpoints[i].field`), a tier
+        limit or a conflict writes nothing.
+        """
         if on_conflict not in ("update", "skip", "error"):
             raise InvalidInput.one("on_conflict", "must be update, skip or error")
-        existing = [j for j in self.list_jobs(limit=1000) if j.name == job["name"] and j.status != "archived"]
-        saved_job = existing[0] if existing else self.create_job(job)
-        current = {e.name: e for e in self.list_endpoints(saved_job.id, limit=1000)}
-        saved = []
-        for spec in endpoint_specs:
-            found = current.get(spec["name"])
-            if found is None:
-                saved.append(self.add_endpoint(saved_job.id, spec))
-                continue
-            differs = _differs(found, spec)
-            if differs and on_conflict == "error":
-                raise Conflict(f"endpoint {spec['name']!r} differs from the registered one")
-            # A secret is write-only, so whether it changed only the server can tell: it is sent, and the
-            # server writes nothing when it is the one stored. (With "error", an unreadable secret counts as equal.)
-            secret = any(is_secret_name(name) for name in spec.get("headers") or {})
-            update = on_conflict == "update" and (differs or secret)
-            saved.append(self.update_endpoint(found.id, **spec) if update else found)
-        return saved_job, saved
+        if not isinstance(endpoint_specs, (list, tuple)):
+            raise InvalidInput.one("endpoints", "must be a list of endpoint specs")
+        _known(JobSpec, job, "job.")
+        for i, spec in enumerate(endpoint_specs):
+            _known(EndpointSpec, spec, f"endpoints[{i}].")
+        body = {"job": _body(job), "endpoints": [_body(s) for s in endpoint_specs], "onConflict": on_conflict}
+        data = self._call("POST", "/register", body)
+        return _record(Job, data["job"]), [_record(Endpoint, e) for e in data["endpoints"]]

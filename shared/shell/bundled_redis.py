@@ -9,6 +9,8 @@ from pathlib import Path
 
 import redis
 
+from cronicorn.shell.orphans import die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -56,6 +58,10 @@ def start_bundled_redis(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Not in our process group, so Ctrl-C does not stop it before the workers that use it;
+        # and it dies with us, whatever kills us.
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)

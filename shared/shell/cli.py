@@ -12,11 +12,21 @@ from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings, SettingsError
 
 
-def _settings() -> Settings:
+def _settings(*, find_up: bool = True) -> Settings:
+    """The settings; with no REDIS_URL set, those of the `cronicorn up` running on this home, if any."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if find_up and not settings.redis_url:
+        from cronicorn.shell.up_state import running_up
+
+        up = running_up(settings.home)
+        if up is not None and up.redis_url:
+            # In the environment too: `worker` and `flower` become Celery, which reads it there.
+            os.environ["REDIS_URL"] = up.redis_url
+            return Settings.from_env()
+    return settings
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -83,6 +93,7 @@ def cmd_beat(_args: argparse.Namespace) -> int:
 def cmd_flower(args: argparse.Namespace) -> int:
     from cronicorn.shell.roles import flower_command
 
+    _settings()  # a running `up`'s bundled Redis, when REDIS_URL is not set: Flower reads it from the environment
     argv = flower_command(args.port)
     os.execv(argv[0], argv)
     return 0  # pragma: no cover
@@ -91,7 +102,13 @@ def cmd_flower(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from cronicorn.shell.embedded import run_embedded
 
-    return run_embedded(_settings(), demo=args.demo, flower_port=args.flower_port, api_port=args.api_port)
+    return run_embedded(
+        _settings(find_up=False),
+        demo=args.demo,
+        flower_port=args.flower_port or None,
+        api_port=args.api_port,
+        verbose=args.verbose,
+    )
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -116,13 +133,19 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 def cmd_tenants(args: argparse.Namespace) -> int:
     from cronicorn.core.errors import CronicornError
+    from cronicorn.core.tiers import parse_tiers
     from cronicorn.store.engine import make_engine
-    from cronicorn.store.tenants import create_tenant, list_tenants
+    from cronicorn.store.tenants import create_tenant, list_tenants, set_tenant_tier
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    tiers = parse_tiers(settings.tiers_json)
     try:
-        if args.tenants_command == "create":
-            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier)
+        if args.tenants_command == "update":
+            tenant = set_tenant_tier(engine, args.tenant_id, args.tier, tiers)
+            print(f"tenant {tenant['id']} is now {tenant['tier']}")
+        elif args.tenants_command == "create":
+            tenant = create_tenant(engine, utcnow(), args.tenant_id, args.name, args.tier, tiers)
             print(f"tenant {tenant['id']} created ({tenant['tier']})")
             if tenant["signing_secret"]:
                 print(f"Signing secret (shown once; give it to its receivers):\n{tenant['signing_secret']}")
@@ -199,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--demo", action="store_true", help="register a demo job against a built-in target and show its runs"
     )
-    up.add_argument("--flower-port", type=int, default=None, help="also run Flower on this port")
+    up.add_argument("--flower-port", type=int, default=5555, help="port of Flower (0: do not run it)")
+    up.add_argument("--verbose", action="store_true", help="print Celery's and the API's logs, not only runs")
     up.add_argument("--api-port", type=int, default=8000, help="port of the REST API (0: do not run it)")
     up.set_defaults(func=cmd_up)
 
@@ -237,7 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenants.add_parser("create", help="create a tenant")
     p.add_argument("tenant_id")
     p.add_argument("--name")
-    p.add_argument("--tier", default="free")
+    p.add_argument(
+        "--tier", default="unlimited", help="free, pro, enterprise or one of CRONICORN_TIERS (default: unlimited)"
+    )
+    p.set_defaults(func=cmd_tenants)
+    p = tenants.add_parser("update", help="move a tenant to another tier")
+    p.add_argument("tenant_id")
+    p.add_argument("--tier", required=True, help="free, pro, enterprise, unlimited or one of CRONICORN_TIERS")
     p.set_defaults(func=cmd_tenants)
     tenants.add_parser("list", help="list tenants").set_defaults(func=cmd_tenants)
 

@@ -9,6 +9,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cronicorn.shell.orphans import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,7 @@ class Child:
 @dataclass
 class Supervisor:
     env: dict[str, str]
+    log_dir: Path | None = None  # None: children write to our terminal
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
 
@@ -36,8 +41,24 @@ class Supervisor:
             self._start(child)
 
     def _start(self, child: Child) -> None:
-        # A session of its own: Ctrl-C reaches only us, and we stop children in order.
-        child.proc = subprocess.Popen(child.argv, env=self.env, start_new_session=True)
+        # A session of its own: Ctrl-C reaches only us, and we stop children in order. It dies with us
+        # (even by kill -9) and, unless verbose, writes to its own log file in the home.
+        out: Any = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{child.name}.log", "ab")
+        try:
+            child.proc = subprocess.Popen(
+                child.argv,
+                env=self.env,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+            )
+        finally:
+            if out is not None:
+                out.close()
         child.started_at = time.monotonic()
         log.info("started %s (pid %s)", child.name, child.proc.pid)
 
@@ -64,7 +85,8 @@ class Supervisor:
                 # Back off a child that dies right after starting, instead of spinning.
                 if time.monotonic() - child.started_at < 5 and child.restarts >= 3:
                     continue
-                log.warning("%s exited with %s; restarting", child.name, child.proc.returncode)
+                where = f" (see {self.log_dir / (child.name + '.log')})" if self.log_dir else ""
+                print(f"{child.name} exited with {child.proc.returncode}; restarting{where}", flush=True)
                 child.restarts += 1
                 self._start(child)
 

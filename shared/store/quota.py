@@ -52,8 +52,8 @@ class RunQuota:
                             runs.c.status.notin_(UNCOUNTED),
                         )
                     ).scalar_one()
-                    if tier_name
-                    else 0
+                    if tier_name in self.tiers
+                    else 0  # an unlimited tenant's runs are not counted
                 )
             hit = (time.monotonic(), tier_name, int(used))
             with self._lock:

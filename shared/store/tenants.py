@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.errors import Conflict, InvalidInput, NotFound
+from cronicorn.core.tiers import DEFAULT_TIERS, UNLIMITED, Tier, check_tier_name
 from cronicorn.store.signing_keys import ensure_signing_key
 from cronicorn.store.tables import api_keys, tenants
 
@@ -37,15 +39,23 @@ def _hash(key: str) -> str:
 
 
 def create_tenant(
-    engine: Engine, now: datetime, tenant_id: str, name: str | None = None, tier: str = "free"
+    engine: Engine,
+    now: datetime,
+    tenant_id: str,
+    name: str | None = None,
+    tier: str = UNLIMITED,
+    tiers: Mapping[str, Tier] = DEFAULT_TIERS,
 ) -> dict[str, Any]:
     """A new tenant with its own signing key, whose secret (`signing_secret`) is returned here only.
+
+    Without a tier it is not limited (a tenant of one's own installation); `tiers` are the names allowed.
 
     `signing_secret` is None when the tenant already signed calls before it was created (a tenant
     known by its jobs): it keeps the key it has.
     """
     if not TENANT_ID.match(tenant_id):
         raise InvalidInput.one("tenant_id", "use 1-64 lower-case letters, digits, '-' or '_'")
+    check_tier_name(tier, tiers)
     try:
         with engine.begin() as conn:
             conn.execute(tenants.insert().values(id=tenant_id, name=name or tenant_id, tier=tier, created_at=now))
@@ -55,6 +65,17 @@ def create_tenant(
     # Were this step lost (a crash right here), its first call would create the key instead.
     secret = ensure_signing_key(engine, now, tenant_id)
     return {"id": tenant_id, "name": name or tenant_id, "tier": tier, "created_at": now, "signing_secret": secret}
+
+
+def set_tenant_tier(
+    engine: Engine, tenant_id: str, tier: str, tiers: Mapping[str, Tier] = DEFAULT_TIERS
+) -> dict[str, Any]:
+    """Move a tenant to another tier; its limits apply from its next write and its next claim."""
+    check_tier_name(tier, tiers)
+    with engine.begin() as conn:
+        if conn.execute(tenants.update().where(tenants.c.id == tenant_id).values(tier=tier)).rowcount == 0:
+            raise NotFound("tenant", tenant_id)
+        return dict(conn.execute(select(tenants).where(tenants.c.id == tenant_id)).one()._mapping)
 
 
 def list_tenants(engine: Engine) -> list[dict[str, Any]]:

@@ -18,6 +18,9 @@ DISPATCH_LAG = Histogram(
     "cronicorn_dispatch_lag_seconds", "Request start minus the scheduled slot", buckets=LAG_BUCKETS
 )
 RUNS = Counter("cronicorn_runs_total", "Finished runs by status and plan source", ["status", "source"])
+RUN_ERRORS = Counter(
+    "cronicorn_run_errors_total", "Runs that did not succeed, by error kind (timeout, http_status, ...)", ["error_kind"]
+)
 CLAIMS_PER_TICK = Histogram(
     "cronicorn_claims_per_tick",
     "Endpoints claimed by one tick",
@@ -52,6 +55,13 @@ CONFLICTS = Counter(
 def count_statements(engine: Engine) -> None:
     """Count every statement `engine` sends: what each role costs the database, idle and busy."""
     event.listen(engine, "before_cursor_execute", lambda *_: DB_STATEMENTS.inc())
+
+
+def count_run(status: str, source: str | None, error_kind: str | None) -> None:
+    """Count one finished run (and its error kind when it failed)."""
+    RUNS.labels(status, source or "unknown").inc()
+    if error_kind:
+        RUN_ERRORS.labels(error_kind).inc()
 
 
 def registry() -> CollectorRegistry | None:
