@@ -23,14 +23,12 @@ of `examples/demo_services.py` instead.)
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cronicorn import Cronicorn
+from examples.command_line import latest_decisions, parse, serve
 
 EVERY_15_MIN = {"baseline_interval_ms": 15 * 60_000}
 DAILY = {"baseline_cron": "30 2 * * *"}
@@ -71,35 +69,13 @@ def register_cascade(cron: Cronicorn, base_url: str, *, extract_schedule: Mappin
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", default=os.environ.get("CRONICORN_DATABASE_URL"))
-    parser.add_argument("--base-url", default=os.environ.get("PIPELINE_BASE_URL"))
-    parser.add_argument("--demo", action="store_true", help="serve the stand-in services and use them")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("--database-url (or CRONICORN_DATABASE_URL) is required")
-    services = None
-    if args.demo:
-        from examples.demo_services import PipelineServices
-
-        services = PipelineServices().start()
-        args.base_url = services.base_url
-    if not args.base_url:
-        parser.error("--base-url (or PIPELINE_BASE_URL) is required, or --demo")
-    cron = Cronicorn.from_url(args.database_url)
-    cascade = register_cascade(cron, args.base_url)
+    run = parse(__doc__, argv, demo_help="serve the stand-in services and use them")
+    cascade = register_cascade(run.cron, run.base_url)
     print(f"extract-orders {cascade.orders}\nextract-customers {cascade.customers}\nload {cascade.load}")
-    if services is not None:
-        cron.run_now(cascade.orders)
-        cron.run_now(cascade.customers)
-        print(f"serving the demo services at {services.base_url}; Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(5)
-                for line in cron.decisions(cascade.load)[-3:]:
-                    print("load:", line["kind"], line["reason"])
-        except KeyboardInterrupt:
-            services.stop()
+    if run.services is not None:
+        run.cron.run_now(cascade.orders)
+        run.cron.run_now(cascade.customers)
+        serve(run.services, lambda: latest_decisions(run.cron, cascade.load, 3, "load: "))
 
 
 if __name__ == "__main__":

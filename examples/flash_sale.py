@@ -27,14 +27,13 @@ workers.) `cronicorn endpoints decisions <id>` says why a tier ran or did not.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cronicorn import Cronicorn
+from examples.command_line import latest_decisions, parse, serve
 
 HIGH = "$.visitors_per_min > 1000"
 NORMAL = "$.visitors_per_min <= 1000"
@@ -99,35 +98,19 @@ def register_flash_sale(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", default=os.environ.get("CRONICORN_DATABASE_URL"))
-    parser.add_argument("--base-url", default=os.environ.get("PIPELINE_BASE_URL"))
-    parser.add_argument("--demo", action="store_true", help="serve the stand-in services (a spike every other minute)")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("--database-url (or CRONICORN_DATABASE_URL) is required")
-    services = None
-    if args.demo:
-        from examples.demo_services import PipelineServices
-
-        services = PipelineServices().start()
-        args.base_url = services.base_url
-    if not args.base_url:
-        parser.error("--base-url (or PIPELINE_BASE_URL) is required, or --demo")
-    cron = Cronicorn.from_url(args.database_url)
-    sale = register_flash_sale(cron, args.base_url)
+    run = parse(__doc__, argv, demo_help="serve the stand-in services (a spike every other minute)")
+    sale = register_flash_sale(run.cron, run.base_url)
     print(f"traffic-monitor {sale.monitor}\norder-processor {sale.orders}")
     print(f"inventory-sync {sale.inventory}\nanalytics-updater {sale.analytics}")
+    services = run.services
     if services is not None:
-        print(f"serving the demo services at {services.base_url}; Ctrl-C to stop")
-        try:
-            while True:
-                services.visitors_per_min = 5000 if int(time.time() // 60) % 2 else 200
-                time.sleep(5)
-                for line in cron.decisions(sale.analytics)[-2:]:
-                    print("analytics:", line["kind"], line["reason"])
-        except KeyboardInterrupt:
-            services.stop()
+
+        def every_round() -> list[str]:
+            services.visitors_per_min = 5000 if int(time.time() // 60) % 2 else 200  # a spike every other minute
+            return latest_decisions(run.cron, sale.analytics, 2, "analytics: ")
+
+        every_round()  # the first minute's traffic, before anything is served
+        serve(services, every_round)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,12 @@ The arguments fall back to the environment: CRONICORN_DATABASE_URL and PIPELINE_
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cronicorn import Cronicorn
+from examples.command_line import latest_decisions, parse, serve
 
 HOURLY = {"baseline_cron": "0 * * * *"}
 AT_SIX = {"baseline_cron": "0 6 * * *"}
@@ -100,34 +98,12 @@ def register_pipeline(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", default=os.environ.get("CRONICORN_DATABASE_URL"))
-    parser.add_argument("--base-url", default=os.environ.get("PIPELINE_BASE_URL"))
-    parser.add_argument("--demo", action="store_true", help="serve the stand-in services and use them")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("--database-url (or CRONICORN_DATABASE_URL) is required")
-    services = None
-    if args.demo:
-        from examples.demo_services import PipelineServices
-
-        services = PipelineServices().start()
-        args.base_url = services.base_url
-    if not args.base_url:
-        parser.error("--base-url (or PIPELINE_BASE_URL) is required, or --demo")
-    cron = Cronicorn.from_url(args.database_url)
-    pipeline = register_pipeline(cron, args.base_url)
+    run = parse(__doc__, argv, demo_help="serve the stand-in services and use them")
+    pipeline = register_pipeline(run.cron, run.base_url)
     print(f"ingest {pipeline.ingest}\nprocess {pipeline.process}\nreport {pipeline.report}")
-    if services is not None:
-        cron.run_now(pipeline.ingest)
-        print(f"serving the demo services at {services.base_url}; Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(5)
-                for line in cron.decisions(pipeline.report)[-3:]:
-                    print("report:", line["kind"], line["reason"])
-        except KeyboardInterrupt:
-            services.stop()
+    if run.services is not None:
+        run.cron.run_now(pipeline.ingest)
+        serve(run.services, lambda: latest_decisions(run.cron, pipeline.report, 3, "report: "))
 
 
 if __name__ == "__main__":

@@ -32,15 +32,13 @@ of `examples/demo_services.py`, degraded once, while `cronicorn up` runs the wor
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cronicorn import Cronicorn
+from examples.command_line import latest_decisions, parse, serve
 
 EVERY_MINUTE = {"baseline_interval_ms": 60_000, "max_interval_ms": 120_000}
 COOLDOWN = {"min_interval_ms": 5 * 60_000}
@@ -97,37 +95,21 @@ def register_recovery(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", default=os.environ.get("CRONICORN_DATABASE_URL"))
-    parser.add_argument("--base-url", default=os.environ.get("PIPELINE_BASE_URL"))
-    parser.add_argument("--demo", action="store_true", help="serve the stand-in services (degraded once) and use them")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("--database-url (or CRONICORN_DATABASE_URL) is required")
-    services = None
-    if args.demo:
-        from examples.demo_services import PipelineServices
-
-        services = PipelineServices().start()
+    run = parse(__doc__, argv, demo_help="serve the stand-in services (degraded once) and use them")
+    services = run.services
+    if services is not None:
         services.degraded_since = datetime.now(UTC).isoformat(timespec="seconds")
-        args.base_url = services.base_url
-    if not args.base_url:
-        parser.error("--base-url (or PIPELINE_BASE_URL) is required, or --demo")
-    cron = Cronicorn.from_url(args.database_url)
-    r = register_recovery(cron, args.base_url)
+    r = register_recovery(run.cron, run.base_url)
     print(f"health-check {r.health}\ntrigger-recovery {r.recover}\nverify-recovery {r.verify}")
     if services is not None:
-        cron.run_now(r.health)
-        print(f"serving the demo services at {services.base_url} (degraded); Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(5)
-                if services.requests("/recover"):
-                    services.degraded_since = None  # the restart healed it
-                for line in cron.decisions(r.recover)[-2:] + cron.decisions(r.verify)[-2:]:
-                    print(line["kind"], line["reason"])
-        except KeyboardInterrupt:
-            services.stop()
+        run.cron.run_now(r.health)
+
+        def every_round() -> list[str]:
+            if services.requests("/recover"):
+                services.degraded_since = None  # the restart healed it
+            return latest_decisions(run.cron, r.recover, 2) + latest_decisions(run.cron, r.verify, 2)
+
+        serve(services, every_round, note=" (degraded)")
 
 
 if __name__ == "__main__":
