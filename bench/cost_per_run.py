@@ -134,21 +134,26 @@ def counted(runs: int, redis_url: str, base: str) -> tuple[list[dict[str, Any]],
     ).claimed
     rows.append(_row("tick (claim)", claimed, start, start_cmds, redis_url))
     start_cmds, start = redis_commands(redis_url), dict(COUNTS)
+    cpu = time.process_time()
     outcomes: dict[str, int] = {}
     for batch in orders:
         for outcome in runner.execute_many(batch).values():
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
+    cpu = time.process_time() - cpu
     rows.append(
         _row(
             f"execute (batches of {settings.execute_batch_size})", sum(outcomes.values()), start, start_cmds, redis_url
         )
     )
+    # The worker's own CPU (this process: SQL, Redis, HTTP client, planning), without the servers'.
+    rows[-1]["worker_cpu_ms_per_run"] = 1000 * cpu / max(1, sum(outcomes.values()))
     print("outcomes", outcomes)
     rt.engine.dispose()
     return rows, outcomes
 
 
 def _row(stage: str, runs: int, start: dict[str, int], start_cmds: int, redis_url: str) -> dict[str, Any]:
+    """What one stage cost per run; `worker_cpu_ms_per_run` is added for the execute stage."""
     statements = COUNTS["statements"] - start["statements"]
     transactions = COUNTS["commits"] - start["commits"] + COUNTS["rollbacks"] - start["rollbacks"]
     return {
@@ -217,6 +222,7 @@ def main() -> None:
                 "pg_round_trips_per_run",
                 "redis_round_trips_per_run",
                 "redis_server_commands_per_run",
+                "worker_cpu_ms_per_run",
             ],
             rows,
         ),

@@ -57,7 +57,7 @@ def test_with_many_registered_and_few_due_sqlite_reads_the_due_index(sqlite_engi
 
 def test_starting_an_attempt_never_reads_the_endpoints_run_history(pg_engine: Engine, now: datetime) -> None:
     """The running-runs lookup of every attempt start stays on a partial index however many runs exist."""
-    from cronicorn.store.attempts import running_runs
+    from cronicorn.store.attempts import RUNNING_RUNS
     from tests.factories import make_endpoint
 
     ep = make_endpoint(pg_engine, now)
@@ -72,6 +72,6 @@ def test_starting_an_attempt_never_reads_the_endpoints_run_history(pg_engine: En
             {"ep": ep, "job": job},
         )
         conn.execute(text("ANALYZE runs"))
-        sql = running_runs([ep]).compile(pg_engine, compile_kwargs={"literal_binds": True})
+        sql = RUNNING_RUNS.params(endpoint_ids=[ep]).compile(pg_engine, compile_kwargs={"literal_binds": True})
         plan = conn.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()
     assert any("ix_runs_running_endpoint" in line for line in plan), "\n".join(plan)

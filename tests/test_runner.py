@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -11,13 +12,13 @@ import redis
 from sqlalchemy import Engine
 
 from cronicorn.core.clock import utcnow
-from cronicorn.dispatch.runner import Outcome, Runner
+from cronicorn.dispatch.runner import MAX_HOLD, Outcome, Runner
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
 from cronicorn.redis.keys import endpoint_lock
 from cronicorn.redis.locks import EndpointLocks
 from cronicorn.store.attempts import LOCKED_RETRY_MS, Leases, Order, idempotency_key
-from cronicorn.store.claims import claim_due
+from cronicorn.store.claims import claim_due, release_claims
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
 
@@ -268,3 +269,53 @@ def test_failure_retries_do_not_count_against_the_lost_attempt_limit(
     assert claim.attempt == 3 and runner.max_attempts == 2
     assert runner.execute_many([Order(ep, claim.fence)]) == {ep: Outcome.SUCCESS}
     assert len(target.requests_to("/ok")) == 1
+
+
+def test_a_call_claimed_ahead_of_its_slot_is_sent_at_its_slot_not_before(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    now = utcnow()
+    slot = now + timedelta(milliseconds=400)
+    ep = make_endpoint(engine, now, url=target.url("/ok"), next_run_at=slot)
+    [claim] = claim_due(engine, now, limit=1, ahead_ms=500)
+    assert claim.run_at == slot == claim.slot
+    started = time.monotonic()
+    assert runner.execute_many([Order(ep, claim.fence, claim.run_at)]) == {ep: Outcome.SUCCESS}
+    [seen] = target.requests_to("/ok")
+    # Sent once its slot had come (monotonic time: the wall clock is read once above).
+    assert seen.at - started >= (slot - utcnow()).total_seconds() - 0.001
+    assert utcnow() >= slot
+    [run] = run_rows(engine, ep)
+    assert run.status == "success" and run.started_at >= slot
+
+
+def test_a_claim_released_while_its_call_waits_for_its_slot_sends_nothing(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    """The fence is checked when the slot comes, not when the message arrives: a pause made in
+    between still stops the call."""
+    now = utcnow()
+    slot = now + timedelta(milliseconds=500)
+    ep = make_endpoint(engine, now, url=target.url("/ok"), next_run_at=slot)
+    [claim] = claim_due(engine, now, limit=1, ahead_ms=600)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.execute_many, [Order(ep, claim.fence, claim.run_at)])
+        time.sleep(0.1)
+        with engine.begin() as conn:  # what a pause does to a claim nobody has started
+            release_claims(conn, [{"b_id": ep, "b_next": None, "b_source": None}])
+        assert running.result(timeout=5) == {ep: Outcome.STALE}
+    assert target.requests_to("/ok") == [] and run_rows(engine, ep) == []
+
+
+def test_a_message_from_a_clock_far_ahead_is_held_no_longer_than_the_limit(
+    runner: Runner, engine: Engine, target: TargetServer
+) -> None:
+    now = utcnow()
+    ep = make_endpoint(engine, now, url=target.url("/ok"))
+    [claim] = claim_due(engine, now, limit=1)
+    started = time.monotonic()
+    far = now + timedelta(minutes=10)  # a scheduler whose clock is ten minutes ahead
+    assert runner.execute_many([Order(ep, claim.fence, far)]) == {ep: Outcome.SUCCESS}
+    assert time.monotonic() - started < 2 * MAX_HOLD.total_seconds() + 1
+    [run] = run_rows(engine, ep)
+    assert run.started_at <= utcnow()  # recorded as when it started, not as the far clock said

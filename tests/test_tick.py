@@ -1,4 +1,5 @@
-"""The tick claims for its whole interval, each endpoint when it falls due, not when the tick began.
+"""The tick claims for its whole interval, each endpoint when it falls due (or `ahead_s` before),
+not when the tick began.
 
 The store is real (both engines); time is a hand-moved clock whose `sleep` is the only way it
 passes, so each test says exactly when a claim happened relative to its slot.
@@ -22,7 +23,10 @@ from cronicorn.redis.keys import tick_flight
 from cronicorn.store.claims import Claim
 from tests.factories import make_endpoint, make_job
 
-PACE = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, backlog_s=0.25)
+AHEAD = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, ahead_s=0.15)
+
+# Claims exactly when due: most tests here are about when the tick claims; `ahead_s` has its own.
+PACE = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, ahead_s=0)
 
 
 class FakeTime:
@@ -58,9 +62,11 @@ class Published:
     def __init__(self, fake: FakeTime) -> None:
         self.fake = fake
         self.rounds: list[tuple[float, list[str]]] = []
+        self.claims: list[Claim] = []
 
     def __call__(self, claims: Sequence[Claim]) -> None:
         self.rounds.append((round(self.fake.elapsed, 6), [c.endpoint_id for c in claims]))
+        self.claims.extend(claims)
 
     def when(self, endpoint_id: str) -> float:
         return next(t for t, ids in self.rounds if endpoint_id in ids)
@@ -145,11 +151,41 @@ def test_rounds_are_spaced_further_while_execute_messages_wait(engine: Engine, f
         make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, s))
     waiting = [True, True, True, False, True]
     published = Published(fake)
-    tick_once(engine, fake, published, backlog=lambda: waiting.pop(0) if waiting else False)
-    # Spacing doubles from gather_s while messages wait (0.1, 0.2, then capped at 0.25), and falls
-    # back to gather_s as soon as the queue is empty.
+    pace = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, ahead_s=0.25)
+    tick_once(engine, fake, published, pace, backlog=lambda: waiting.pop(0) if waiting else False)
+    # Spacing doubles from gather_s while messages wait (0.1, 0.2, then capped at ahead_s, 0.25),
+    # and falls back to gather_s as soon as the queue is empty; each round claims 0.25 s ahead.
     rounds = [(t, len(ids)) for t, ids in published.rounds]
-    assert rounds == [(0.0, 1), (0.1, 2), (0.3, 2), (0.55, 1), (0.75, 1), (0.85, 2)]
+    assert rounds == [(0.0, 4), (0.1, 1), (0.3, 1), (0.55, 2), (0.6, 1)]
+    # However the rounds were spaced, no claim was made after its slot or more than ahead_s before it.
+    for c in published.claims:
+        made = published.when(c.endpoint_id)
+        assert (c.run_at - fake.start).total_seconds() - 0.25 <= made + 1e-6
+        assert made <= (c.run_at - fake.start).total_seconds() + 1e-6
+
+
+def test_free_slots_are_claimed_ahead_and_say_when_they_are_due(engine: Engine, fake: FakeTime) -> None:
+    job = make_job(engine, fake.wall())
+    due_at = {s: make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, s)) for s in (0.3, 0.72)}
+    published = Published(fake)
+    tick_once(engine, fake, published, AHEAD)
+    assert {s: published.when(e) for s, e in due_at.items()} == {0.3: pytest.approx(0.15), 0.72: pytest.approx(0.57)}
+    # The worker holds each call until its slot: the message says when that is.
+    assert {c.endpoint_id: c.run_at for c in published.claims} == {e: at(fake, s) for s, e in due_at.items()}
+    assert all(c.lease_until == c.run_at + timedelta(milliseconds=4000) for c in published.claims)
+
+
+def test_a_claimed_slot_is_never_claimed_again_before_its_lease_ends(engine: Engine, fake: FakeTime) -> None:
+    """Claiming ahead is for free slots only: a lapsed claim's holder may send until its lease ends."""
+    lease_end = at(fake, 0.3)
+    ep = make_endpoint(
+        engine, fake.wall(), next_run_at=lease_end, lease_until=lease_end, claimed_slot=at(fake, -4), fence=1
+    )
+    published = Published(fake)
+    tick_once(engine, fake, published, AHEAD)
+    assert published.when(ep) >= 0.3
+    [claim] = published.claims
+    assert claim.run_at == at(fake, published.when(ep)) and claim.fence == 2
 
 
 def test_the_claim_budget_ends_the_tick_early(engine: Engine, fake: FakeTime) -> None:
@@ -166,7 +202,7 @@ def test_a_tick_with_no_interval_claims_what_is_due_once(engine: Engine, fake: F
     due = make_endpoint(engine, fake.wall(), next_run_at=at(fake, 0))
     make_endpoint(engine, fake.wall(), next_run_at=at(fake, 0.01))
     published = Published(fake)
-    tick_once(engine, fake, published, Pace(interval_s=0, batch_size=10, max_claims=10))
+    tick_once(engine, fake, published, Pace(interval_s=0, batch_size=10, max_claims=10, ahead_s=0))
     assert published.rounds == [(0.0, [due])] and fake.elapsed == 0.0
 
 

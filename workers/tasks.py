@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from cronicorn.core.clock import utcnow
@@ -50,6 +51,7 @@ def tick() -> dict[str, Any]:
                 max_claims=s.tick_batch_size * s.tick_max_batches,
                 gather_s=s.tick_gather_ms / 1000,
                 poll_s=s.tick_poll_ms / 1000,
+                ahead_s=s.tick_ahead_ms / 1000,
             ),
             claim_lease_ms=s.claim_lease_ms,
             quota=rt.quota,
@@ -93,6 +95,7 @@ def _order(c: Claim) -> dict[str, Any]:
     return {
         "endpoint_id": c.endpoint_id,
         "fence": c.fence,
+        "run_at": c.run_at.isoformat(),  # the worker holds the call until then
         # Not needed to run; they make the task readable in Flower.
         "name": c.name,
         "job_id": c.job_id,
@@ -104,7 +107,7 @@ def _order(c: Claim) -> dict[str, Any]:
 # `throws`: an expected error, logged in one line without a traceback.
 @app.task(name=EXECUTE_BATCH_TASK, acks_late=True, reject_on_worker_lost=True, throws=(CallsFailed,))
 def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
-    orders = [Order(c["endpoint_id"], int(c["fence"])) for c in claims]
+    orders = [Order(c["endpoint_id"], int(c["fence"]), run_at(c.get("run_at"))) for c in claims]
     outcomes = runtime().runner.execute_many(orders)
     # Raised after every run is recorded, so Flower shows a batch with a failed call as FAILURE. A task
     # that raises is acknowledged like one that returns (task_acks_on_failure_or_timeout, no autoretry).
@@ -112,6 +115,15 @@ def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
     if failed is not None:
         raise failed
     return {eid: outcome.value for eid, outcome in outcomes.items()}
+
+
+def run_at(value: Any) -> datetime | None:
+    """A message's `run_at` (ISO 8601, UTC); None from an older scheduler, or when unreadable: at once."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
 
 
 @app.task(name=EXECUTE_TASK, acks_late=True, reject_on_worker_lost=True)

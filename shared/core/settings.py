@@ -181,7 +181,15 @@ SETTINGS: tuple[Setting, ...] = (
         "50",
         lambda n, r: _int(n, r, minimum=1, maximum=1000),
         "A tick claims for its whole interval, in rounds at least this far apart: endpoints falling due "
-        "within it share messages (the floor of the dispatch lag).",
+        "within it share messages.",
+    ),
+    Setting(
+        "CRONICORN_TICK_AHEAD_MS",
+        "tick_ahead_ms",
+        "150",
+        lambda n, r: _int(n, r, minimum=0, maximum=1000),
+        "Free slots are claimed this long before they fall due and the execute worker holds each call until "
+        "its slot, so claiming, publishing and starting do not make runs late (0: claim when due).",
     ),
     Setting(
         "CRONICORN_TICK_POLL_MS",
@@ -472,6 +480,7 @@ class Settings:
     tick_batch_size: int = 200
     tick_max_batches: int = 25
     tick_gather_ms: int = 50
+    tick_ahead_ms: int = 150
     tick_poll_ms: int = 250
     sweep_interval_s: float = 60.0
     lease_grace_ms: int = 30_000

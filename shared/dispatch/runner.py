@@ -43,6 +43,10 @@ STORE_LINGER_S = 0.01
 # A request leaves only while its lease has this much left: the time between the check and
 # the bytes leaving must fit in it (see the README's "what window remains").
 SEND_MARGIN = timedelta(milliseconds=500)
+# A claim made ahead of its slot is held by the worker until then, but never longer than this: a
+# message that looks earlier than that comes from a host whose clock is ahead, and waiting for
+# its clock would only make the run late.
+MAX_HOLD = timedelta(seconds=2)
 
 
 class Outcome(str, Enum):
@@ -102,6 +106,13 @@ class Runner:
         """
         held: dict[str, str] = {}
         outcomes: dict[str, Outcome] = {}
+        # Claimed a moment ahead: start when the first of them is due (the fence is checked then,
+        # so a pause or an edit made meanwhile still stops the call); each call waits for its own.
+        first = min((o.run_at for o in orders if o.run_at is not None), default=None)
+        if first is not None:
+            self.hold_until(first)
+            latest = self.clock() + MAX_HOLD  # a far-ahead clock's run_at is not recorded as the start
+            orders = [replace(o, run_at=min(o.run_at, latest)) if o.run_at else o for o in orders]
         try:
             started = begin_attempts(
                 self.engine,
@@ -127,6 +138,14 @@ class Runner:
         finally:
             self.unlock(held, list(held))
         return outcomes
+
+    def hold_until(self, at: datetime | None) -> None:
+        """Wait until `at` (at most `MAX_HOLD`); at once when it is None or past."""
+        if at is None:
+            return
+        delay = min(at - self.clock(), MAX_HOLD).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
 
     @cached_property
     def locks(self) -> EndpointLocks:
@@ -257,6 +276,7 @@ class _Flight:
         except Exception as exc:  # the signing keys could not be read (database unreachable)
             log.warning("run %s not sent: its request could not be prepared (%s)", attempt.run_id, exc)
             return not_sent(runner.clock(), f"its request could not be prepared ({type(exc).__name__}: {exc})")
+        runner.hold_until(attempt.started_at)  # its slot, when it was claimed ahead of it
         sent_at = runner.clock()
         lease_until = self.leases[attempt.run_id]
         if sent_at + SEND_MARGIN > lease_until:

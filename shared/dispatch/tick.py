@@ -5,9 +5,14 @@ leave each run up to a whole interval late. So a tick stays for its interval: it
 due, reads when the next endpoint falls due (one index-only `min(next_run_at)`), sleeps until then
 and claims again. Rounds are at least `gather_s` apart, so endpoints falling due together share
 messages; the earliest due time is read again at least every `poll_s`, so a run-now, a new
-endpoint or an edit made elsewhere is seen within that. Nothing waits in the broker: a claim is
-made and published only when its slot has come (no Celery ETA), and the future stays in the
-database. The next tick takes over as this one ends (one at a time: see `cronicorn.redis.flight`).
+endpoint or an edit made elsewhere is seen within that. The next tick takes over as this one ends
+(one at a time: see `cronicorn.redis.flight`).
+
+Claiming, publishing and starting take time, and under load that time has a long tail: a slot
+claimed when it came would always be late by it. So free slots are claimed `ahead_s` before they
+fall due, and the message says when (`Claim.run_at`); the worker holds it until then, and checks
+its fence only then, so a pause or an edit made in between still stops the call. Nothing waits in
+the broker for longer than that (no Celery ETA): the future stays in the database.
 
 Cost follows due work (promise 4): an idle tick reads one index entry every `poll_s`; a busy one
 claims in rounds whose size is the work that fell due.
@@ -39,7 +44,9 @@ class Pace:
     max_claims: int  # claims one tick makes at most; the next tick goes on from there
     gather_s: float = 0.05  # rounds at least this far apart: work due together shares messages
     poll_s: float = 0.25  # the earliest due time is read again at least this often
-    backlog_s: float = 0.25  # rounds up to this far apart while execute messages wait unstarted
+    # Free slots are claimed this long before they fall due; rounds are never spaced further
+    # apart than this either (while execute messages wait), so spacing never makes a run late.
+    ahead_s: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def run_tick(
 
     `backlog` says whether execute messages are still waiting to be started: while they are, an
     earlier round would only queue behind them, so rounds are spaced further (doubling, up to
-    `pace.backlog_s`) and the claims that fall due meanwhile go out together in fuller messages:
+    `pace.ahead_s`) and the claims that fall due meanwhile go out together in fuller messages:
     the workers spend less per claim exactly when they have the least to spare.
     """
     clocks = _Clocks(clock, monotonic, sleep)
@@ -82,13 +89,13 @@ def run_tick(
     deadline = started + pace.interval_s
     claimed = rounds = 0
     not_before, spacing = started, pace.gather_s
-    while claimed < pace.max_claims and _wait_until_due(engine, clocks, not_before, deadline, pace.poll_s):
+    while claimed < pace.max_claims and _wait_until_due(engine, clocks, not_before, deadline, pace):
         round_at = monotonic()
         claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
         rounds += 1
         # A backlog that lasts doubles the spacing up to backlog_s; a passing one costs little lag.
         waiting = backlog is not None and backlog()
-        spacing = min(spacing * 2, pace.backlog_s) if waiting else pace.gather_s
+        spacing = min(spacing * 2, max(pace.ahead_s, pace.gather_s)) if waiting else pace.gather_s
         not_before = round_at + spacing
     duration = monotonic() - started
     CLAIMS_PER_TICK.observe(claimed)
@@ -99,15 +106,22 @@ def run_tick(
 def next_due(engine: Engine) -> datetime | None:
     """When the earliest endpoint falls due (a claim's lease end and a pending retry included)."""
     with engine.connect() as conn:
-        return conn.execute(select(func.min(endpoints.c.next_run_at))).scalar()
+        return conn.execute(_NEXT_DUE).scalar()
 
 
-def _wait_until_due(engine: Engine, clocks: _Clocks, not_before: float, deadline: float, poll_s: float) -> bool:
-    """Sleep until something is due (and not before `not_before`): True, or False at the deadline."""
+_NEXT_DUE = select(func.min(endpoints.c.next_run_at))  # built once: it is read several times a second
+
+
+def _wait_until_due(engine: Engine, clocks: _Clocks, not_before: float, deadline: float, pace: Pace) -> bool:
+    """Sleep until something is due within `pace.ahead_s` (and not before `not_before`): True, or
+    False at the deadline."""
+    poll_s = pace.poll_s
     while True:
         now = clocks.monotonic()
         due = next_due(engine)
-        due_in = math.inf if due is None else (due - clocks.wall()).total_seconds()
+        # A lapsed claim's lease end is found here too, and woken for `ahead_s` early: that round
+        # claims it only once its lease has ended (`claim_due`), the next round at the latest.
+        due_in = math.inf if due is None else (due - clocks.wall()).total_seconds() - pace.ahead_s
         wake = max(not_before, now + due_in)
         if wake <= now:
             return True  # even at the deadline: a tick always claims what is due when it starts
@@ -141,7 +155,7 @@ def _claim_round(
     while claimed < budget:
         now = clock()
         limit = min(pace.batch_size, budget - claimed)
-        claims = claim_due(engine, now, limit=limit, claim_lease=claim_lease_ms)
+        claims = claim_due(engine, now, limit=limit, claim_lease=claim_lease_ms, ahead_ms=round(pace.ahead_s * 1000))
         runnable = skip_missed(engine, claims, now)
         if quota is not None and runnable:
             runnable, deferred = quota.split(runnable, now)

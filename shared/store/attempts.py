@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
+from sqlalchemy import Connection, Engine, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from cronicorn.core.calls import HttpRequest
@@ -63,6 +63,8 @@ class Order:
 
     endpoint_id: str
     fence: int
+    # When the call is due (the claim's `run_at`); the runner holds it until then. None: at once.
+    run_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,14 @@ def is_current(row: EndpointRow | None, fence: int) -> bool:
     return row is not None and row.fence == fence and row.claimed_slot is not None
 
 
-def running_runs(endpoint_ids: Sequence[str]) -> Select[Any]:
-    """Runs of these endpoints still marked running (read through a small partial index)."""
-    return select(runs.c.id, runs.c.endpoint_id, runs.c.fence, runs.c.attempt).where(
-        and_(runs.c.endpoint_id.in_(endpoint_ids), runs.c.status == RunStatus.RUNNING.value)
-    )
+# The statements of every batch are built once: building one (and its cache key) cost more CPU
+# than executing it. `endpoint_ids`: the batch's endpoints.
+# Runs of these endpoints still marked running (read through a small partial index).
+RUNNING_RUNS = select(runs.c.id, runs.c.endpoint_id, runs.c.fence, runs.c.attempt).where(
+    and_(runs.c.endpoint_id.in_(bindparam("endpoint_ids", expanding=True)), runs.c.status == RunStatus.RUNNING.value)
+)
+_INSERT_RUN = runs.insert()
+_RENEW_RUN = runs.update().where(runs.c.id == bindparam("b_run")).values(lease_until=bindparam("b_until"))
 
 
 _START = (
@@ -168,14 +173,15 @@ def _begin(engine: Engine, orders: Sequence[Order], now: datetime, *, leases: Le
             conn.execute(
                 _RETRY_LOCKED, [{"b_id": eid, "b_fence": current[eid].fence, "b_retry": retry} for eid in refused]
             )
-        attempts = [_attempt(current[eid], now, leases) for eid in sorted(locked)]
+        due = {o.endpoint_id: max(now, o.run_at or now) for o in orders}
+        attempts = [_attempt(current[eid], now, leases, starts_at=due[eid]) for eid in sorted(locked)]
         attempts = _through_dependencies(conn, attempts, now)
         if attempts:
             conn.execute(
                 _START,
                 [{"b_id": a.endpoint_id, "b_fence": a.fence, "b_now": now, "b_lease": a.lease_until} for a in attempts],
             )
-            conn.execute(runs.insert(), [_run_row(a, current[a.endpoint_id]) for a in attempts])
+            conn.execute(_INSERT_RUN, [_run_row(a, current[a.endpoint_id]) for a in attempts])
     return Started(attempts=attempts, stale=stale, locked=refused)
 
 
@@ -207,7 +213,7 @@ def _settle_running(conn: Connection, current: dict[str, EndpointRow], now: date
     A run of an earlier fence lost its lease (we hold the claim now); a run of the current
     fence means this message is a duplicate of one already started.
     """
-    running = conn.execute(running_runs(list(current))).all()
+    running = conn.execute(RUNNING_RUNS, {"endpoint_ids": list(current)}).all()
     duplicates = {r.endpoint_id for r in running if r.fence == current[r.endpoint_id].fence}
     lost = [r for r in running if r.fence < current[r.endpoint_id].fence]
     if lost:
@@ -265,7 +271,8 @@ def _run_row(a: Attempt, row: EndpointRow) -> dict[str, Any]:
     }
 
 
-def _attempt(row: EndpointRow, now: datetime, leases: Leases) -> Attempt:
+def _attempt(row: EndpointRow, now: datetime, leases: Leases, *, starts_at: datetime) -> Attempt:
+    """The attempt a current claim starts now; its call is due at `starts_at` (now, or a moment later)."""
     slot = row.claimed_slot
     if slot is None:  # unreachable: only rows that is_current let through get here, and they are claimed
         raise ValueError(f"endpoint {row.id} has no claimed slot")
@@ -276,7 +283,7 @@ def _attempt(row: EndpointRow, now: datetime, leases: Leases) -> Attempt:
         fence=row.fence,
         slot=slot,
         attempt=row.claim_attempt,
-        started_at=now,
+        started_at=starts_at,
         lease_until=now + timedelta(milliseconds=min(leases.attempt_ms, hold)),
         hold_until=now + timedelta(milliseconds=hold),
         source=row.claimed_source,
@@ -317,10 +324,7 @@ def renew_leases(engine: Engine, attempts: Sequence[Attempt], now: datetime, lea
             conn.execute(
                 _RENEW, [{"b_id": a.endpoint_id, "b_fence": a.fence, "b_until": until[a.run_id]} for a in owned]
             )
-            conn.execute(
-                runs.update().where(runs.c.id == bindparam("b_run")).values(lease_until=bindparam("b_until")),
-                [{"b_run": a.run_id, "b_until": until[a.run_id]} for a in owned],
-            )
+            conn.execute(_RENEW_RUN, [{"b_run": a.run_id, "b_until": until[a.run_id]} for a in owned])
     return {a.run_id: until[a.run_id] for a in owned}
 
 

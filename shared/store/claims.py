@@ -8,9 +8,10 @@ Each claim bumps the endpoint's fencing token; an `execute` message carries it a
 write of that attempt must still match it, so a stale or duplicated message does nothing.
 
 The claim's life, and who ends each state (so no path leaves an endpoint claimed for good):
-- claimed, not started: `next_run_at = lease_until = now + claim lease` (a few seconds). If no
-  worker starts it (message lost, scheduler killed before publishing, lock held), the tick
-  claims the same slot again when that lease ends, as the same attempt.
+- claimed, not started: `next_run_at = lease_until = run_at + claim lease` (a few seconds;
+  `run_at` is now, or the slot's time when it was claimed a moment ahead). If no worker starts
+  it (message lost, scheduler killed before publishing, lock held), the tick claims the same
+  slot again when that lease ends, as the same attempt.
 - started (`claim_started_at` set): the worker renews the lease every heartbeat while its call
   is in flight. A worker killed or frozen stops renewing; the tick claims the slot again as
   the next attempt once the lease ends, and the lost run is recorded as abandoned.
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, or_, select
 
 from cronicorn.core.model import JobStatus, PlanSource
 from cronicorn.store.tables import endpoints, jobs
@@ -51,6 +52,9 @@ class Claim:
     attempt: int
     source: str | None
     lease_until: datetime
+    # When its call is due: its planned time, or at once for a slot whose earlier claim lapsed. A
+    # claim can be made a moment ahead of it (`claim_due`'s `ahead_of`); the worker holds the call.
+    run_at: datetime
 
 
 def lease_ms(timeout_ms: int, max_execution_time_ms: int, grace_ms: int) -> int:
@@ -97,7 +101,12 @@ _DUE = (
         jobs.c.status.label("job_status"),
     )
     .join(jobs, jobs.c.id == endpoints.c.job_id)
-    .where(endpoints.c.next_run_at <= bindparam("now"))
+    .where(
+        endpoints.c.next_run_at <= bindparam("horizon"),
+        # Only a free slot is claimed ahead: a claimed row falls due when its lease ends, never
+        # before, or a slot could be claimed again while its holder may still send.
+        or_(endpoints.c.claimed_slot.is_(None), endpoints.c.next_run_at <= bindparam("now")),
+    )
     .order_by(endpoints.c.next_run_at)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True, of=endpoints)
@@ -150,13 +159,16 @@ def release_claims(conn: Connection, released: Sequence[dict[str, Any]]) -> None
         conn.execute(_RELEASE, list(released))
 
 
-def claim_due(engine: Engine, now: datetime, *, limit: int, claim_lease: int = 4000) -> list[Claim]:
+def claim_due(engine: Engine, now: datetime, *, limit: int, claim_lease: int = 4000, ahead_ms: int = 0) -> list[Claim]:
     """Claim up to `limit` due endpoints in one transaction; publish only after it commits.
 
     `claim_lease` (ms) is how long a claim waits to be started before it is claimed again.
+    `ahead_ms`: free slots due within this much from now are claimed too (each claim's `run_at`
+    says when its call is due), so the message reaches its worker before the slot instead of after.
     """
+    horizon = now + timedelta(milliseconds=ahead_ms)
     with engine.begin() as conn:
-        rows = conn.execute(_DUE, {"now": now, "limit": limit}).all()
+        rows = conn.execute(_DUE, {"now": now, "horizon": horizon, "limit": limit}).all()
         return _claim_rows(conn, rows, now, claim_lease)
 
 
@@ -168,7 +180,7 @@ def _park(row: Any, now: datetime) -> dict[str, Any] | None:
     """
     if row.archived_at is not None or row.job_status != JobStatus.ACTIVE.value:
         return {"b_id": row.id, "b_next": None, "b_source": None}
-    if row.paused_until is not None and row.paused_until > now:
+    if row.paused_until is not None and row.paused_until > max(now, row.next_run_at):
         return {"b_id": row.id, "b_next": row.paused_until, "b_source": PlanSource.PAUSED.value}
     return None
 
@@ -195,7 +207,9 @@ def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, claim_leas
         reclaim = row.claimed_slot is not None  # the previous claim's lease ran out
         started = reclaim and row.claim_started_at is not None
         publishes = row.claim_publishes + 1 if reclaim and not started else 0
-        lease_until = now + timedelta(milliseconds=claim_lease_ms(claim_lease, publishes))
+        # A lapsed claim's row is due at its lease's end, which has passed: at once.
+        run_at = max(now, row.next_run_at)
+        lease_until = run_at + timedelta(milliseconds=claim_lease_ms(claim_lease, publishes))
         slot, attempt = _slot_and_attempt(row, reclaim=reclaim, started=started)
         claim = Claim(
             endpoint_id=row.id,
@@ -206,6 +220,7 @@ def _claim_rows(conn: Connection, rows: Sequence[Any], now: datetime, claim_leas
             attempt=attempt,
             source=row.claimed_source if reclaim else row.next_run_source,
             lease_until=lease_until,
+            run_at=run_at,
         )
         claims.append(claim)
         updates.append(

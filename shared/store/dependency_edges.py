@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from cronicorn.core.dependencies import (
     MAX_DECISIONS,
@@ -75,12 +75,18 @@ def _edges_of(conn: Connection, downstream_ids: Sequence[str]) -> dict[str, list
 
 def downstream_ids(conn: Connection, upstream_ids: Sequence[str]) -> list[str]:
     """The endpoints that depend on any of `upstream_ids` (through the upstream index), sorted."""
-    rows = conn.execute(
-        select(dependency_edges.c.endpoint_id)
-        .where(dependency_edges.c.upstream_endpoint_id.in_(sorted(set(upstream_ids))))
-        .distinct()
-    ).scalars()
+    rows = conn.execute(_DOWNSTREAM, {"upstream_ids": sorted(set(upstream_ids))}).scalars()
     return sorted(set(rows))
+
+
+# Built once: these two run in every finish and every start (building a statement and its cache
+# key cost more CPU than executing it).
+_DOWNSTREAM = (
+    select(dependency_edges.c.endpoint_id)
+    .where(dependency_edges.c.upstream_endpoint_id.in_(bindparam("upstream_ids", expanding=True)))
+    .distinct()
+)
+_DEPENDENCIES = select(dependencies).where(dependencies.c.endpoint_id.in_(bindparam("endpoint_ids", expanding=True)))
 
 
 def record_upstream_results(conn: Connection, finished: Sequence[Finished], now: datetime) -> None:
@@ -184,7 +190,7 @@ def open_gates(
     skipped while a gate is closed (or when its trigger was consumed meanwhile), and otherwise runs
     as scheduled, handed nothing.
     """
-    rows = conn.execute(select(dependencies).where(dependencies.c.endpoint_id.in_(sorted(starting)))).all()
+    rows = conn.execute(_DEPENDENCIES, {"endpoint_ids": sorted(starting)}).all()
     if not rows:
         return {}
     edges = _edges_of(conn, [r.endpoint_id for r in rows])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cronicorn.core.notifications import (
@@ -76,24 +76,28 @@ def _channel(row: Any) -> Channel:
 
 def channels_for(conn: Connection, tenant_ids: Sequence[str], job_ids: Sequence[str]) -> list[Channel]:
     """The channels of these tenants that cover these jobs (a tenant-wide channel covers them all)."""
-    c = notification_channels.c
-    rows = conn.execute(
-        select(notification_channels).where(
-            c.tenant_id.in_(sorted(set(tenant_ids))), or_(c.job_id.is_(None), c.job_id.in_(sorted(set(job_ids))))
-        )
-    )
+    rows = conn.execute(_CHANNELS, {"tenant_ids": sorted(set(tenant_ids)), "job_ids": sorted(set(job_ids))})
     return [_channel(r) for r in rows]
 
 
 def auto_pause_counts(conn: Connection, endpoint_ids: Sequence[str], job_ids: Sequence[str]) -> dict[str, int]:
     """Each endpoint's or job's auto-pause count, by its id (an endpoint's own wins over its job's)."""
-    ids = sorted(set(endpoint_ids) | set(job_ids))
-    rows = conn.execute(
-        select(auto_pause_policies.c.scope_id, auto_pause_policies.c.after_failures).where(
-            auto_pause_policies.c.scope_id.in_(ids)
-        )
-    )
+    rows = conn.execute(_AUTO_PAUSE_COUNTS, {"scope_ids": sorted(set(endpoint_ids) | set(job_ids))})
     return {r.scope_id: r.after_failures for r in rows}
+
+
+# Built once: both are read in the finish of every run whose failure streak moved (building a
+# statement and its cache key cost more CPU than executing it).
+_CHANNELS = select(notification_channels).where(
+    notification_channels.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
+    or_(
+        notification_channels.c.job_id.is_(None),
+        notification_channels.c.job_id.in_(bindparam("job_ids", expanding=True)),
+    ),
+)
+_AUTO_PAUSE_COUNTS = select(auto_pause_policies.c.scope_id, auto_pause_policies.c.after_failures).where(
+    auto_pause_policies.c.scope_id.in_(bindparam("scope_ids", expanding=True))
+)
 
 
 def auto_pause_after(counts: dict[str, int], endpoint_id: str, job_id: str) -> int | None:

@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 
 from cronicorn.core.governor import EndpointState, Plan, plan_next_run
 from cronicorn.core.model import JobStatus, PlanSource, RetryOn
@@ -40,13 +40,18 @@ def lock_endpoint_rows(conn: Connection, endpoint_ids: Sequence[str]) -> dict[st
     """Endpoints joined with their job's status and tenant, by id, locked for update (no-op lock
     on SQLite). Rows are locked in id order, so two transactions locking overlapping sets
     cannot deadlock."""
-    query = (
-        select_endpoint_rows()
-        .where(endpoints.c.id.in_(sorted(set(endpoint_ids))))
-        .order_by(endpoints.c.id)
-        .with_for_update(of=endpoints)
-    )
-    return {row.id: row for row in map(EndpointRow.of, conn.execute(query))}
+    rows = conn.execute(_LOCK_ROWS, {"endpoint_ids": sorted(set(endpoint_ids))})
+    return {row.id: row for row in map(EndpointRow.of, rows)}
+
+
+# Built once, like every statement on the path of each run: building a statement (and its cache
+# key) cost more CPU than executing it, and these run for every batch.
+_LOCK_ROWS = (
+    select_endpoint_rows()
+    .where(endpoints.c.id.in_(bindparam("endpoint_ids", expanding=True)))
+    .order_by(endpoints.c.id)
+    .with_for_update(of=endpoints)
+)
 
 
 def lock_endpoint_row(conn: Connection, endpoint_id: str) -> EndpointRow | None:
