@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # How long finished calls wait for siblings about to finish, to be stored in one transaction.
 STORE_LINGER_S = 0.01
 # A request leaves only while its lease has this much left: the time between the check and
-# the bytes leaving must fit in it (see the README's "what window remains").
+# the bytes leaving must fit in it (see docs/architecture.md, "What window remains").
 SEND_MARGIN = timedelta(milliseconds=500)
 
 
