@@ -3,7 +3,7 @@
     python -m bench                  # throughput, dispatch lag, registration, cost per run
     python -m bench chaos --short    # one part, with its own arguments
 
-Each part is also one command of its own (see README, "Performance"); dispatch lag reads the
+Each part is also one command of its own (see docs/performance.md); dispatch lag reads the
 maximum throughput that the first part measured. The chaos suite (bench/chaos.py) is not part of
 the default run: it measures promises under faults, not speed.
 """

@@ -1,6 +1,6 @@
-"""Write the docs the MCP server serves as resources (api/mcp/docs/) from the README's sections.
+"""Write the docs the MCP server serves as resources (api/mcp/docs/) from the pages in docs/.
 
-python scripts/mcp_docs.py           # rewrite them after the README changed
+python scripts/mcp_docs.py           # rewrite them after those pages changed
 python scripts/mcp_docs.py --check   # exit 1 when they are out of step (tests/test_mcp.py runs this)
 """
 
@@ -11,50 +11,51 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "docs"
 DOCS = ROOT / "api" / "mcp" / "docs"
-NOTE = "<!-- Written by scripts/mcp_docs.py from the README's sections; edit the README, then run it. -->"
-# file: (title, a pattern every README "## " section it holds matches, in README order)
-DOC_SECTIONS = {
+NOTE = "<!-- Written by scripts/mcp_docs.py from pages in docs/; edit them, then run it. -->"
+# file: (title, the docs/ pages it holds, in order)
+DOC_PAGES = {
     "concepts.md": (
         "Cronicorn concepts: jobs, endpoints, runs, the governor and the AI planner",
-        r"The governor|The AI planner",
+        ("concepts.md", "governor.md", "planner.md"),
     ),
     "coordination.md": (
         "Coordinating endpoints: dependencies, the planner's view of the graph, conflicts",
-        r"Coordination\b.*",
+        ("coordination.md",),
     ),
-    "configuration.md": ("Configuration: every setting, its default and meaning", r"Configuration"),
+    "configuration.md": ("Configuration: every setting, its default and meaning", ("configuration.md",)),
 }
+# A link to another page means nothing to an assistant reading a resource: its text stays, the target goes.
+_PAGE_LINK = re.compile(r"\[([^\]]+)\]\((?:[\w-]+\.md)?(?:#[\w-]+)?\)")
 
 
-def sections(readme: str) -> list[tuple[str, str]]:
-    """Every "## " section of the README (its subsections included) as (title, text)."""
-    starts = [m.start() for m in re.finditer(r"^## ", readme, re.M)] + [len(readme)]
-    found = []
-    for start, end in zip(starts, starts[1:], strict=False):
-        text = readme[start:end].rstrip() + "\n"
-        found.append((text.splitlines()[0][3:].strip(), text))
-    return found
+def nested(page: str) -> str:
+    """A page one heading level down (its title becomes a section), its links to other pages as text."""
+    lines, fenced = [], False
+    for line in page.rstrip().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced:
+            line = _PAGE_LINK.sub(r"\1", "#" + line if line.startswith("#") else line)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
-def build(readme: str) -> dict[str, str]:
-    intro = readme[readme.index("\n") + 1 : readme.index("\n## ")].strip() + "\n"
+def build(pages: Path = PAGES) -> dict[str, str]:
     docs = {}
-    for file, (title, pattern) in DOC_SECTIONS.items():
-        parts = [text for name, text in sections(readme) if re.fullmatch(pattern, name)]
-        if not parts:
-            raise SystemExit(f"{file}: no README section matches {pattern!r}")
-        lead = [intro] if file == "concepts.md" else []
-        docs[file] = f"# {title}\n\n{NOTE}\n\n" + "\n".join(lead + parts)
+    for file, (title, names) in DOC_PAGES.items():
+        parts = [nested((pages / name).read_text(encoding="utf-8")) for name in names]
+        docs[file] = f"# {title}\n\n{NOTE}\n\n" + "\n".join(parts)
     return docs
 
 
 def main(argv: list[str]) -> int:
-    docs = build((ROOT / "README.md").read_text(encoding="utf-8"))
+    docs = build()
     stale = [f for f, text in docs.items() if (DOCS / f).read_text(encoding="utf-8") != text]
     if "--check" in argv:
         for file in stale:
-            print(f"api/mcp/docs/{file} is out of step with the README: run python scripts/mcp_docs.py")
+            print(f"api/mcp/docs/{file} is out of step with docs/: run python scripts/mcp_docs.py")
         return 1 if stale else 0
     for file in stale:
         (DOCS / file).write_text(docs[file], encoding="utf-8")

@@ -125,7 +125,7 @@ def test_signing_keys_rotate_over_the_api_with_the_secret_shown_once(api_pair: t
 def test_a_tenant_created_without_a_tier_is_not_limited_until_given_one(
     engine: Engine, redis_conn: redis.Redis
 ) -> None:
-    # Given a tenant of one's own installation, created as the README's walkthrough does
+    # Given a tenant of one's own installation, created as docs/rest.md does
     tenant = create_tenant(engine, NOW, "local")
     _, key = create_key(engine, NOW, "local", "k")
     assert tenant["tier"] == "unlimited"

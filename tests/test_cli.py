@@ -103,6 +103,22 @@ def test_bad_input_on_the_command_line_is_named_and_exits_2(home: Path, capsys: 
         main(["endpoints", "add", job_id, "--name", "x", "--url", "http://x.example", "--interval", "soon"])
 
 
+def test_quiet_create_commands_print_only_the_new_id_for_a_shell_to_keep(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, job_id, _ = run(capsys, "jobs", "create", "nightly", "--quiet")
+    job_id = job_id.strip()
+    assert code == 0 and "\n" not in job_id and " " not in job_id
+    code, ep_id, _ = run(
+        capsys, "endpoints", "add", job_id, "-q", "--name", "r", "--url", "https://r.example/", "--interval", "1m"
+    )
+    ep_id = ep_id.strip()
+    assert code == 0 and "\n" not in ep_id and " " not in ep_id
+    code, out, _ = run(capsys, "endpoints", "show", ep_id, "--json")
+    assert code == 0 and json.loads(out)["job_id"] == job_id
+
+
 @pytest.mark.e2e
 def test_up_runs_the_demo_on_sqlite_and_a_bundled_redis_and_stops_cleanly(tmp_path: Path) -> None:
     env = {

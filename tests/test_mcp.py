@@ -281,7 +281,7 @@ def test_over_stdio_the_docs_are_resources_and_the_prompts_are_listed(pg_engine:
             uris = {str(r.uri) for r in (await client.list_resources()).resources}
             assert uris == {f"cronicorn://docs/{name}" for _, name, _, _ in DOCS}
             read = await client.read_resource("cronicorn://docs/coordination")
-            assert "## Coordination" in read.contents[0].text  # type: ignore[union-attr]
+            assert "### Dependencies" in read.contents[0].text  # type: ignore[union-attr]
             prompts = {p.name for p in (await client.list_prompts()).prompts}
             assert prompts == {"setup_health_check_with_recovery", "why_didnt_it_run"}
             prompt = await client.get_prompt(
@@ -520,24 +520,19 @@ def _decide(engine: Engine, endpoint_id: str, kind: str, reason: str) -> None:
 
 
 # --- docs -------------------------------------------------------------------------------------------------
-def _readme_section(readme: str, title: str) -> str:
-    start = readme.index(f"\n## {title}") + 1
-    end = readme.find("\n## ", start + 1)
-    return readme[start : end if end != -1 else len(readme)].rstrip()
-
-
-def test_the_docs_served_as_resources_are_the_readmes_sections_as_they_stand() -> None:
+def test_the_docs_served_as_resources_are_the_docs_pages_as_they_stand() -> None:
     checked = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "mcp_docs.py"), "--check"], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout
-    assert "## The governor" in doc_text("concepts.md") and "## Configuration" in doc_text("configuration.md")
-    assert "## Coordination: the planner and conflicts" in doc_text("coordination.md")
+    concepts = doc_text("concepts.md")
+    assert "## Concepts" in concepts and "## The governor" in concepts and "## The AI planner" in concepts
+    assert "## Configuration" in doc_text("configuration.md")
+    assert "### The planner and conflicts" in doc_text("coordination.md")
 
 
-def test_the_readme_shows_the_mcp_setup_for_common_clients() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = _readme_section(readme, "MCP")
+def test_the_docs_show_the_mcp_setup_for_common_clients() -> None:
+    section = (ROOT / "docs" / "mcp.md").read_text()
     config = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
     server = config["mcpServers"]["cronicorn"]
     assert server["command"] == "cronicorn" and server["args"] == ["mcp"]

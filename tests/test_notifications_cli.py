@@ -80,9 +80,9 @@ def test_auto_pause_is_set_and_removed(cli: Main, client: Cronicorn) -> None:
     assert cli("notifications", "list")[0] == 0
 
 
-def test_the_readme_notifications_example_works_as_written(tmp_path: Path) -> None:
+def test_the_docs_notifications_example_works_as_written(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
-    section = (root / "README.md").read_text().split("## Notifications", 1)[1]
+    section = (root / "docs" / "notifications.md").read_text()
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     upgrade(make_engine(f"sqlite:///{tmp_path / 'cronicorn.db'}"))
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)

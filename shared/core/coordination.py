@@ -1,6 +1,6 @@
 """Pure coordination policy: which way a decision steers, and when decisions conflict.
 
-Precedence, highest first (the README's "Coordination: the planner and conflicts"):
+Precedence, highest first (docs/coordination.md, "The planner and conflicts"):
 1. a person: the AI never contradicts a person's fresh hint or pause on the same endpoint;
 2. dependencies and gates (declared, deterministic): the AI never speeds up an endpoint whose
    gate is closed (its runs would be skipped anyway: the gate wins, the hint is refused);

@@ -1,7 +1,7 @@
 """Settings: one table of environment variables, read once at the entry points.
 
-Every variable has a name, a default, a parser and a line of documentation; the README's
-configuration table and the deployment checks are made from this table, so docs and code
+Every variable has a name, a default, a parser and a line of documentation; the configuration
+table in docs/configuration.md and the deployment checks are made from this table, so docs and code
 cannot disagree on a default.
 """
 

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # How long finished calls wait for siblings about to finish, to be stored in one transaction.
 STORE_LINGER_S = 0.01
 # A request leaves only while its lease has this much left: the time between the check and
-# the bytes leaving must fit in it (see the README's "what window remains").
+# the bytes leaving must fit in it (see docs/architecture.md, "What window remains").
 SEND_MARGIN = timedelta(milliseconds=500)
 # A claim made ahead of its slot is held by the worker until then, but never longer than this: a
 # message that looks earlier than that comes from a host whose clock is ahead, and waiting for

@@ -458,7 +458,7 @@ class Cronicorn:
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Conflicts between steering decisions, newest first (see the README's "Coordination").
+        """Conflicts between steering decisions, newest first (see docs/coordination.md).
 
         Args:
             endpoint_id: only conflicts recorded on, or naming, this endpoint.

@@ -268,6 +268,19 @@ def _list_conflicts(client: Cronicorn, args: argparse.Namespace) -> None:
     print(f"{len(found)} {'conflicts' if args.all else 'open conflicts'}")
 
 
+def _quiet(p: argparse.ArgumentParser) -> None:
+    # So a shell can keep what it made: JOB=$(cronicorn jobs create nightly --quiet)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the new object's id")
+
+
+def _created(args: argparse.Namespace, made: Any, columns: Sequence[str]) -> None:
+    """What a create command made: its id alone with --quiet, else as `show` prints it."""
+    if args.quiet:
+        print(made.id)
+    else:
+        show(args, made, columns)
+
+
 def _page(p: argparse.ArgumentParser, default: int) -> None:
     p.add_argument("--limit", type=int, default=default, help=f"page size, 1-1000 (default {default})")
     p.add_argument("--offset", type=int, default=0)
@@ -298,11 +311,12 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         jobs,
         "create",
-        lambda c, a: show(a, c.create_job(name=a.name, description=a.description), JOB_COLS),
+        lambda c, a: _created(a, c.create_job(name=a.name, description=a.description), JOB_COLS),
         "create a job",
     )
     p.add_argument("name")
     p.add_argument("--description")
+    _quiet(p)
     p = cmd(
         jobs,
         "update",
@@ -331,11 +345,12 @@ def add_object_commands(sub: Any, get_client: GetClient) -> None:
     p = cmd(
         eps,
         "add",
-        lambda c, a: show(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS),
+        lambda c, a: _created(a, c.add_endpoint(a.job_id, **_endpoint_fields(a)), EP_COLS),
         "add an endpoint to a job",
     )
     p.add_argument("job_id")
     _endpoint_options(p, adding=True)
+    _quiet(p)
     p = cmd(
         eps,
         "list",

@@ -48,7 +48,9 @@ NOTIFICATION_ATTEMPTS = Counter(
     ["kind", "event", "outcome"],
 )
 CONFLICTS = Counter(
-    "cronicorn_conflicts_total", "Conflicts between steering decisions detected, by kind (see README)", ["kind"]
+    "cronicorn_conflicts_total",
+    "Conflicts between steering decisions detected, by kind (see docs/coordination.md)",
+    ["kind"],
 )
 
 
