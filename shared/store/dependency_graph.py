@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, func, or_, select
+from sqlalchemy import Engine, Row, Select, and_, func, select, union
 
 from cronicorn.core.dependencies import Dependency
 from cronicorn.core.edge_evaluation import Evaluation, last_evaluation
@@ -20,7 +20,7 @@ from cronicorn.core.errors import InvalidInput
 from cronicorn.store.endpoint_rows import EndpointRow, select_endpoint_rows
 from cronicorn.store.tables import dependencies, dependency_edges, endpoints, jobs
 
-MAX_EDGES = 150  # edges one page draws: more is unreadable as a picture and slow to render as a table
+MAX_EDGES = 100  # edges one page draws: more is unreadable as a picture and slow to render as a table
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,17 @@ def _edges_in_scope(tenant_id: str, job_id: str | None) -> Select[Any]:
         .where(dependencies.c.tenant_id == tenant_id)
     )
     if job_id is not None:
+        # Two index lookups (downstream by the primary key, upstream by its index), not an OR that
+        # would filter every edge.
+        e = dependency_edges.c
         in_job = select(endpoints.c.id).where(endpoints.c.job_id == job_id)
-        query = query.where(
-            or_(dependency_edges.c.endpoint_id.in_(in_job), dependency_edges.c.upstream_endpoint_id.in_(in_job))
+        touching = union(
+            select(e.endpoint_id, e.upstream_endpoint_id).where(e.endpoint_id.in_(in_job)),
+            select(e.endpoint_id, e.upstream_endpoint_id).where(e.upstream_endpoint_id.in_(in_job)),
+        ).subquery()
+        query = query.join(
+            touching,
+            and_(touching.c.endpoint_id == e.endpoint_id, touching.c.upstream_endpoint_id == e.upstream_endpoint_id),
         )
     return query
 

@@ -39,7 +39,7 @@
 
   var size = g.graph();
   var svg = el("svg", { width: Math.ceil(size.width), height: Math.ceil(size.height),
-    viewBox: "0 0 " + Math.ceil(size.width) + " " + Math.ceil(size.height), role: "img",
+    viewBox: "0 0 " + Math.ceil(size.width) + " " + Math.ceil(size.height), role: "group",
     "aria-label": "dependency graph" }, null);
   var defs = el("defs", {}, svg);
   ["success", "running", "paused", "skipped", "none"].forEach(function (tone) {
