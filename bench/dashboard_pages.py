@@ -14,6 +14,7 @@ million runs takes minutes, a change to a query or an index does not need it aga
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from typing import Any
@@ -212,7 +213,14 @@ def main(argv: list[str] | None = None) -> None:
             rows = [measure(http, path, args.repeats) for path in pages]
     save(
         Table("dashboard_pages", ["page", "p50_ms", "p95_ms", "max_ms"], rows),
-        {"endpoints": args.endpoints, "runs": args.runs, "edges": args.edges, "repeats": args.repeats},
+        {
+            "endpoints": args.endpoints,
+            "runs": args.runs,
+            "edges": args.edges,
+            "repeats": args.repeats,
+            # Other work on the machine moves these figures: say how busy it was when they were taken.
+            "load_average_1_5_15m": [round(x, 2) for x in os.getloadavg()],
+        },
     )
 
 
