@@ -42,6 +42,11 @@ def test_registration_scale_ticks_and_reports_a_ratio(pg_engine: Engine, tmp_pat
 
 
 def test_dashboard_pages_answer_every_page_and_report_their_times(pg_engine: Engine, tmp_path: Path) -> None:
-    result = run_bench(tmp_path, "bench.dashboard_pages", "--endpoints", "200", "--runs", "2000", "--repeats", "2")
-    assert len(result["rows"]) == 7 and all(row["p50_ms"] > 0 for row in result["rows"])
-    assert (result["endpoints"], result["runs"]) == (200, 2000)
+    sizes = ("--endpoints", "200", "--runs", "2000", "--edges", "40", "--repeats", "2")
+    result = run_bench(tmp_path, "bench.dashboard_pages", *sizes)
+    assert len(result["rows"]) == 9 and all(row["p50_ms"] > 0 for row in result["rows"])
+    assert [row["page"] for row in result["rows"]][-2:-1] == ["/dependencies"]
+    assert (result["endpoints"], result["runs"], result["edges"]) == (200, 2000, 40)
+    # --reuse keeps what the first run seeded (same sizes): it measures again without seeding
+    again = run_bench(tmp_path, "bench.dashboard_pages", *sizes, "--reuse")
+    assert len(again["rows"]) == 9

@@ -184,6 +184,8 @@ def test_bad_action_input_comes_back_as_an_error_on_the_page_and_writes_nothing(
         "/endpoints/x?error=" + "y" * 400,
         "/runs/nope",
         "/sessions/nope",
+        "/jobs/nope/dependencies",
+        "/jobs/" + "x" * 300 + "/dependencies",
         "/nowhere",
     ],
 )
@@ -234,3 +236,37 @@ def test_a_link_cannot_make_the_page_say_anything(site: tuple[TestClient, Api, A
     sign_in(http, acme.key)
     page = http.get(f"/endpoints/{mine}?error=Your+key+leaked:+call+555&done=Paused")
     assert page.status_code == 200 and "555" not in page.text and 'data-testid="done"' not in page.text
+
+
+def test_the_dependency_graph_lists_the_tenants_edges_and_another_tenants_job_answers_404(
+    site: tuple[TestClient, Api, Api, Engine],
+) -> None:
+    http, acme, _, engine = site
+    mine = Cronicorn(engine, tenant_id="acme", clock=lambda: NOW)
+    job, (up, down) = mine.register(
+        {"name": "pipeline"},
+        [
+            {"name": "extract", "url": "https://x.test/e", "baseline_interval_ms": 60000},
+            {"name": "load", "url": "https://x.test/l", "baseline_interval_ms": 3_600_000},
+        ],
+    )
+    mine.set_dependency(down.id, upstream_endpoint_ids=[up.id], condition="status < 300", gate=True)
+    theirs = Cronicorn(engine, tenant_id="other", clock=lambda: NOW)
+    their_job, (a, b) = theirs.register(
+        {"name": "secret-pipeline"},
+        [
+            {"name": "a", "url": "https://x.test/a", "baseline_interval_ms": 60000},
+            {"name": "b", "url": "https://x.test/b", "baseline_interval_ms": 60000},
+        ],
+    )
+    theirs.set_dependency(b.id, upstream_endpoint_ids=[a.id])
+    sign_in(http, acme.key)
+    for path in ("/dependencies", f"/jobs/{job.id}/dependencies"):
+        page = http.get(path)
+        assert page.status_code == 200
+        rows = re.findall(r'<tr data-from="([^"]+)" data-to="([^"]+)" data-result="([^"]+)"', page.text)
+        assert rows == [(up.id, down.id, "not-evaluated")]
+        assert "trigger + gate" in page.text and "status &lt; 300" in page.text
+        assert "secret-pipeline" not in page.text and a.id not in page.text
+    answer = http.get(f"/jobs/{their_job.id}/dependencies")
+    assert answer.status_code == 404 and "secret-pipeline" not in answer.text

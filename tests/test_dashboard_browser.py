@@ -1,6 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's, driven by Playwright) against a live API, with runs
 made by real Celery workers and beat against a local target. Every request the browser makes to anything
-but the API is refused, so a page that needs the internet fails here. Screenshots go to docs/screenshots/.
+but the API is refused, so a page that needs the internet fails here. Screenshots go to pytest's temporary
+directory, or to the directory `CRONICORN_SCREENSHOTS` names (`CRONICORN_SCREENSHOTS=docs/screenshots`
+refreshes the ones the docs show).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from tests.targets import TargetServer
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CRONICORN_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -53,8 +54,8 @@ def finished_runs(engine: Engine, endpoint_id: str) -> list[Any]:
 class World:
     """Two tenants, their endpoints and runs made by real workers, the live API and one browser."""
 
-    def __init__(self, engine: Engine, api: LiveApi, keys: dict[str, str], ids: dict[str, str]) -> None:
-        self.engine, self.api, self.keys, self.ids = engine, api, keys, ids
+    def __init__(self, engine: Engine, api: LiveApi, keys: dict[str, str], ids: dict[str, str], shots: Path) -> None:
+        self.engine, self.api, self.keys, self.ids, self.shots = engine, api, keys, ids, shots
         self.acme = Cronicorn(engine, tenant_id="acme")
 
     def url(self, path: str) -> str:
@@ -66,6 +67,8 @@ def world(_pg_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Itera
     if shutil.which(CHROMIUM) is None:
         unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     engine = _pg_engine
+    chosen = os.environ.get("CRONICORN_SCREENSHOTS")
+    shots = (ROOT / chosen) if chosen else tmp_path_factory.mktemp("screenshots")
     truncate_all(engine)
     r = redis_client()
     r.flushdb()
@@ -89,22 +92,40 @@ def world(_pg_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Itera
             {"name": "report", "url": target.url("/status/500"), "baseline_interval_ms": 3_600_000},
         ],
     )
-    _, (secret,) = Cronicorn(engine, tenant_id="other").register(
-        {"name": "ops"}, [{"name": "private", "url": target.url("/ok"), "baseline_interval_ms": 3_600_000}]
+    # A pipeline across two jobs: ingest triggers publish; check waits for a failure that never comes.
+    hourly = {"url": target.url("/echo"), "method": "POST", "baseline_interval_ms": 3_600_000}
+    pipeline, (ingest,) = acme.register({"name": "pipeline"}, [{"name": "ingest", **hourly, "body": {"ok": True}}])
+    _, (publish, check) = acme.register(
+        {"name": "publishing"}, [{"name": "publish", **hourly}, {"name": "check", **hourly}]
     )
+    acme.set_dependency(publish.id, upstream_endpoint_ids=[ingest.id], condition="$.body.ok == true")
+    acme.set_dependency(check.id, upstream_endpoint_ids=[ingest.id], condition="$.body.ok == false", gate=True)
+    other = Cronicorn(engine, tenant_id="other")
+    ops, (secret, hidden) = other.register(
+        {"name": "ops"},
+        [
+            {"name": "private", "url": target.url("/ok"), "baseline_interval_ms": 3_600_000},
+            {"name": "hidden-downstream", "url": target.url("/ok"), "baseline_interval_ms": 3_600_000},
+        ],
+    )
+    other.set_dependency(hidden.id, upstream_endpoint_ids=[secret.id])
     # An hourly endpoint's first run is an hour away: ask for one now, so each has a run to show.
     acme.run_now(report.id)
-    Cronicorn(engine, tenant_id="other").run_now(secret.id)
+    acme.run_now(ingest.id)
+    other.run_now(secret.id)
     cluster = Cluster(database_url=POSTGRES_URL, redis_url=REDIS_URL, log_dir=tmp_path_factory.mktemp("cluster"))
     settings = Settings.from_env({"CRONICORN_SSRF_ALLOW": "127.0.0.0/8,::1/128"})
     api = LiveApi(create_app(Deps(engine=engine, redis=r, settings=settings, clock=utcnow))).start()
     try:
         cluster.start_all()
-        for endpoint_id, n in ((sync.id, 4), (report.id, 1), (secret.id, 1)):
+        # publish runs because ingest's run triggered it (not on its hourly schedule)
+        for endpoint_id, n in ((sync.id, 4), (report.id, 1), (secret.id, 1), (ingest.id, 1), (publish.id, 1)):
             wait_for(lambda e=endpoint_id, n=n: len(finished_runs(engine, e)) >= n, 60, f"{n} runs of {endpoint_id}")
-        ids = {"sync": sync.id, "report": report.id, "other": secret.id}
+        ids = {"sync": sync.id, "report": report.id, "other": secret.id, "other_job": ops.id}
+        ids |= {"pipeline": pipeline.id, "ingest": ingest.id, "publish": publish.id, "check": check.id}
         ids["other_run"] = finished_runs(engine, secret.id)[0].id
-        yield World(engine, api, keys, ids)
+        ids["ingest_run"] = finished_runs(engine, ingest.id)[0].id
+        yield World(engine, api, keys, ids, shots)
     finally:
         api.stop()
         cluster.stop()
@@ -155,8 +176,8 @@ class Tab:
         self.page.wait_for_url(self.world.url("/"))
 
     def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        self.world.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.world.shots / f"{name}.png"), full_page=True)
 
     def close(self) -> None:
         self.context.close()
@@ -205,7 +226,7 @@ def test_the_endpoint_table_lists_the_tenants_endpoints_and_searches_them(tab: T
 
     tab.goto("/endpoints")
     table = tab.page.locator("[data-testid=endpoint-table] tbody tr")
-    assert table.count() == 2
+    assert table.count() == 5
     assert "private" not in tab.page.inner_text("main"), "another tenant's endpoint is never listed"
     tab.shot("endpoints")
     tab.page.fill("input[name=q]", "repo")
@@ -297,3 +318,42 @@ def test_the_api_docs_render_from_local_assets(tab: Tab) -> None:
     tab.page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
     assert "Cronicorn API" in tab.page.inner_text(".swagger-ui .info .title")
     tab.shot("api-docs")
+
+
+def test_the_dependency_graph_draws_the_tenants_pipeline_with_each_edges_last_evaluation(
+    tab: Tab, world: World
+) -> None:
+    ids = world.ids
+    tab.goto("/dependencies")
+    tab.page.wait_for_function("window.cronicornGraph !== undefined")
+    # Three endpoints with edges (not the five the tenant has), two edges, drawn and listed
+    assert tab.page.evaluate("window.cronicornGraph") == {"nodes": 3, "edges": 2}
+    assert tab.page.locator("#graph svg a.node").count() == 3
+    assert tab.page.locator("#graph svg g.edge").count() == 2
+    rows = tab.page.locator("[data-testid=edges] tbody tr")
+    assert rows.count() == 2
+    # The edge that triggered publish says so, when, and from which ingest run
+    fired = tab.page.locator(f"[data-testid=edges] tr[data-to='{ids['publish']}']")
+    assert fired.get_attribute("data-result") == "fired"
+    assert "fired" in fired.inner_text() and "ago" in fired.inner_text()
+    assert fired.locator(f"a[href='/runs/{ids['ingest_run']}']").count() == 1
+    drawn = tab.page.locator(f"#graph g.edge[data-to='{ids['publish']}']")
+    assert drawn.get_attribute("data-result") == "fired" and "trigger · fired" in (drawn.text_content() or "")
+    check = tab.page.locator(f"[data-testid=edges] tr[data-to='{ids['check']}']")
+    assert check.get_attribute("data-result") == "condition-false" and "trigger + gate" in check.inner_text()
+    # Another tenant's endpoints are not part of it
+    assert "private" not in tab.page.inner_text("main") and "hidden-downstream" not in tab.page.content()
+    tab.shot("dependencies")
+    # A node opens its endpoint's page
+    tab.page.locator(f"#graph svg a.node[data-id='{ids['ingest']}']").click()
+    tab.page.wait_for_url(world.url(f"/endpoints/{ids['ingest']}"))
+
+
+def test_a_jobs_graph_holds_its_edges_and_another_tenants_job_graph_answers_404(tab: Tab, world: World) -> None:
+    tab.goto(f"/jobs/{world.ids['pipeline']}/dependencies")
+    tab.page.wait_for_function("window.cronicornGraph !== undefined")
+    assert tab.page.evaluate("window.cronicornGraph") == {"nodes": 3, "edges": 2}  # both leave this job
+    assert "Dependencies of pipeline" in tab.page.inner_text("h1")
+    tab.expected_refusals = 1
+    answer = tab.goto(f"/jobs/{world.ids['other_job']}/dependencies")
+    assert answer.status == 404 and "hidden-downstream" not in tab.page.content()

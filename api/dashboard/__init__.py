@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from cronicorn.api.dashboard import actions, auth, docs, pages
+from cronicorn.api.dashboard import actions, auth, docs, graph, pages
 from cronicorn.api.dashboard.auth import BadCsrf, SignedOut, signed_out_redirect
 from cronicorn.api.dashboard.render import HERE, error_page
 from cronicorn.api.deps import storable_params
@@ -16,7 +16,7 @@ def install_dashboard(app: FastAPI) -> None:
     """Mount the pages, their static files and the offline API docs on the API app."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="dashboard-static")
     app.include_router(docs.router)
-    for module in (auth, pages, actions):
+    for module in (auth, pages, graph, actions):
         app.include_router(module.router, dependencies=[Depends(storable_params)])
 
     @app.exception_handler(SignedOut)

@@ -18,7 +18,7 @@ from cronicorn.api.deps import Deps, client_for, deps
 from cronicorn.monitoring.health import check_health
 from cronicorn.producer.records import Run
 from cronicorn.producer.redaction import mask_headers, redact_json, redact_text
-from cronicorn.store import overview
+from cronicorn.store import endpoint_table, overview
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -50,14 +50,14 @@ def endpoints_page(
     request: Request,
     session: SignedIn,
     q: str = Query(default="", max_length=200),
-    status: str = Query(default="all", pattern="^(" + "|".join(overview.FILTERS) + ")$"),
+    status: str = Query(default="all", pattern="^(" + "|".join(endpoint_table.FILTERS) + ")$"),
     job: str = Query(default="", max_length=36),
     page_number: int = Query(default=1, alias="page", ge=1, le=100_000),
 ) -> Response:
     d = deps(request)
     client = client_for(request, session.tenant_id)
     now = d.clock()
-    rows, total = overview.endpoint_table(
+    rows, total = endpoint_table.endpoint_table(
         d.engine,
         session.tenant_id,
         now,
@@ -77,7 +77,7 @@ def endpoints_page(
         status=status,
         job=job,
         jobs=client.list_jobs(limit=1000),
-        filters=overview.FILTERS,
+        filters=endpoint_table.FILTERS,
         page_number=page_number,
         pages=max(1, -(-total // PAGE_SIZE)),
         group=source_group,

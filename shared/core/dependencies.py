@@ -74,6 +74,16 @@ class Dependency:
         )
 
 
+class Result(str, Enum):
+    """What an upstream run's evaluation came to, as recorded with the decision (`Verdict.result`)."""
+
+    COUNTS = "counts"
+    OUTCOME = "outcome-not-wanted"  # e.g. it failed and the dependency waits for a success
+    CONDITION = "condition-false"
+    KEY_MISSING = "batch-key-missing"
+    KEY_RAN = "batch-key-ran"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether an upstream run counts, why not when it does not, and what it hands down."""
@@ -82,6 +92,7 @@ class Verdict:
     reason: str
     key: str | None = None
     handed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    result: Result = Result.COUNTS
 
 
 @dataclass(frozen=True)
@@ -121,16 +132,16 @@ def key_text(value: Any) -> str | None:
 def qualify(dep: Dependency, status: str, response: Response, *, keys_done: Sequence[str] = ()) -> Verdict:
     """Whether a finished upstream run counts for `dep`, and what it hands down if it does."""
     if not outcome_counts(dep.on, status):
-        return Verdict(False, f"outcome {status} is not {dep.on.value}")
+        return Verdict(False, f"outcome {status} is not {dep.on.value}", result=Result.OUTCOME)
     if dep.condition is not None and not compile_expression(dep.condition).value_in(response):
-        return Verdict(False, f"condition {dep.condition} not met")
+        return Verdict(False, f"condition {dep.condition} not met", result=Result.CONDITION)
     key = None
     if dep.batch_key is not None:
         key = key_text(compile_operand(dep.batch_key).value_in(response))
         if key is None:
-            return Verdict(False, f"batch key {dep.batch_key} missing from the response")
+            return Verdict(False, f"batch key {dep.batch_key} missing from the response", result=Result.KEY_MISSING)
         if key in keys_done:
-            return Verdict(False, f"batch key {key!r} already ran")
+            return Verdict(False, f"batch key {key!r} already ran", result=Result.KEY_RAN)
     return Verdict(True, "counts", key, _handed(dep, response))
 
 

@@ -124,6 +124,7 @@ def record_upstream_results(conn: Connection, finished: Sequence[Finished], now:
                 upstream_run_id=run.run_id,
                 upstream_endpoint_id=run.endpoint_id,
                 key=verdict.key,
+                result=verdict.result.value,
             )
         )
         if verdict.counts:

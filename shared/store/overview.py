@@ -1,6 +1,6 @@
-"""What the dashboard reads in bulk for one tenant: the endpoint table, the endpoints needing attention,
-the due backlog and the dispatch lag. Each query is bounded by a page or a recent window, so a page costs
-about the same with 10 endpoints as with 10,000.
+"""What the overview reads in bulk for one tenant: the endpoints needing attention, the due backlog, the
+last hour's runs and dispatch lag, its counts. Each query is bounded by a limit or a recent window, so the
+page costs about the same with 10 endpoints as with 10,000 (the endpoint table: `endpoint_table`).
 """
 
 from __future__ import annotations
@@ -9,27 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select, union_all
+from sqlalchemy import Engine, func, select
 
-from cronicorn.core.errors import InvalidInput
 from cronicorn.store.tables import endpoints, hint_events, jobs, runs
 
-FILTERS = ("all", "active", "paused", "failing", "hinted", "ended", "archived")
-"""The endpoint table's status filter: one of these names."""
 LAG_WINDOW = timedelta(hours=1)
 LAG_SAMPLE = 2000  # the newest runs in the window the percentiles are taken over
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One endpoint as the table shows it, with its job's name and status and its newest run."""
-
-    endpoint: dict[str, Any]
-    job_name: str
-    job_status: str
-    last_status: str | None
-    last_status_code: int | None
-    last_source: str | None
 
 
 @dataclass(frozen=True)
@@ -39,100 +24,6 @@ class Lag:
     p50_s: float | None
     p99_s: float | None
     sample: int
-
-
-def _filtered(query: Select[Any], status: str, now: datetime) -> Select[Any]:
-    live = endpoints.c.archived_at.is_(None)
-    if status == "active":
-        return query.where(live, endpoints.c.ended_at.is_(None), jobs.c.status == "active", _not_paused(now))
-    if status == "paused":
-        return query.where(live, or_(endpoints.c.paused_until > now, jobs.c.status == "paused"))
-    if status == "failing":
-        return query.where(live, endpoints.c.failure_count > 0)
-    if status == "hinted":
-        return query.where(live, endpoints.c.ai_hint_expires_at > now)
-    if status == "ended":
-        return query.where(live, endpoints.c.ended_at.is_not(None))
-    if status == "archived":
-        return query.where(endpoints.c.archived_at.is_not(None))
-    return query.where(live)
-
-
-def _not_paused(now: datetime) -> Any:
-    return or_(endpoints.c.paused_until.is_(None), endpoints.c.paused_until <= now)
-
-
-def endpoint_table(
-    engine: Engine,
-    tenant_id: str,
-    now: datetime,
-    *,
-    search: str = "",
-    status: str = "all",
-    job_id: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[TableRow], int]:
-    """One page of the tenant's endpoints by job and name, filtered, and how many match in all."""
-    if status not in FILTERS:
-        raise InvalidInput.one("status", f"must be one of {', '.join(FILTERS)}")
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise InvalidInput.one("limit", "must be between 1 and 1000, with an offset of at least 0")
-    query = (
-        select(endpoints, jobs.c.name.label("job_name"), jobs.c.status.label("job_status"))
-        .join(jobs, jobs.c.id == endpoints.c.job_id)
-        .where(jobs.c.tenant_id == tenant_id)
-    )
-    query = _filtered(query, status, now)
-    if job_id:
-        query = query.where(endpoints.c.job_id == job_id)
-    if search.strip():
-        # LIKE's own wildcards in the search are taken literally.
-        needle = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(
-                func.lower(endpoints.c.name).like(needle, escape="\\"),
-                func.lower(endpoints.c.url).like(needle, escape="\\"),
-                func.lower(jobs.c.name).like(needle, escape="\\"),
-            )
-        )
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.order_by(jobs.c.name, endpoints.c.name, endpoints.c.id).limit(limit).offset(offset))
-        page = [dict(r._mapping) for r in rows]
-        last = _last_runs(conn, [r["id"] for r in page])
-    table = []
-    for row in page:
-        newest = last.get(row["id"], {})
-        table.append(
-            TableRow(
-                endpoint=row,
-                job_name=row["job_name"],
-                job_status=row["job_status"],
-                last_status=newest.get("status"),
-                last_status_code=newest.get("status_code"),
-                last_source=newest.get("source"),
-            )
-        )
-    return table, int(total)
-
-
-def _last_runs(conn: Any, endpoint_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The newest run of each endpoint: one indexed LIMIT 1 lookup each (ix_runs_endpoint_started),
-    all in one round trip."""
-    if not endpoint_ids:
-        return {}
-    newest = [
-        select(
-            select(runs.c.endpoint_id, runs.c.status, runs.c.status_code, runs.c.source)
-            .where(runs.c.endpoint_id == endpoint_id)
-            .order_by(runs.c.started_at.desc())
-            .limit(1)
-            .subquery()
-        )
-        for endpoint_id in endpoint_ids
-    ]
-    return {row.endpoint_id: dict(row._mapping) for row in conn.execute(union_all(*newest))}
 
 
 def attention(engine: Engine, tenant_id: str, now: datetime, limit: int = 20) -> dict[str, list[dict[str, Any]]]:

@@ -177,7 +177,8 @@ endpoints = Table(
     Column("backfill_next_at", UTCDateTime, nullable=True),
     Column("backfill_until", UTCDateTime, nullable=True),
     Column("grid_slot_at", UTCDateTime, nullable=True),
-    Index("ix_endpoints_job_id", "job_id"),
+    # A job's endpoints in the endpoint table's order (and every lookup by job).
+    Index("ix_endpoints_job_name", "job_id", "name", "id"),
     # The tick's only scan: cost follows the number due, not the number registered.
     Index(
         "ix_endpoints_due",
@@ -221,7 +222,8 @@ runs = Table(
     Column("dependency", JSONType, nullable=True),
     UniqueConstraint("endpoint_id", "scheduled_at", "attempt", name="uq_runs_endpoint_slot_attempt"),
     Index("ix_runs_endpoint_started", "endpoint_id", "started_at"),
-    Index("ix_runs_job_started", "job_id", "started_at"),
+    # A job's runs by time; the overview's last-hour counts and lag sample read the index alone.
+    Index("ix_runs_job_recent", "job_id", "started_at", "status", "attempt", "scheduled_at"),
     Index(
         "ix_runs_running_lease",
         "lease_until",
@@ -340,6 +342,8 @@ dependencies = Table(
     Column("decisions", JSONType, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The dependency graph page reads one tenant's declarations.
+    Index("ix_dependencies_tenant", "tenant_id"),
 )
 
 # One row per (downstream, upstream): the upstream's run that counts since the downstream's last
