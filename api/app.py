@@ -15,20 +15,10 @@ from cronicorn.api.errors import add_error_handlers, errors_as_pages
 from cronicorn.api.request_body import BodyCap, JsonBody
 from cronicorn.core.clock import utcnow
 from cronicorn.core.settings import Settings
-from cronicorn.monitoring.health import redis_queue_depths, tick_age
+from cronicorn.monitoring.health import tick_age
 from cronicorn.monitoring.schedule_gauges import ScheduleCollector
 from cronicorn.store.engine import make_engine
 from cronicorn.telemetry.metrics import registry
-
-
-def _redis_broker(d: Deps) -> redis.Redis | None:
-    """The broker's Redis, to read queue depths from (None for a broker that is not Redis)."""
-    url = d.settings.broker_url
-    if url is None or url == d.settings.redis_url:
-        return d.redis
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return None
 
 
 def create_app(d: Deps) -> FastAPI:
@@ -45,13 +35,12 @@ def create_app(d: Deps) -> FastAPI:
         # Every path and query parameter of every route is held to the storable-text rule (ids with a NUL: 422).
         app.include_router(module.router, prefix="/api", dependencies=[Depends(storable_params)])
     schedule_metrics = CollectorRegistry()
-    broker = _redis_broker(d)
 
     def depths() -> dict[str, int] | None:
         try:
-            return redis_queue_depths(broker) if broker is not None else None
-        except redis.RedisError:
-            return None  # the scrape still answers; the queue gauges are absent while the broker is down
+            return d.queue_depths()
+        except Exception:  # noqa: BLE001 - Redis or AMQP: the scrape still answers, without the queue gauges
+            return None
 
     schedule_metrics.register(ScheduleCollector(d.engine, d.clock, lambda: tick_age(d.redis, d.clock()), depths))
 

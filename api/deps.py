@@ -17,6 +17,7 @@ from cronicorn.core.settings import Settings
 from cronicorn.core.tiers import Tier, parse_tiers
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
+from cronicorn.monitoring.health import queue_depth_reader
 from cronicorn.producer.client import Cronicorn
 from cronicorn.producer.input_caps import InputCaps
 from cronicorn.producer.storable import text_problem
@@ -60,6 +61,11 @@ class Deps:
     @cached_property
     def keyring(self) -> KeyRing:
         return KeyRing(self.engine, self.installation_key, self.clock)
+
+    @cached_property
+    def queue_depths(self) -> Callable[[], dict[str, int]]:
+        """The role queues' depths on the configured broker (health, metrics and the dashboard)."""
+        return queue_depth_reader(self.settings, self.redis)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,9 +12,7 @@ from pydantic import BaseModel
 
 from cronicorn.api.deps import client_for, deps, tenant
 from cronicorn.api.schemas import ERRORS, to_api
-from cronicorn.core.constants import QUEUES
 from cronicorn.core.errors import InvalidInput
-from cronicorn.monitoring import rabbitmq
 from cronicorn.monitoring.health import check_health
 
 router = APIRouter(tags=["runs"], responses=ERRORS)
@@ -150,8 +147,5 @@ class HealthOut(BaseModel):
 def health(request: Request) -> Any:
     """Database, Redis, queue depths and tick freshness; 503 when unhealthy. No key needed."""
     d = deps(request)
-    depths = None
-    if d.settings.broker_is_amqp:  # RabbitMQ says how many messages wait; Redis lists would say nothing
-        depths = partial(rabbitmq.queue_depths, d.settings.effective_broker_url, QUEUES)
-    report = to_api(check_health(d.engine, d.redis, d.clock(), queue_depths=depths))
+    report = to_api(check_health(d.engine, d.redis, d.clock(), queue_depths=d.queue_depths))
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)

@@ -103,3 +103,27 @@ def test_the_api_health_reads_queue_depths_from_a_rabbitmq_broker(engine: Engine
         assert checks.get("queueDepths") == {"scheduler": 0, "execute": 0, "analysis": 1}, checks
     finally:
         rabbitmq_broker()
+
+
+def test_the_metrics_read_queue_depths_from_a_rabbitmq_broker(engine: Engine, redis_conn: redis.Redis) -> None:
+    """Health, metrics and the dashboard read depths one way: from the broker that carries the queues."""
+    from kombu import Connection
+
+    from tests.api_client import serve_api
+    from tests.services import rabbitmq_broker
+
+    broker = rabbitmq_broker()
+    try:
+        with Connection(broker) as conn:
+            queue = conn.SimpleQueue("analysis")
+            for n in range(3):
+                queue.put({"n": n})
+            queue.close()
+        redis_conn.rpush("analysis", "not a message of this broker")  # a Redis list would say 1
+        with serve_api(engine, redis_conn, {"acme": "enterprise"}, {"CRONICORN_BROKER_URL": broker}) as [api]:
+            text = api.http.get("/metrics").text
+        assert 'cronicorn_queue_depth{queue="analysis"} 3.0' in text, text
+        assert 'cronicorn_queue_depth{queue="execute"} 0.0' in text
+    finally:
+        redis_conn.delete("analysis")
+        rabbitmq_broker()

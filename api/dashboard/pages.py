@@ -35,7 +35,7 @@ def overview_page(request: Request, session: SignedIn) -> Response:
         request,
         "overview.html",
         now=now,
-        health=check_health(d.engine, d.redis, now),
+        health=check_health(d.engine, d.redis, now, queue_depths=d.queue_depths),
         backlog=overview.due_backlog(d.engine, session.tenant_id, now),
         recent=overview.recent_runs(d.engine, session.tenant_id, now),
         counts=overview.tenant_counts(d.engine, session.tenant_id),

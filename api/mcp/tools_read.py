@@ -127,7 +127,12 @@ def register(server: MCPServer, scope: Scope) -> None:
                 }
             )
         d = scope.deps
-        return record({"service": check_health(d.engine, d.redis, d.clock()), "tenant": client.dashboard_stats()})
+        return record(
+            {
+                "service": check_health(d.engine, d.redis, d.clock(), queue_depths=d.queue_depths),
+                "tenant": client.dashboard_stats(),
+            }
+        )
 
 
 _RUN_SUMMARY = frozenset(

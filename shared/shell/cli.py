@@ -42,23 +42,13 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     import redis
 
-    from cronicorn.monitoring.health import check_health
+    from cronicorn.monitoring.health import check_health, queue_depth_reader
     from cronicorn.store.engine import make_engine
 
     settings = _settings()
     client = redis.Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=2)
     engine = make_engine(settings.database_url)
-    if settings.broker_is_amqp:
-        from functools import partial
-
-        from cronicorn.core.constants import QUEUES
-        from cronicorn.monitoring.rabbitmq import queue_depths
-
-        depths = partial(queue_depths, settings.effective_broker_url, QUEUES)
-        report = check_health(engine, client, utcnow(), queue_depths=depths)
-    else:
-        broker = redis.Redis.from_url(settings.effective_broker_url, socket_timeout=2, socket_connect_timeout=2)
-        report = check_health(engine, client, utcnow(), broker=broker)
+    report = check_health(engine, client, utcnow(), queue_depths=queue_depth_reader(settings, client))
     print(json.dumps(report, indent=2))
     return 0 if report["status"] == "ok" else 1
 
