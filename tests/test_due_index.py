@@ -41,7 +41,8 @@ def test_with_many_registered_and_few_due_postgres_reads_the_due_index(pg_engine
     with pg_engine.begin() as conn:
         conn.execute(text("ANALYZE endpoints"))
         sql = f"EXPLAIN {_DUE.compile(pg_engine)}"
-        plan = conn.exec_driver_sql(sql, {"now": now, "limit": 100}).scalars().all()
+        ahead = now + timedelta(milliseconds=150)  # free slots are claimed a moment ahead
+        plan = conn.exec_driver_sql(sql, {"now": now, "horizon": ahead, "limit": 100}).scalars().all()
     assert any("ix_endpoints_due" in line for line in plan), "\n".join(plan)
     assert not any("Seq Scan on endpoints" in line for line in plan), "\n".join(plan)
 
@@ -51,7 +52,8 @@ def test_with_many_registered_and_few_due_sqlite_reads_the_due_index(sqlite_engi
     with sqlite_engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         sql = f"EXPLAIN QUERY PLAN {_DUE.compile(sqlite_engine)}"
-        plan = conn.exec_driver_sql(sql, (now.replace(tzinfo=None).isoformat(" "), 100, 0)).all()
+        ahead, at = (t.replace(tzinfo=None).isoformat(" ") for t in (now + timedelta(milliseconds=150), now))
+        plan = conn.exec_driver_sql(sql, (ahead, at, 100, 0)).all()
     assert any("ix_endpoints_due" in str(row) for row in plan), plan
 
 

@@ -107,7 +107,7 @@ def _order(c: Claim) -> dict[str, Any]:
 # `throws`: an expected error, logged in one line without a traceback.
 @app.task(name=EXECUTE_BATCH_TASK, acks_late=True, reject_on_worker_lost=True, throws=(CallsFailed,))
 def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
-    orders = [Order(c["endpoint_id"], int(c["fence"]), run_at(c.get("run_at"))) for c in claims]
+    orders = [Order(c["endpoint_id"], int(c["fence"]), _run_at(c.get("run_at"))) for c in claims]
     outcomes = runtime().runner.execute_many(orders)
     # Raised after every run is recorded, so Flower shows a batch with a failed call as FAILURE. A task
     # that raises is acknowledged like one that returns (task_acks_on_failure_or_timeout, no autoretry).
@@ -117,7 +117,7 @@ def execute_batch(claims: list[dict[str, Any]]) -> dict[str, str]:
     return {eid: outcome.value for eid, outcome in outcomes.items()}
 
 
-def run_at(value: Any) -> datetime | None:
+def _run_at(value: Any) -> datetime | None:
     """A message's `run_at` (ISO 8601, UTC); None from an older scheduler, or when unreadable: at once."""
     try:
         at = datetime.fromisoformat(value) if isinstance(value, str) else None

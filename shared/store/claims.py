@@ -53,7 +53,7 @@ class Claim:
     source: str | None
     lease_until: datetime
     # When its call is due: its planned time, or at once for a slot whose earlier claim lapsed. A
-    # claim can be made a moment ahead of it (`claim_due`'s `ahead_of`); the worker holds the call.
+    # claim can be made a moment ahead of it (`claim_due`'s `ahead_ms`); the worker holds the call.
     run_at: datetime
 
 
