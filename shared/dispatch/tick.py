@@ -93,7 +93,7 @@ def run_tick(
         round_at = monotonic()
         claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
         rounds += 1
-        # A backlog that lasts doubles the spacing up to backlog_s; a passing one costs little lag.
+        # A backlog that lasts doubles the spacing up to ahead_s; a passing one costs little lag.
         waiting = backlog is not None and backlog()
         spacing = min(spacing * 2, max(pace.ahead_s, pace.gather_s)) if waiting else pace.gather_s
         not_before = round_at + spacing
