@@ -15,10 +15,12 @@ from cronicorn.core.clock import utcnow
 from cronicorn.dispatch.runner import MAX_HOLD, Outcome, Runner
 from cronicorn.http.call import HttpCaller
 from cronicorn.http.ssrf import AddressGuard
+from cronicorn.producer.client import Cronicorn
 from cronicorn.redis.keys import endpoint_lock
 from cronicorn.redis.locks import EndpointLocks
 from cronicorn.store.attempts import LOCKED_RETRY_MS, Leases, Order, idempotency_key
-from cronicorn.store.claims import claim_due, release_claims
+from cronicorn.store.claims import claim_due
+from tests.cluster import wait_for
 from tests.factories import endpoint_row, make_endpoint, run_rows
 from tests.targets import TargetServer
 
@@ -289,22 +291,45 @@ def test_a_call_claimed_ahead_of_its_slot_is_sent_at_its_slot_not_before(
     assert run.status == "success" and run.started_at >= slot
 
 
-def test_a_claim_released_while_its_call_waits_for_its_slot_sends_nothing(
+def test_a_call_claimed_ahead_is_started_when_its_message_arrives_and_sent_at_its_slot(
+    runner: Runner, engine: Engine, target: TargetServer, redis_conn: redis.Redis
+) -> None:
+    """Starting (fences, the lock, the run's record) happens before the slot, so its round trips
+    never make the call late; only the request waits for the slot."""
+    now = utcnow()
+    slot = now + timedelta(milliseconds=800)
+    ep = make_endpoint(engine, now, url=target.url("/ok"), next_run_at=slot)
+    [claim] = claim_due(engine, now, limit=1, ahead_ms=900)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.execute_many, [Order(ep, claim.fence, claim.run_at)])
+        wait_for(lambda: run_rows(engine, ep), 0.6, "the run recorded while its call waits", poll_s=0.01)
+        seen_at = utcnow()
+        [run] = run_rows(engine, ep)
+        assert seen_at < slot and target.requests_to("/ok") == []
+        assert run.status == "running" and run.started_at == slot  # recorded as starting at its slot
+        assert redis_conn.get(endpoint_lock(ep)) is not None  # the lock is taken with the start
+        assert running.result(timeout=5) == {ep: Outcome.SUCCESS}
+    assert len(target.requests_to("/ok")) == 1 and utcnow() >= slot
+
+
+def test_a_pause_made_while_a_claimed_call_waits_takes_effect_from_the_next_slot(
     runner: Runner, engine: Engine, target: TargetServer
 ) -> None:
-    """The fence is checked when the slot comes, not when the message arrives: a pause made in
-    between still stops the call."""
+    """A change leaves a claim alone while its lease runs, as it leaves a call in flight: the
+    claimed slot runs, and its finish plans from the paused state."""
     now = utcnow()
     slot = now + timedelta(milliseconds=500)
-    ep = make_endpoint(engine, now, url=target.url("/ok"), next_run_at=slot)
+    ep = make_endpoint(engine, now, url=target.url("/ok"), next_run_at=slot, baseline_interval_ms=1000)
     [claim] = claim_due(engine, now, limit=1, ahead_ms=600)
+    client = Cronicorn(engine)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(runner.execute_many, [Order(ep, claim.fence, claim.run_at)])
         time.sleep(0.1)
-        with engine.begin() as conn:  # what a pause does to a claim nobody has started
-            release_claims(conn, [{"b_id": ep, "b_next": None, "b_source": None}])
-        assert running.result(timeout=5) == {ep: Outcome.STALE}
-    assert target.requests_to("/ok") == [] and run_rows(engine, ep) == []
+        client.pause_endpoint(ep, until=now + timedelta(hours=1))
+        assert running.result(timeout=5) == {ep: Outcome.SUCCESS}
+    assert len(target.requests_to("/ok")) == 1
+    row = endpoint_row(engine, ep)
+    assert row.claimed_slot is None and row.next_run_at == row.paused_until  # nothing more until then
 
 
 def test_a_message_from_a_clock_far_ahead_is_held_no_longer_than_the_limit(

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,11 +56,11 @@ def _get(url: str) -> requests.Response | None:
         return None
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
+@contextmanager
+def _up_running(home: Path) -> Iterator[Up]:
     api_port, flower_port = free_port(), free_port()
-    env = _env(tmp_path)
-    log = open(tmp_path / "up.log", "w")
+    env = _env(home)
+    log = open(home / "up.log", "w")
     argv = ["up", "--demo", "--api-port", str(api_port), "--flower-port", str(flower_port)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cronicorn.shell.cli", *argv],
@@ -69,7 +70,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    running = Up(proc, tmp_path, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{flower_port}")
+    running = Up(proc, home, env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{flower_port}")
     try:
         wait_for(lambda: running.output().count(" success ") >= 2, 90, "demo runs in the output")
     except AssertionError:
@@ -80,6 +81,20 @@ def up(tmp_path: Path) -> Iterator[Up]:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `up` shared by the tests that only look at it (starting one takes about 11 s)."""
+    with _up_running(tmp_path_factory.mktemp("up")) as running:
+        yield running
+
+
+@pytest.fixture
+def own_up(tmp_path: Path) -> Iterator[Up]:
+    """An `up` of the test's own, for a test that kills it."""
+    with _up_running(tmp_path) as running:
+        yield running
 
 
 def test_up_says_where_its_services_are_and_the_planners_state_in_its_first_lines(up: Up) -> None:
@@ -140,7 +155,8 @@ def test_a_second_up_on_the_same_home_is_refused_and_the_first_keeps_running(up:
     assert response is not None and response.status_code in (200, 503)
 
 
-def test_the_roles_die_with_a_killed_supervisor(up: Up) -> None:
+def test_the_roles_die_with_a_killed_supervisor(own_up: Up) -> None:
+    up = own_up
     children = subprocess.run(["pgrep", "-P", str(up.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(children) >= 6  # Redis, beat, three workers, API, Flower
     up.proc.kill()

@@ -10,9 +10,10 @@ endpoint or an edit made elsewhere is seen within that. The next tick takes over
 
 Claiming, publishing and starting take time, and under load that time has a long tail: a slot
 claimed when it came would always be late by it. So free slots are claimed `ahead_s` before they
-fall due, and the message says when (`Claim.run_at`); the worker holds it until then, and checks
-its fence only then, so a pause or an edit made in between still stops the call. Nothing waits in
-the broker for longer than that (no Celery ETA): the future stays in the database.
+fall due, and the message says when (`Claim.run_at`): the worker starts the run as the message
+arrives and holds only the request until then. A change made meanwhile leaves the claim alone, as
+it does any claim whose lease runs, and takes effect from the next slot. Nothing waits in the
+broker for longer than that (no Celery ETA): the future stays in the database.
 
 Cost follows due work (promise 4): an idle tick reads one index entry every `poll_s`; a busy one
 claims in rounds whose size is the work that fell due.
