@@ -11,11 +11,12 @@ lag is measured by the target: arrival time minus the slot carried in the Idempo
 time). The scheduler's cost is the SQL statements per second its worker sent
 (`cronicorn_db_statements_total`), under each load and idle (1,000 endpoints, none due).
 
-Each row measures after a 30 s warm-up: starting the workers (connection pools, threads, imports)
-makes the first slots late, and at 90% load only a tenth of the capacity is spare, so the backlog
-that start leaves takes about ten times its own length to drain. `ran_fraction` tells the rows
-apart: well above the load, the window was still catching up; well below it, the workers could
-not keep up at all.
+The measured endpoints are added only once a probe's call has gone through beat, the tick and an
+execute worker, so no slot falls due while the workers start (at 90% load, the backlog a start
+leaves drains with a tenth of the capacity: a start-up transient, not the steady state measured
+here). Each row then measures after a 30 s warm-up (connection pools, caches, the collector).
+`ran_fraction` tells the rows apart: well above the load, the window
+was still catching up; well below it, the workers could not keep up at all.
 """
 
 from __future__ import annotations
