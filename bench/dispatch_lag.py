@@ -1,6 +1,6 @@
 """Dispatch lag: request start minus scheduled slot, at 25%, 50% and 90% of maximum throughput.
 
-    python -m bench.dispatch_lag [--max-rate R] [--fractions 0.25,0.5,0.9] [--window 20] [--two-beats]
+    python -m bench.dispatch_lag [--max-rate R] [--fractions 0.25,0.5,0.9] [--window 20] [--two-beats] [--stall 3]
 
 The maximum is read from bench/results/throughput.json (fast target, threads, 1 execute process)
 unless given. For each fraction f, endpoints on a 4 s fixed-rate interval run through the whole
@@ -15,6 +15,9 @@ The measured endpoints are added only once a probe's call has gone through beat,
 execute worker, so no slot falls due while the workers start (at 90% load, the backlog a start
 leaves drains with a tenth of the capacity: a start-up transient, not the steady state measured
 here). Each row then measures after a 30 s warm-up (connection pools, caches, the collector).
+A last row measures recovery: at 90% load the execute worker is stopped (SIGSTOP) for `--stall`
+seconds (3; 0 leaves the row out) 2 s into the window, and `recovery_s` is how long after it resumed
+the last call later than 250 ms arrived, i.e. how long the backlog took to drain.
 `ran_fraction` tells the rows apart: well above the load, the window
 was still catching up; well below it, the workers could not keep up at all.
 """
@@ -30,6 +33,7 @@ from bench.throughput import run_pipeline
 
 INTERVAL_S = 4.0
 IDLE_ENDPOINTS = 1000
+STALL_S = 3.0
 
 
 def max_rate_from_results() -> float:
@@ -49,10 +53,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--two-beats", action="store_true", help="also measure 50%% load with two beats")
+    parser.add_argument("--stall", type=float, default=STALL_S, help="seconds the execute worker stops (0: no row)")
     args = parser.parse_args()
     max_rate = args.max_rate or max_rate_from_results()
     rows: list[dict[str, Any]] = []
-    runs = [(float(f), 1) for f in args.fractions.split(",")] + ([(0.5, 2)] if args.two_beats else [])
+    runs = [(float(f), 1, 0.0) for f in args.fractions.split(",")]
+    runs += [(0.5, 2, 0.0)] if args.two_beats else []
+    runs += [(0.9, 1, args.stall)] if args.stall else []
     with own_redis() as redis_url, target() as base:
         idle = run_pipeline(
             redis_url, f"{base}/ok", "threads", 1, IDLE_ENDPOINTS, min(args.warmup, 8.0), args.window, base,
@@ -61,16 +68,18 @@ def main() -> None:
         rows.append({"load": f"idle ({IDLE_ENDPOINTS:,} registered)", "beats": 1, "endpoints": IDLE_ENDPOINTS,
                      "scheduler_sql_per_s": idle["scheduler_sql_per_s"]})  # fmt: skip
         print(rows[-1], flush=True)
-        for fraction, beats in runs:
+        for fraction, beats, stall in runs:
             offered = max(1, round(fraction * max_rate))
             endpoints = round(offered * INTERVAL_S)
             result = run_pipeline(
                 redis_url, f"{base}/ok", "threads", 1, endpoints, args.warmup, args.window, base,
                 keep_lags=True, interval_s=INTERVAL_S, beats=beats, scheduler_metrics_port=free_port(),
+                stall_s=stall,
             )  # fmt: skip
             lags = result["lags"]
+            stalled = f", execute stopped {stall:g} s" if stall else ""
             row = {
-                "load": f"{fraction:.0%} of {max_rate:,.0f}/s",
+                "load": f"{fraction:.0%} of {max_rate:,.0f}/s{stalled}",
                 "beats": beats,
                 "endpoints": endpoints,
                 "ran_per_s": result["per_s"],
@@ -81,11 +90,13 @@ def main() -> None:
                 "max_ms": max(lags) * 1000 if lags else float("nan"),
                 "scheduler_sql_per_s": result["scheduler_sql_per_s"],
             }
+            if stall:
+                row["recovery_s"] = result["recovery_s"]
             rows.append(row)
             print(row, flush=True)
     columns = ["load", "beats", "endpoints", "ran_per_s", "ran_fraction", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
     save(
-        Table("dispatch_lag", [*columns, "scheduler_sql_per_s"], rows),
+        Table("dispatch_lag", [*columns, "scheduler_sql_per_s", "recovery_s"], rows),
         {"max_rate_per_s": max_rate, "goal": "p99 <= 100 ms at 50% of the maximum, <= 250 ms at 90%"},
     )
 

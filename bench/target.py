@@ -34,6 +34,7 @@ class Stats:
         self.samples = 0
         self.inflight_sum = 0
         self.lags: list[float] = []
+        self.lags_at: list[float] = []  # each lag's arrival (Unix time): when a backlog drained
         self.since = time.monotonic()
         self.cpu_since = time.process_time()
 
@@ -43,6 +44,7 @@ class Stats:
             "peak_inflight": self.peak,
             "mean_inflight": self.inflight_sum / self.samples if self.samples else 0.0,
             "lags": self.lags,
+            "lags_at": self.lags_at,
             "elapsed_s": time.monotonic() - self.since,
             # The target's own CPU: served / cpu_s is what it could answer on one core.
             "cpu_s": time.process_time() - self.cpu_since,
@@ -91,6 +93,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             lag = _lag(value, arrived)
             if lag is not None:
                 STATS.lags.append(lag)
+                STATS.lags_at.append(arrived)
             break
     STATS.inflight += 1
     STATS.peak = max(STATS.peak, STATS.inflight)

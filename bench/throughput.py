@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -79,6 +80,7 @@ def measure(base: str, warmup: float, window: float) -> dict[str, Any]:
         "per_s": stats["served"] / stats["elapsed_s"],
         "inflight": stats["mean_inflight"],
         "lags": stats["lags"],
+        "lags_at": stats["lags_at"],
         "target_cpu": stats["cpu_s"] / stats["elapsed_s"],
         # Milliseconds of CPU per execution, by part of the system: where the cost is.
         "cpu_ms_per_run": {k: round(1000 * v / served, 3) for k, v in cpu.items() if v > 0},
@@ -166,9 +168,15 @@ def run_pipeline(
     interval_s: float = 1.0,
     beats: int = 1,
     scheduler_metrics_port: int = 0,
+    stall_s: float = 0.0,
 ) -> dict[str, Any]:
     """The whole pipeline against the target; with `scheduler_metrics_port`, also the statements
-    per second the scheduler worker sent to the database during the window (`scheduler_sql_per_s`)."""
+    per second the scheduler worker sent to the database during the window (`scheduler_sql_per_s`).
+
+    With `stall_s`, the first execute worker is stopped (SIGSTOP) for that long, `STALL_AT_S` into
+    the window, and `recovery_s` says how long after it resumed the last call later than
+    `LATE_S` arrived: how long the backlog the stall left took to drain (None: no call was late).
+    """
     engine = bench_engine()
     # A probe endpoint, due at once and then not for a day: its call reaching the target shows
     # that beat, the tick and an execute worker are all up before the measured slots fall due.
@@ -198,16 +206,39 @@ def run_pipeline(
         seed_endpoints(engine, endpoints, url, interval_ms=interval_ms, first_at=soon(3), spread_s=interval_s)
         time.sleep(warmup + 3)
         statements = scheduler_statements(scheduler_metrics_port)
+        resumed: list[float] = []
+        if stall_s:
+            worker = c.procs["execute0"]
+            threading.Thread(target=_stall, args=(worker, stall_s, resumed), daemon=True).start()
         result = measure(base, 0, window)
         if scheduler_metrics_port:
             result["scheduler_sql_per_s"] = (scheduler_statements(scheduler_metrics_port) - statements) / window
-        if not keep_lags:
-            result.pop("lags")
+        if stall_s:
+            after = zip(result["lags_at"], result["lags"], strict=True)
+            late = [at for at, lag in after if at >= resumed[0] and lag > LATE_S]
+            result["recovery_s"] = max(late) - resumed[0] if late else None
+        for key in ("lags", "lags_at") if not keep_lags else ("lags_at",):
+            result.pop(key)
         return result
     finally:
         c.stop()
         engine.dispose()
         redis.Redis.from_url(redis_url).flushdb()
+
+
+STALL_AT_S = 2.0
+LATE_S = 0.25  # the dispatch-lag goal at 90% load: a call later than this is still catching up
+
+
+def _stall(worker: subprocess.Popen[bytes], seconds: float, resumed: list[float]) -> None:
+    """Freeze the worker (and its process group) for `seconds`, as a stuck host or a long pause does."""
+    time.sleep(STALL_AT_S)
+    os.killpg(worker.pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+        resumed.append(time.time())
 
 
 def _serving(port: int) -> bool:

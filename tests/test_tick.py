@@ -18,10 +18,11 @@ from sqlalchemy import Engine
 
 from cronicorn.dispatch import tick
 from cronicorn.dispatch.tick import Pace, TickResult, run_tick
+from cronicorn.producer import control
 from cronicorn.redis.flight import tick_flight_held
 from cronicorn.redis.keys import tick_flight
 from cronicorn.store.claims import Claim
-from tests.factories import make_endpoint, make_job
+from tests.factories import endpoint_row, make_endpoint, make_job
 
 AHEAD = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, ahead_s=0.15)
 
@@ -145,23 +146,55 @@ def test_a_run_now_made_elsewhere_is_claimed_within_one_poll(engine: Engine, fak
     assert made and 0.3 <= published.when(made[0]) <= 0.3 + PACE.poll_s + 0.01
 
 
-def test_rounds_are_spaced_further_while_execute_messages_wait(engine: Engine, fake: FakeTime) -> None:
+def test_no_round_claims_while_execute_messages_wait_and_the_first_after_claims_all_that_fell_due(
+    engine: Engine, fake: FakeTime
+) -> None:
     job = make_job(engine, fake.wall())
     for s in (0.0, 0.05, 0.08, 0.2, 0.3, 0.45, 0.75, 0.8, 0.85):
         make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, s))
-    waiting = [True, True, True, False, True]
+    waiting = [True, True, True, False, True, False]
+    checked: list[float] = []
+
+    def backlog() -> bool:
+        checked.append(round(fake.elapsed, 6))
+        return waiting.pop(0) if waiting else False
+
     published = Published(fake)
     pace = Pace(interval_s=1.0, batch_size=50, max_claims=1000, gather_s=0.05, poll_s=0.25, ahead_s=0.25)
-    tick_once(engine, fake, published, pace, backlog=lambda: waiting.pop(0) if waiting else False)
-    # Spacing doubles from gather_s while messages wait (0.1, 0.2, then capped at ahead_s, 0.25),
-    # and falls back to gather_s as soon as the queue is empty; each round claims 0.25 s ahead.
+    result = tick_once(engine, fake, published, pace, backlog=backlog)
+    # The queue is read before each round, gather_s apart while it holds messages; nothing is
+    # claimed until it is empty, and then everything due within ahead_s goes out in one round.
     rounds = [(t, len(ids)) for t, ids in published.rounds]
-    assert rounds == [(0.0, 4), (0.1, 1), (0.3, 1), (0.55, 2), (0.6, 1)]
-    # However the rounds were spaced, no claim was made after its slot or more than ahead_s before it.
+    assert checked[:6] == [0.0, 0.05, 0.1, 0.15, 0.2, 0.25]
+    assert rounds == [(0.15, 5), (0.25, 1), (0.5, 1), (0.55, 1), (0.6, 1)]
+    assert result.claimed == 9 and result.rounds == 5
+    # However long the rounds were put off, no claim was made more than ahead_s before its slot.
     for c in published.claims:
-        made = published.when(c.endpoint_id)
-        assert (c.run_at - fake.start).total_seconds() - 0.25 <= made + 1e-6
-        assert made <= (c.run_at - fake.start).total_seconds() + 1e-6
+        assert (c.run_at - fake.start).total_seconds() - 0.25 <= published.when(c.endpoint_id) + 1e-6
+
+
+def test_a_pause_made_while_execute_messages_wait_applies_to_the_work_not_yet_claimed(
+    engine: Engine, fake: FakeTime
+) -> None:
+    job = make_job(engine, fake.wall())
+    kept = make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, 0.1))
+    paused = make_endpoint(engine, fake.wall(), job_id=job, next_run_at=at(fake, 0.1))
+
+    def someone_pauses(elapsed: float) -> None:
+        if elapsed >= 0.3 and paused not in pauses:
+            pauses.append(paused)
+            control.pause_endpoint(engine, "default", fake.wall(), paused, fake.wall() + timedelta(hours=1))
+
+    pauses: list[str] = []
+    fake.sleep(0.01)
+    fake.on_sleep = someone_pauses
+    published = Published(fake)
+    # The workers are full until 0.5 s: the due work waits in the database, not in the queue.
+    tick_once(engine, fake, published, PACE, backlog=lambda: fake.elapsed < 0.48)
+    assert pauses == [paused]
+    assert published.rounds == [(pytest.approx(0.5), [kept])]
+    row = endpoint_row(engine, paused)  # ... and the pause applied to the work still in the database
+    assert row.claimed_slot is None and row.next_run_at == row.paused_until
 
 
 def test_free_slots_are_claimed_ahead_and_say_when_they_are_due(engine: Engine, fake: FakeTime) -> None:

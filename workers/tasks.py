@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from kombu import Connection
+
 from cronicorn.core.clock import utcnow
 from cronicorn.core.constants import (
     ANALYZE_TASK,
@@ -62,17 +64,32 @@ def tick() -> dict[str, Any]:
 
 
 def execute_backlog() -> bool:
-    """Whether execute messages wait unstarted (one passive declare; unknown counts as no)."""
+    """Whether execute messages wait unstarted. Unknown counts as no: a broker hiccup never stops
+    the tick from claiming (publishing will say more)."""
     try:
         with app.connection_or_acquire() as conn:
-            if runtime().settings.broker_is_amqp:
-                # RabbitMQ closes the channel of a passive declare that finds no queue (before the first
-                # execute worker declared it): a channel of its own, never the one publishing shares.
-                with conn.channel() as channel:
-                    return bool(channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
-            return bool(conn.default_channel.queue_declare(queue=EXECUTE_QUEUE, passive=True).message_count)
-    except Exception:  # a broker hiccup must not stop the tick: publishing will say more
+            return messages_waiting(conn, EXECUTE_QUEUE) > 0
+    except Exception:
         return False
+
+
+def messages_waiting(conn: Connection, queue: str) -> int:
+    """Messages in `queue` that no consumer has taken yet: one passive declare (0 for a queue the
+    broker does not hold, as the Redis transport says of an empty one)."""
+    try:
+        if conn.transport.driver_type == "amqp":
+            # RabbitMQ closes the channel of a passive declare that finds no queue (before the first
+            # execute worker declared it): a channel of its own, never the one publishing shares.
+            with conn.channel() as channel:
+                return _declared_count(channel, queue)
+        return _declared_count(conn.default_channel, queue)
+    except conn.channel_errors:
+        return 0
+
+
+def _declared_count(channel: Any, queue: str) -> int:
+    # `Any`: kombu's stubs type a channel as the abstract StdChannel, without queue_declare.
+    return int(channel.queue_declare(queue=queue, passive=True).message_count)
 
 
 def publish_executions(claims: Sequence[Claim]) -> None:

@@ -181,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
         "50",
         lambda n, r: _int(n, r, minimum=1, maximum=1000),
         "A tick claims for its whole interval, in rounds at least this far apart: endpoints falling due "
-        "within it share messages.",
+        "within it share messages. While execute messages wait unstarted, a round is put off this long.",
     ),
     Setting(
         "CRONICORN_TICK_AHEAD_MS",

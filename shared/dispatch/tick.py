@@ -15,8 +15,14 @@ arrives and holds only the request until then. A change made meanwhile leaves th
 it does any claim whose lease runs, and takes effect from the next slot. Nothing waits in the
 broker for longer than that (no Celery ETA): the future stays in the database.
 
+A tick claims only while the workers keep up: while execute messages wait in the broker unstarted,
+every worker is full, and a claim made now would only queue behind them with its lease running.
+Due work then stays in the database, where a pause or an edit still applies to it, and is claimed
+once the queue has drained, in fuller rounds (a worker spends less per run in a fuller message).
+Past the workers' capacity, work piles up where it costs nothing and changes nothing.
+
 Cost follows due work (promise 4): an idle tick reads one index entry every `poll_s`; a busy one
-claims in rounds whose size is the work that fell due.
+claims in rounds whose size is the work that fell due, and reads the queue's depth once a round.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from cronicorn.store.claims import Claim, claim_due
 from cronicorn.store.missed import skip_missed
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.tables import endpoints
-from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, TICK_DURATION
+from cronicorn.telemetry.metrics import BACKLOGGED_ROUNDS, CLAIMS_PER_TICK, TICK_DURATION
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,7 @@ class Pace:
     max_claims: int  # claims one tick makes at most; the next tick goes on from there
     gather_s: float = 0.05  # rounds at least this far apart: work due together shares messages
     poll_s: float = 0.25  # the earliest due time is read again at least this often
-    # Free slots are claimed this long before they fall due; rounds are never spaced further
-    # apart than this either (while execute messages wait), so spacing never makes a run late.
-    ahead_s: float = 0.15
+    ahead_s: float = 0.15  # free slots are claimed this long before they fall due
 
 
 @dataclass(frozen=True)
@@ -80,24 +84,23 @@ def run_tick(
 ) -> TickResult:
     """Claim and publish due work as it falls due, until the interval ends or the budget is spent.
 
-    `backlog` says whether execute messages are still waiting to be started: while they are, an
-    earlier round would only queue behind them, so rounds are spaced further (doubling, up to
-    `pace.ahead_s`) and the claims that fall due meanwhile go out together in fuller messages:
-    the workers spend less per claim exactly when they have the least to spare.
+    `backlog` says whether execute messages are waiting to be started. While they are, no round
+    claims: it is tried again `pace.gather_s` later, and the work that fell due meanwhile goes
+    out together once the queue has drained.
     """
     clocks = _Clocks(clock, monotonic, sleep)
     started = monotonic()
     deadline = started + pace.interval_s
     claimed = rounds = 0
-    not_before, spacing = started, pace.gather_s
+    not_before = started
     while claimed < pace.max_claims and _wait_until_due(engine, clocks, not_before, deadline, pace):
         round_at = monotonic()
+        not_before = round_at + pace.gather_s
+        if backlog is not None and backlog():
+            BACKLOGGED_ROUNDS.inc()
+            continue
         claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
         rounds += 1
-        # A backlog that lasts doubles the spacing up to ahead_s; a passing one costs little lag.
-        waiting = backlog is not None and backlog()
-        spacing = min(spacing * 2, max(pace.ahead_s, pace.gather_s)) if waiting else pace.gather_s
-        not_before = round_at + spacing
     duration = monotonic() - started
     CLAIMS_PER_TICK.observe(claimed)
     TICK_DURATION.observe(duration)
