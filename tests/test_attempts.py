@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
 
 from cronicorn.core.model import RunStatus
+from cronicorn.store import sweep
 from cronicorn.store.attempts import Leases, Order, Started, begin_attempts, idempotency_key
 from cronicorn.store.claims import claim_due
 from cronicorn.store.finishes import finish_attempts
@@ -133,6 +136,36 @@ def test_the_sweep_abandons_runs_past_their_lease_only(engine: Engine, now: date
     assert run_rows(engine, ep)[0].status == "abandoned"
     assert run_rows(engine, keep)[0].status == "running"
     assert endpoint_row(engine, ep).next_run_at <= now + timedelta(seconds=2)  # due again
+
+
+def test_the_sweep_never_waits_for_a_run_another_transaction_holds(pg_engine: Engine, now: datetime) -> None:
+    """The root of a deadlock seen under overload: a finish holding runs' rows while the sweep took
+    them in another order. The sweep skips a held row (it is being finished) and sweeps the rest;
+    the next sweep takes it once it is free and still lapsed."""
+    eps = [make_endpoint(pg_engine, now, timeout_ms=1000, max_execution_time_ms=1000) for _ in range(3)]
+    for c in claim_due(pg_engine, now, limit=5):
+        assert len(begin_one(pg_engine, c.endpoint_id, c.fence, now, leases=NO_GRACE).attempts) == 1
+    held = run_rows(pg_engine, eps[1])[0].id
+    later = now + timedelta(seconds=2)
+    with pg_engine.connect() as finishing, ThreadPoolExecutor(1) as other:
+        finishing.execute(text("SELECT id FROM runs WHERE id = :id FOR UPDATE"), {"id": held})
+        # Before, the sweep blocked here until the holder ended (or deadlocked with it).
+        assert other.submit(sweep_abandoned, pg_engine, later).result(timeout=10) == 2
+        assert [run_rows(pg_engine, ep)[0].status for ep in eps] == ["abandoned", "running", "abandoned"]
+        finishing.rollback()
+    assert sweep_abandoned(pg_engine, later) == 1
+    assert run_rows(pg_engine, eps[1])[0].status == "abandoned"
+
+
+def test_a_sweep_after_an_outage_goes_on_past_one_transaction(
+    engine: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "SWEEP_BATCH", 2)
+    eps = [make_endpoint(engine, now, timeout_ms=1000, max_execution_time_ms=1000) for _ in range(5)]
+    for c in claim_due(engine, now, limit=10):
+        assert len(begin_one(engine, c.endpoint_id, c.fence, now, leases=NO_GRACE).attempts) == 1
+    assert sweep_abandoned(engine, now + timedelta(seconds=2)) == 5
+    assert {run_rows(engine, ep)[0].status for ep in eps} == {"abandoned"}
 
 
 def test_a_consumed_one_shot_causes_no_extra_run(engine: Engine, now: datetime) -> None:
