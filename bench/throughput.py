@@ -217,8 +217,9 @@ def run_pipeline(
             after = zip(result["lags_at"], result["lags"], strict=True)
             late = [at for at, lag in after if at >= resumed[0] and lag > LATE_S]
             result["recovery_s"] = max(late) - resumed[0] if late else None
-        for key in ("lags", "lags_at") if not keep_lags else ("lags_at",):
-            result.pop(key)
+        if not keep_lags:
+            result.pop("lags")
+            result.pop("lags_at")
         return result
     finally:
         c.stop()

@@ -39,7 +39,7 @@ from cronicorn.store.claims import Claim, claim_due
 from cronicorn.store.missed import skip_missed
 from cronicorn.store.quota import RunQuota
 from cronicorn.store.tables import endpoints
-from cronicorn.telemetry.metrics import BACKLOGGED_ROUNDS, CLAIMS_PER_TICK, TICK_DURATION
+from cronicorn.telemetry.metrics import CLAIMS_PER_TICK, DEFERRED_ROUNDS, TICK_DURATION
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def run_tick(
         round_at = monotonic()
         not_before = round_at + pace.gather_s
         if backlog is not None and backlog():
-            BACKLOGGED_ROUNDS.inc()
+            DEFERRED_ROUNDS.inc()
             continue
         claimed += _claim_round(engine, clock, publish, pace, pace.max_claims - claimed, claim_lease_ms, quota)
         rounds += 1

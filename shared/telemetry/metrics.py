@@ -26,7 +26,7 @@ CLAIMS_PER_TICK = Histogram(
     "Endpoints claimed by one tick",
     buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000),
 )
-BACKLOGGED_ROUNDS = Counter(
+DEFERRED_ROUNDS = Counter(
     "cronicorn_tick_rounds_deferred_total",
     "Claim rounds a tick put off because execute messages were waiting unstarted (every worker full)",
 )
