@@ -49,7 +49,7 @@ class Pace:
     interval_s: float  # how long the tick keeps claiming: beat's interval, so ticks follow each other
     batch_size: int  # endpoints claimed per transaction
     max_claims: int  # claims one tick makes at most; the next tick goes on from there
-    gather_s: float = 0.05  # rounds at least this far apart: work due together shares messages
+    gather_s: float = 0.1  # rounds at least this far apart: work due together shares messages
     poll_s: float = 0.25  # the earliest due time is read again at least this often
     ahead_s: float = 0.15  # free slots are claimed this long before they fall due
 
