@@ -19,6 +19,7 @@ from celery import Celery
 from sqlalchemy import Engine, select
 
 from cronicorn.core.clock import utcnow
+from cronicorn.core.settings import Settings
 from cronicorn.producer.client import Cronicorn
 from cronicorn.store.claims import claim_due
 from cronicorn.store.tables import runs
@@ -389,7 +390,8 @@ def test_an_execute_worker_on_the_gevent_pool_runs_endpoints_on_postgres(
     assert max(target.max_in_flight(ep.id) for ep in eps) == 1  # never two calls of one endpoint at once
     log = (tmp_path / "execute.log").read_text()
     assert "psycopg2 waits cooperatively" in log
-    assert "up to 400 side by side" in log  # the real pool size (20) x the batch size (20)
+    # The real pool size (20, not the setting's 8) x the batch size.
+    assert f"up to {20 * Settings().execute_batch_size} side by side" in log
 
 
 def test_a_batch_with_a_failed_call_ends_as_failure_in_flower_and_is_not_redelivered(
